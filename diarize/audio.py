@@ -1,0 +1,194 @@
+"""Audio input: any common file -> mono float32 waveform at the model rate.
+
+wav/flac/ogg/mp3 are read with soundfile; anything else (m4a, mp4, webm, ...) with PyAV.
+Multi-channel audio is averaged to mono; other rates are resampled with torchaudio.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from diarize.errors import AudioError
+from diarize.types import Waveform
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+_SOUNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au"}
+AUDIO_SUFFIXES = _SOUNDFILE_SUFFIXES | {".m4a", ".mp4", ".webm", ".mkv", ".aac", ".wma", ".mov"}
+
+
+def to_samples(seconds: float, sample_rate: int = SAMPLE_RATE) -> int:
+    """Seconds -> sample index (rounded to the nearest sample)."""
+    return int(round(seconds * sample_rate))
+
+
+def to_seconds(num_samples: int | float, sample_rate: int = SAMPLE_RATE) -> float:
+    """Sample index -> seconds."""
+    return float(num_samples) / sample_rate
+
+
+def _mono(data: np.ndarray) -> np.ndarray:
+    """(num_samples, num_channels) or (num_samples,) -> (num_samples,) float32."""
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def resample(waveform: np.ndarray, orig_rate: int, new_rate: int) -> Waveform:
+    """Band-limited resampling of a mono float32 waveform (torchaudio's sinc resampler)."""
+    if orig_rate == new_rate:
+        return np.ascontiguousarray(waveform, dtype=np.float32)
+    import torch
+    import torchaudio.functional as AF
+
+    gcd = math.gcd(int(orig_rate), int(new_rate))
+    with torch.inference_mode():
+        out = AF.resample(
+            torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32)),
+            int(orig_rate) // gcd,
+            int(new_rate) // gcd,
+        )
+    return out.numpy().astype(np.float32, copy=False)
+
+
+def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return _mono(data), int(rate)
+
+
+def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({exc})") from None
+    with container:
+        streams = [s for s in container.streams if s.type == "audio"]
+        if not streams:
+            raise AudioError(f"{path}: the file has no audio stream")
+        stream = streams[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate or 0)
+        # Decode to float planar mono at the native rate: the resampler is ours.
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
+        pieces: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    pieces.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                pieces.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            raise AudioError(f"{path}: audio stream could not be decoded ({exc})") from None
+    if not pieces:
+        return np.zeros(0, dtype=np.float32), rate
+    return np.concatenate(pieces).astype(np.float32, copy=False), rate
+
+
+def info_duration(path: str | Path) -> float:
+    """Duration in seconds without decoding everything (soundfile), or by decoding (PyAV)."""
+    path = Path(path)
+    try:
+        import soundfile as sf
+
+        meta = sf.info(str(path))
+        return meta.frames / meta.samplerate
+    except Exception:
+        waveform, rate = _read_pyav(path)
+        return len(waveform) / rate if rate else 0.0
+
+
+def load(path: str | Path, sample_rate: int = SAMPLE_RATE) -> Waveform:
+    """Read ``path`` as mono float32 at ``sample_rate``.
+
+    Returns
+    -------
+    waveform : (num_samples,) np.ndarray, float32
+
+    Raises
+    ------
+    AudioError
+        The file is missing, is not audio, or holds no samples.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: file is empty")
+    data: np.ndarray | None = None
+    rate = 0
+    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
+        try:
+            data, rate = _read_soundfile(path)
+        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
+            logger.debug("soundfile could not read %s (%s); trying PyAV", path, exc)
+    if data is None:
+        data, rate = _read_pyav(path)
+    if data.size == 0 or rate <= 0:
+        raise AudioError(f"{path}: no audio samples in file")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(f"{path}: audio contains NaN or infinite samples")
+    logger.debug("read %s: %d samples at %d Hz", path, data.size, rate)
+    return resample(data, rate, sample_rate)
+
+
+def stream(
+    path: str | Path, chunk: float = 120.0, sample_rate: int = SAMPLE_RATE
+) -> Iterator[Waveform]:
+    """Yield consecutive mono chunks of about ``chunk`` seconds, resampled to ``sample_rate``.
+
+    Files soundfile can seek in are read block by block, so a multi-hour recording is never
+    held in memory whole; other containers are decoded at once and then sliced.
+    """
+    path = Path(path)
+    try:
+        import soundfile as sf
+
+        handle = sf.SoundFile(str(path))
+    except Exception:
+        waveform = load(path, sample_rate)
+        step = to_samples(chunk, sample_rate)
+        for start in range(0, len(waveform), step):
+            yield waveform[start : start + step]
+        return
+    with handle:
+        rate = handle.samplerate
+        block = max(1, int(round(chunk * rate)))
+        if rate == sample_rate:
+            for data in handle.blocks(blocksize=block, dtype="float32", always_2d=True):
+                yield _mono(data)
+            return
+        # Resample block by block. Each block is resampled together with `margin` samples of
+        # left context and its last `margin` samples are held back until the next block, so
+        # the sinc filter never sees an artificial edge inside the signal.
+        gcd = math.gcd(rate, sample_rate)
+        up, down = sample_rate // gcd, rate // gcd
+        margin = down * max(1, int(0.05 * rate) // down)  # multiple of `down`, ~50 ms
+        block = max(2 * margin, block - block % down)
+        context = np.zeros(0, dtype=np.float32)
+        pending = np.zeros(0, dtype=np.float32)
+        while True:
+            data = handle.read(block, dtype="float32", always_2d=True)
+            last = data.shape[0] == 0 or handle.tell() >= handle.frames
+            buf = np.concatenate([context, pending, _mono(data)])
+            if buf.size == len(context):
+                break
+            res = resample(buf, rate, sample_rate)
+            begin = len(context) * up // down
+            if last:
+                yield res[begin:]
+                break
+            end_in = len(buf) - margin
+            yield res[begin : end_in * up // down]
+            context = buf[end_in - margin : end_in]
+            pending = buf[end_in:]

@@ -1,0 +1,205 @@
+"""Hyper-parameters: frozen dataclasses, the single source of truth (units in the names/docs).
+
+Precedence: dataclass defaults < ``--config file.toml`` < explicit CLI flags.
+A TOML file has one table per stage, e.g.::
+
+    [embed]
+    window = 1.5
+    step = 0.25
+
+    [cluster]
+    scoring = "plda"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diarize.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Log-mel filterbank front end."""
+
+    sample_rate: int = 16000
+    num_mel_bins: int = 64
+    frame_length: float = 0.025  # seconds
+    frame_shift: float = 0.010  # seconds
+    cmn_window: float = 3.0  # seconds; sliding mean normalisation, centred
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Architecture of the segment encoder (stored in every checkpoint)."""
+
+    channels: int = 256
+    kernel_size: int = 5
+    dilations: tuple[int, ...] = (2, 3, 4)
+    pool_channels: int = 512
+    embed_dim: int = 192
+
+
+@dataclass(frozen=True)
+class VADConfig:
+    """Speech activity detection."""
+
+    method: str = "energy"
+    threshold: float = 0.5  # speech probability above which a frame is speech
+    min_speech: float = 0.25  # seconds; shorter speech runs are dropped
+    min_silence: float = 0.25  # seconds; shorter pauses are bridged
+    pad: float = 0.0  # seconds added on both sides of each region
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """Sliding-window embedding extraction."""
+
+    window: float = 1.5  # seconds
+    step: float = 0.25  # seconds
+    min_window: float = 0.4  # seconds; speech regions shorter than this get no window of their own
+    batch_size: int = 64  # windows per encoder batch (slow path)
+    chunk: float = 120.0  # seconds of audio per front-end/trunk chunk
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Agglomerative clustering of window embeddings."""
+
+    scoring: str = "cosine"  # "cosine" or "plda"
+    threshold: float | None = None  # None = the value shipped with the model
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    max_exact: int = 4000  # above this many windows, cluster segment means then assign
+
+
+@dataclass(frozen=True)
+class ResegmentConfig:
+    """Frame-level Viterbi resegmentation."""
+
+    enabled: bool = True
+    frame_step: float = 0.02  # seconds per resegmentation frame
+    switch_penalty: float = 8.0  # log-domain cost of a speaker change
+    min_duration: float = 0.2  # seconds; shortest turn kept
+    temperature: float = 0.1  # scales similarities into log-likelihoods
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    vad: VADConfig = field(default_factory=VADConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    resegment: ResegmentConfig = field(default_factory=ResegmentConfig)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        """Serialise to TOML (the format ``--config`` reads)."""
+        lines: list[str] = []
+        top = {k: v for k, v in self.to_dict().items() if not isinstance(v, dict)}
+        for key, value in top.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        for section, values in self.to_dict().items():
+            if not isinstance(values, dict):
+                continue
+            lines.append(f"\n[{section}]")
+            for key, value in values.items():
+                if value is None:
+                    lines.append(f"# {key} = (unset)")
+                else:
+                    lines.append(f"{key} = {_toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+_SECTIONS = {
+    "features": FeatureConfig,
+    "vad": VADConfig,
+    "embed": EmbedConfig,
+    "cluster": ClusterConfig,
+    "resegment": ResegmentConfig,
+}
+
+
+def _coerce(cls: type, section: str, values: dict[str, Any]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) in [{section}]: {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    out = {}
+    for key, value in values.items():
+        default = getattr(cls(), key)
+        if isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if default is not None and value is not None and not isinstance(value, type(default)):
+            raise ConfigError(
+                f"[{section}] {key} must be {type(default).__name__}, got {value!r}"
+            )
+        out[key] = value
+    return out
+
+
+def update_config(config: PipelineConfig, overrides: dict[str, Any]) -> PipelineConfig:
+    """Return ``config`` with nested ``overrides`` applied ({section: {key: value}} or top-level).
+
+    ``None`` values in a section mean "not given" and leave the current value unchanged.
+    """
+    changes: dict[str, Any] = {}
+    for section, values in overrides.items():
+        if section in _SECTIONS:
+            if not isinstance(values, dict):
+                raise ConfigError(f"[{section}] must be a table")
+            values = {k: v for k, v in values.items() if v is not None}
+            if not values:
+                continue
+            current = getattr(config, section)
+            changes[section] = dataclasses.replace(
+                current, **_coerce(type(current), section, values)
+            )
+        elif section == "seed":
+            if values is not None:
+                if not isinstance(values, int) or isinstance(values, bool):
+                    raise ConfigError(f"seed must be an integer, got {values!r}")
+                changes["seed"] = values
+        else:
+            raise ConfigError(
+                f"unknown section {section!r}; known: seed, {', '.join(_SECTIONS)}"
+            )
+    return dataclasses.replace(config, **changes)
+
+
+def load_config(path: str | Path | None, base: PipelineConfig | None = None) -> PipelineConfig:
+    """Read a TOML file on top of ``base`` (defaults when None)."""
+    config = base or PipelineConfig()
+    if path is None:
+        return config
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    return update_config(config, data)

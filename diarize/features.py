@@ -1,0 +1,78 @@
+"""Front end: batched log-mel filterbanks with sliding-window mean normalisation.
+
+Frame ``t`` covers samples ``[t * hop, t * hop + win)``; there is no centre padding, so a
+waveform of ``num_samples`` gives ``1 + (num_samples - win) // hop`` frames.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torchaudio.functional as AF
+
+from diarize.config import FeatureConfig
+
+
+class Fbank(torch.nn.Module):
+    """Log-mel filterbank: (batch, num_samples) float32 -> (batch, num_frames, num_mel_bins)."""
+
+    def __init__(self, config: FeatureConfig = FeatureConfig()):
+        super().__init__()
+        self.config = config
+        self.win_samples = int(round(config.frame_length * config.sample_rate))
+        self.hop_samples = int(round(config.frame_shift * config.sample_rate))
+        self.n_fft = 1 << (self.win_samples - 1).bit_length()
+        self.cmn_frames = max(1, int(round(config.cmn_window / config.frame_shift)))
+        self.register_buffer("window", torch.hann_window(self.win_samples), persistent=False)
+        mel = AF.melscale_fbanks(
+            n_freqs=self.n_fft // 2 + 1,
+            f_min=20.0,
+            f_max=config.sample_rate / 2 - 400.0,
+            n_mels=config.num_mel_bins,
+            sample_rate=config.sample_rate,
+            norm=None,
+            mel_scale="htk",
+        )
+        self.register_buffer("mel", mel, persistent=False)
+
+    def num_frames(self, num_samples: int) -> int:
+        if num_samples < self.win_samples:
+            return 0
+        return 1 + (num_samples - self.win_samples) // self.hop_samples
+
+    def log_mel(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """Un-normalised log-mel energies, (batch, num_frames, num_mel_bins)."""
+        if waveforms.dim() != 2:
+            raise ValueError(f"expected (batch, num_samples), got shape {tuple(waveforms.shape)}")
+        frames = waveforms.unfold(-1, self.win_samples, self.hop_samples)  # (B, T, win)
+        frames = frames - frames.mean(dim=-1, keepdim=True)  # remove DC per frame
+        spec = torch.fft.rfft(frames * self.window, n=self.n_fft)
+        power = spec.real.square() + spec.imag.square()
+        return torch.log(power @ self.mel + 1e-6)
+
+    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
+        return sliding_cmn(self.log_mel(waveforms), self.cmn_frames)
+
+
+def sliding_cmn(feats: torch.Tensor, window_frames: int) -> torch.Tensor:
+    """Subtract a centred moving average over ``window_frames`` frames (truncated at edges).
+
+    With a window at least twice the input length this equals per-input mean normalisation,
+    which is what training on short windows sees.
+
+    Parameters
+    ----------
+    feats : (batch, num_frames, dim) tensor
+    """
+    num_frames = feats.shape[1]
+    if num_frames == 0:
+        return feats
+    half = window_frames // 2
+    if num_frames <= half + 1:
+        return feats - feats.mean(dim=1, keepdim=True)
+    csum = F.pad(feats.cumsum(dim=1, dtype=torch.float64), (0, 0, 1, 0))  # (B, T+1, D)
+    idx = torch.arange(num_frames, device=feats.device)
+    lo = (idx - half).clamp(min=0)
+    hi = (idx + half + 1).clamp(max=num_frames)
+    mean = (csum[:, hi] - csum[:, lo]) / (hi - lo).to(torch.float64)[None, :, None]
+    return feats - mean.to(feats.dtype)

@@ -1,0 +1,128 @@
+"""Read and write RTTM and UEM files (no pyannote import needed).
+
+RTTM (NIST RT-09): ten space-separated fields per line::
+
+    SPEAKER <uri> <channel> <start> <duration> <NA> <NA> <speaker> <NA> <NA>
+
+Files are UTF-8 (speaker names such as ``MÉO069`` occur in real corpora).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from diarize.errors import RTTMError
+from diarize.types import Diarization, Turn
+
+
+def format_rttm(diarization: Diarization, channel: int = 1) -> str:
+    """Standard 10-field RTTM, one SPEAKER line per turn, times with millisecond precision."""
+    uri = diarization.uri.replace(" ", "_") or "unknown"
+    lines = []
+    for t in diarization.turns:
+        start = round(t.start, 3)
+        duration = round(t.end - t.start, 3)
+        if duration <= 0:
+            continue
+        lines.append(
+            f"SPEAKER {uri} {channel} {start:.3f} {duration:.3f} <NA> <NA> {t.speaker} <NA> <NA>"
+        )
+    return "".join(line + "\n" for line in lines)
+
+
+def parse_rttm(text: str, source: str = "<rttm>") -> dict[str, Diarization]:
+    """Parse RTTM text into one ``Diarization`` per file id.
+
+    Lines that are empty or start with ``#`` are skipped, as are non-SPEAKER records
+    (SPKR-INFO and friends). Anything else malformed raises ``RTTMError`` naming the line.
+    """
+    turns: dict[str, list[Turn]] = defaultdict(list)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if fields[0] != "SPEAKER":
+            if fields[0] in {"SPKR-INFO", "LEXEME", "NON-LEX", "NON-SPEECH", "SEGMENT", "NOSCORE"}:
+                continue
+            raise RTTMError(f"{source}:{number}: unknown record type {fields[0]!r}")
+        if len(fields) < 9:
+            raise RTTMError(
+                f"{source}:{number}: expected 10 fields "
+                f"(SPEAKER uri channel start duration <NA> <NA> speaker <NA> <NA>), "
+                f"got {len(fields)}"
+            )
+        try:
+            start = float(fields[3])
+            duration = float(fields[4])
+        except ValueError:
+            raise RTTMError(
+                f"{source}:{number}: start and duration must be numbers, "
+                f"got {fields[3]!r} and {fields[4]!r}"
+            ) from None
+        if start < 0 or duration < 0 or start != start or duration != duration:
+            raise RTTMError(f"{source}:{number}: negative or NaN start/duration")
+        turns[fields[1]].append(Turn(start, start + duration, fields[7]))
+    return {
+        uri: Diarization(uri=uri, turns=tuple(sorted(ts)), duration=max(t.end for t in ts))
+        for uri, ts in turns.items()
+    }
+
+
+def read_rttm(path: str | Path) -> dict[str, Diarization]:
+    """Read an RTTM file (UTF-8)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RTTMError(f"{path}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise RTTMError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return parse_rttm(text, source=str(path))
+
+
+def parse_uem(text: str, source: str = "<uem>") -> dict[str, list[tuple[float, float]]]:
+    """UEM: ``<uri> <channel> <start> <end>`` per line -> {uri: [(start, end), ...]}."""
+    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        if len(fields) != 4:
+            raise RTTMError(f"{source}:{number}: UEM lines have 4 fields, got {len(fields)}")
+        try:
+            start, end = float(fields[2]), float(fields[3])
+        except ValueError:
+            raise RTTMError(f"{source}:{number}: start and end must be numbers") from None
+        if end < start:
+            raise RTTMError(f"{source}:{number}: end {end} is before start {start}")
+        out[fields[0]].append((start, end))
+    return dict(out)
+
+
+def read_uem(path: str | Path) -> dict[str, list[tuple[float, float]]]:
+    path = Path(path)
+    try:
+        return parse_uem(path.read_text(encoding="utf-8"), source=str(path))
+    except FileNotFoundError:
+        raise RTTMError(f"{path}: no such file") from None
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
