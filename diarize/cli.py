@@ -16,7 +16,7 @@ logger = logging.getLogger("diarize")
 
 
 class _DefaultGroup(click.Group):
-    """A group whose first argument may be an audio file: ``diarize a.wav`` = ``diarize run a.wav``."""
+    """A group whose first argument may be an audio file (``diarize a.wav`` runs ``run``)."""
 
     default_command = "run"
 
@@ -84,52 +84,88 @@ def main() -> None:
     "<stem>.rttm per input). Default: print to stdout.",
 )
 @click.option(
-    "--num-speakers", "-n", type=click.IntRange(min=1), default=None,
+    "--num-speakers",
+    "-n",
+    type=click.IntRange(min=1),
+    default=None,
     help="Exact number of speakers, when known.",
 )
 @click.option(
-    "--min-speakers", type=click.IntRange(min=1), default=None,
+    "--min-speakers",
+    type=click.IntRange(min=1),
+    default=None,
     help="Lower bound on the number of speakers.",
 )
 @click.option(
-    "--max-speakers", type=click.IntRange(min=1), default=None,
+    "--max-speakers",
+    type=click.IntRange(min=1),
+    default=None,
     help="Upper bound on the number of speakers.",
 )
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
     help="TOML file of hyper-parameters (see 'diarize config' for every option and default).",
 )
 @click.option(
-    "--model", type=click.Path(path_type=Path), default=None,
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Encoder checkpoint (default: the shipped models/encoder-v1.pt).",
 )
 @click.option(
-    "--scoring", type=click.Choice(["cosine", "plda"]), default=None,
+    "--scoring",
+    type=click.Choice(["cosine", "plda"]),
+    default=None,
     help="Similarity used by clustering (default from config: cosine).",
 )
 @click.option(
-    "--threshold", type=float, default=None,
+    "--threshold",
+    type=float,
+    default=None,
     help="Clustering stopping threshold (default: the value estimated for the model).",
 )
 @click.option(
-    "--no-resegment", is_flag=True, default=False,
+    "--no-resegment",
+    is_flag=True,
+    default=False,
     help="Skip frame-level resegmentation (turns then follow the sliding windows).",
 )
 @click.option(
-    "--adapt", is_flag=True, default=False,
+    "--adapt",
+    is_flag=True,
+    default=False,
     help="Fine-tune a copy of the encoder on the recording itself (self-supervised) first.",
 )
 @click.option("--seed", type=int, default=None, help="Random seed (default 0).")
 @click.option("--json", "as_json", is_flag=True, help="Write turns as JSON instead of RTTM.")
 @click.option(
-    "--ref", type=click.Path(path_type=Path), default=None,
+    "--ref",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Reference RTTM: print the DER (collar 0, overlap scored) after diarizing.",
 )
 @verbose_option
 @quiet_option
 def run_command(
-    audio, output, num_speakers, min_speakers, max_speakers, config_path, model, scoring,
-    threshold, no_resegment, adapt, seed, as_json, ref, verbose, quiet,
+    audio,
+    output,
+    num_speakers,
+    min_speakers,
+    max_speakers,
+    config_path,
+    model,
+    scoring,
+    threshold,
+    no_resegment,
+    adapt,
+    seed,
+    as_json,
+    ref,
+    verbose,
+    quiet,
 ) -> None:
     """Diarize AUDIO file(s): wav, flac, ogg, mp3, m4a, mp4, webm, ... any rate or channels.
 
@@ -165,7 +201,10 @@ def run_command(
 
 @main.command("config")
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), default=None,
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
     help="Show this TOML file merged over the defaults.",
 )
 def config_command(config_path) -> None:

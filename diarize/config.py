@@ -30,7 +30,11 @@ class FeatureConfig:
     num_mel_bins: int = 64
     frame_length: float = 0.025  # seconds
     frame_shift: float = 0.010  # seconds
-    cmn_window: float = 3.0  # seconds; sliding mean normalisation, centred
+    # Seconds of centred sliding mean normalisation; 0 = off. Off by default: a window-local
+    # mean cannot be shared across overlapping windows (see Encoder.embed_windows), and it
+    # also removes each speaker's long-term spectrum, which carries voice identity.
+    # Robustness to gain and channel comes from augmentation instead.
+    cmn_window: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,12 +94,22 @@ class ResegmentConfig:
 
 
 @dataclass(frozen=True)
+class AdaptConfig:
+    """Self-supervised fine-tuning of the encoder on the recording itself."""
+
+    enabled: bool = False
+    steps: int = 30  # optimisation steps on the input recording
+
+
+@dataclass(frozen=True)
 class PipelineConfig:
-    features: FeatureConfig = field(default_factory=FeatureConfig)
+    """Everything the pipeline needs besides the encoder (whose front end is in its checkpoint)."""
+
     vad: VADConfig = field(default_factory=VADConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     resegment: ResegmentConfig = field(default_factory=ResegmentConfig)
+    adapt: AdaptConfig = field(default_factory=AdaptConfig)
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,11 +144,11 @@ def _toml_value(value: Any) -> str:
 
 
 _SECTIONS = {
-    "features": FeatureConfig,
     "vad": VADConfig,
     "embed": EmbedConfig,
     "cluster": ClusterConfig,
     "resegment": ResegmentConfig,
+    "adapt": AdaptConfig,
 }
 
 
@@ -154,9 +168,7 @@ def _coerce(cls: type, section: str, values: dict[str, Any]) -> Any:
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if default is not None and value is not None and not isinstance(value, type(default)):
-            raise ConfigError(
-                f"[{section}] {key} must be {type(default).__name__}, got {value!r}"
-            )
+            raise ConfigError(f"[{section}] {key} must be {type(default).__name__}, got {value!r}")
         out[key] = value
     return out
 
@@ -184,9 +196,7 @@ def update_config(config: PipelineConfig, overrides: dict[str, Any]) -> Pipeline
                     raise ConfigError(f"seed must be an integer, got {values!r}")
                 changes["seed"] = values
         else:
-            raise ConfigError(
-                f"unknown section {section!r}; known: seed, {', '.join(_SECTIONS)}"
-            )
+            raise ConfigError(f"unknown section {section!r}; known: seed, {', '.join(_SECTIONS)}")
     return dataclasses.replace(config, **changes)
 
 

@@ -175,6 +175,10 @@ class Encoder(EmbeddingModel):
         # Context on both sides: CMN half-window plus the trunk's receptive field.
         margin = self.fbank.cmn_frames // 2 + self.model.receptive_field
         total_frames = self.fbank.num_frames(len(waveform))
+        delta = np.zeros(total_frames + 1, dtype=np.int64)
+        np.add.at(delta, np.clip(f0, 0, total_frames), 1)
+        np.add.at(delta, np.clip(f1, 0, total_frames), -1)
+        covered = np.cumsum(delta[:-1]) > 0
         order = np.argsort(f0, kind="stable")
         pos = 0
         for c0 in range(0, max(total_frames, 1), chunk_frames):
@@ -192,7 +196,9 @@ class Encoder(EmbeddingModel):
             seg = torch.from_numpy(
                 np.ascontiguousarray(waveform[lo * hop : (hi - 1) * hop + win], dtype=np.float32)
             )
-            h = self.model.trunk(self.fbank(seg[None]))[0].to(torch.float64)  # (P, T)
+            # Normalise with speech (window-covered) frames only, as training windows are.
+            mask = torch.from_numpy(covered[lo:hi])[None]
+            h = self.model.trunk(self.fbank(seg[None], mask))[0].to(torch.float64)  # (P, T)
             zeros = torch.zeros(h.shape[0], 1, dtype=torch.float64)
             s1 = torch.cat([zeros, h.cumsum(dim=1)], dim=1)
             s2 = torch.cat([zeros, h.square().cumsum(dim=1)], dim=1)

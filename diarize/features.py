@@ -1,4 +1,4 @@
-"""Front end: batched log-mel filterbanks with sliding-window mean normalisation.
+"""Front end: batched log-mel filterbanks, optionally with sliding-window mean normalisation.
 
 Frame ``t`` covers samples ``[t * hop, t * hop + win)``; there is no centre padding, so a
 waveform of ``num_samples`` gives ``1 + (num_samples - win) // hop`` frames.
@@ -22,7 +22,7 @@ class Fbank(torch.nn.Module):
         self.win_samples = int(round(config.frame_length * config.sample_rate))
         self.hop_samples = int(round(config.frame_shift * config.sample_rate))
         self.n_fft = 1 << (self.win_samples - 1).bit_length()
-        self.cmn_frames = max(1, int(round(config.cmn_window / config.frame_shift)))
+        self.cmn_frames = int(round(config.cmn_window / config.frame_shift))
         self.register_buffer("window", torch.hann_window(self.win_samples), persistent=False)
         mel = AF.melscale_fbanks(
             n_freqs=self.n_fft // 2 + 1,
@@ -50,29 +50,49 @@ class Fbank(torch.nn.Module):
         power = spec.real.square() + spec.imag.square()
         return torch.log(power @ self.mel + 1e-6)
 
-    def forward(self, waveforms: torch.Tensor) -> torch.Tensor:
-        return sliding_cmn(self.log_mel(waveforms), self.cmn_frames)
+    def forward(self, waveforms: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised log-mel, (batch, num_frames, num_mel_bins).
+
+        ``mask`` (batch, num_frames) bool restricts the normalising mean to speech frames.
+        """
+        feats = self.log_mel(waveforms)
+        if self.config.cmn_window <= 0:
+            return feats
+        return sliding_cmn(feats, self.cmn_frames, mask)
 
 
-def sliding_cmn(feats: torch.Tensor, window_frames: int) -> torch.Tensor:
+def sliding_cmn(
+    feats: torch.Tensor, window_frames: int, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """Subtract a centred moving average over ``window_frames`` frames (truncated at edges).
 
     With a window at least twice the input length this equals per-input mean normalisation,
-    which is what training on short windows sees.
+    which is what training on short windows sees. With ``mask``, only frames where it is true
+    enter the averages (a frame whose window holds none keeps the unmasked average).
 
     Parameters
     ----------
     feats : (batch, num_frames, dim) tensor
+    mask : (batch, num_frames) bool tensor or None
     """
     num_frames = feats.shape[1]
     if num_frames == 0:
         return feats
     half = window_frames // 2
-    if num_frames <= half + 1:
+    if mask is None and num_frames <= half + 1:
         return feats - feats.mean(dim=1, keepdim=True)
-    csum = F.pad(feats.cumsum(dim=1, dtype=torch.float64), (0, 0, 1, 0))  # (B, T+1, D)
     idx = torch.arange(num_frames, device=feats.device)
     lo = (idx - half).clamp(min=0)
     hi = (idx + half + 1).clamp(max=num_frames)
-    mean = (csum[:, hi] - csum[:, lo]) / (hi - lo).to(torch.float64)[None, :, None]
+
+    def window_sum(x: torch.Tensor) -> torch.Tensor:
+        csum = F.pad(x.cumsum(dim=1, dtype=torch.float64), (0, 0, 1, 0))
+        return csum[:, hi] - csum[:, lo]
+
+    mean = window_sum(feats) / (hi - lo).to(torch.float64)[None, :, None]
+    if mask is not None:
+        m = mask.to(torch.float64)[..., None]
+        count = window_sum(m)
+        masked = window_sum(feats * m) / count.clamp(min=1.0)
+        mean = torch.where(count > 0, masked, mean)
     return feats - mean.to(feats.dtype)

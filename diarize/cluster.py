@@ -1,0 +1,151 @@
+"""Agglomerative clustering of window embeddings.
+
+Average-linkage AHC on cosine similarity (or any precomputed similarity such as PLDA
+log-likelihood ratios). Stops at a similarity threshold, or at an exact number of clusters,
+or at the threshold clamped to [min_speakers, max_speakers].
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import squareform
+
+from diarize.config import ClusterConfig
+from diarize.types import Embeddings, Labels
+
+logger = logging.getLogger(__name__)
+
+#: pairwise similarity: (n, dim) -> (n, n), larger = more alike
+Similarity = Callable[[np.ndarray], np.ndarray]
+
+DEFAULT_COSINE_THRESHOLD = 0.5
+
+
+def cosine_similarity(embeddings: np.ndarray) -> np.ndarray:
+    x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    return x @ x.T
+
+
+def _num_clusters(heights: np.ndarray, threshold_distance: float) -> int:
+    """Clusters left when merging stops at ``threshold_distance`` (merges at <= it happen)."""
+    return int(len(heights) + 1 - np.count_nonzero(heights <= threshold_distance))
+
+
+def ahc(
+    similarity: np.ndarray,
+    threshold: float,
+    num_clusters: int | None = None,
+    min_clusters: int | None = None,
+    max_clusters: int | None = None,
+) -> Labels:
+    """Average-linkage AHC on a (n, n) similarity matrix.
+
+    Merging stops once the best average similarity between two clusters drops below
+    ``threshold``; ``num_clusters`` overrides that, and the count is clamped to
+    ``[min_clusters, max_clusters]``. Labels are 0..k-1 in order of first appearance.
+    """
+    n = similarity.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    offset = float(similarity.max())
+    distance = offset - similarity  # non-negative; average linkage is shift invariant
+    distance = 0.5 * (distance + distance.T)
+    np.fill_diagonal(distance, 0.0)
+    tree = linkage(squareform(distance, checks=False), method="average")
+    heights = tree[:, 2]
+    if num_clusters is not None:
+        k = num_clusters
+    else:
+        k = _num_clusters(heights, offset - threshold)
+        if min_clusters is not None:
+            k = max(k, min_clusters)
+        if max_clusters is not None:
+            k = min(k, max_clusters)
+    k = int(min(max(k, 1), n))
+    raw = fcluster(tree, k, criterion="maxclust")
+    if len(np.unique(raw)) != k:
+        # Ties in merge heights can make maxclust return fewer clusters; cut the tree by hand.
+        raw = _cut(tree, n, k)
+    return relabel(raw)
+
+
+def _cut(tree: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Replay the first n - k merges of a linkage matrix: exactly k clusters."""
+    parent = np.arange(2 * n - 1)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for step in range(n - k):
+        a, b = int(tree[step, 0]), int(tree[step, 1])
+        parent[find(a)] = n + step
+        parent[find(b)] = n + step
+    return np.array([find(i) for i in range(n)])
+
+
+def relabel(labels: np.ndarray) -> Labels:
+    """Map arbitrary labels to 0..k-1 in order of first appearance."""
+    mapping: dict[int, int] = {}
+    out = np.empty(len(labels), dtype=np.int64)
+    for i, lab in enumerate(labels.tolist()):
+        out[i] = mapping.setdefault(lab, len(mapping))
+    return out
+
+
+def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(k, dim) L2-normed mean embedding of each cluster 0..k-1."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    out = np.zeros((k, embeddings.shape[1]), dtype=np.float64)
+    np.add.at(out, labels, embeddings)
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out.astype(np.float32)
+
+
+def cluster(
+    embeddings: Embeddings,
+    config: ClusterConfig,
+    threshold: float,
+    similarity: Similarity = cosine_similarity,
+) -> Labels:
+    """Cluster window embeddings into speakers.
+
+    Above ``config.max_exact`` windows, AHC runs on an evenly spaced subset and every window
+    is then assigned to the nearest resulting centroid, so memory stays O(max_exact^2).
+
+    Parameters
+    ----------
+    embeddings : (num_windows, dim) float32, L2-normed
+    threshold : stopping similarity (in the units of ``similarity``)
+
+    Returns
+    -------
+    labels : (num_windows,) int64 in 0..k-1
+    """
+    n = len(embeddings)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    exact = config.num_speakers
+    lo, hi = config.min_speakers, config.max_speakers
+    if lo is not None and hi is not None and lo > hi:
+        raise ValueError(f"min_speakers ({lo}) is larger than max_speakers ({hi})")
+    if n <= config.max_exact:
+        return ahc(similarity(embeddings), threshold, exact, lo, hi)
+    idx = np.linspace(0, n - 1, config.max_exact).round().astype(np.int64)
+    sub = ahc(similarity(embeddings[idx]), threshold, exact, lo, hi)
+    cents = centroids(embeddings[idx], sub)
+    first = relabel(np.argmax(embeddings @ cents.T, axis=1))
+    # One refinement pass: centroids from every window, then reassign. A cluster the pass
+    # empties would break an exact speaker count, so the first assignment stands then.
+    second = relabel(np.argmax(embeddings @ centroids(embeddings, first).T, axis=1))
+    if second.max() < first.max() and (exact is not None or lo is not None):
+        return first
+    return second

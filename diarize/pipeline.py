@@ -1,0 +1,265 @@
+"""The diarization pipeline: audio -> speech regions -> window embeddings -> clusters ->
+frame-level resegmentation -> turns."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from diarize import audio as audio_io
+from diarize.cluster import DEFAULT_COSINE_THRESHOLD, cluster, cosine_similarity
+from diarize.config import PipelineConfig, load_config, update_config
+from diarize.embed import extract
+from diarize.encoder import EmbeddingModel, load_encoder
+from diarize.errors import AudioError, ConfigError, DiarizeError
+from diarize.resegment import resegment, to_turns
+from diarize.rttm import write_atomic
+from diarize.types import Diarization
+from diarize.vad import detect_speech
+
+logger = logging.getLogger(__name__)
+
+
+class Pipeline:
+    """Build once, call on many recordings.
+
+    >>> pipeline = Pipeline()                       # shipped encoder, default config
+    >>> result = pipeline("meeting.wav", num_speakers=None)
+    >>> print(result.to_rttm())
+    """
+
+    def __init__(
+        self,
+        config: PipelineConfig | None = None,
+        encoder: EmbeddingModel | None = None,
+        model: str | Path | None = None,
+    ):
+        self.config = config or PipelineConfig()
+        self.encoder = encoder if encoder is not None else load_encoder(model)
+        self.timings: dict[str, float] = {}
+
+    @property
+    def sample_rate(self) -> int:
+        return self.encoder.sample_rate
+
+    def _threshold(self) -> float:
+        if self.config.cluster.threshold is not None:
+            return self.config.cluster.threshold
+        extra = getattr(self.encoder, "extra", {}) or {}
+        return float(extra.get("cosine_threshold", DEFAULT_COSINE_THRESHOLD))
+
+    def __call__(
+        self,
+        audio: str | Path | np.ndarray,
+        uri: str | None = None,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> Diarization:
+        """Diarize a file path or a (num_samples,) float32 waveform at ``self.sample_rate``."""
+        config = self.config
+        if num_speakers is not None or min_speakers is not None or max_speakers is not None:
+            config = update_config(
+                config,
+                {
+                    "cluster": {
+                        "num_speakers": num_speakers,
+                        "min_speakers": min_speakers,
+                        "max_speakers": max_speakers,
+                    }
+                },
+            )
+        cc = config.cluster
+        if cc.min_speakers is not None and cc.max_speakers is not None:
+            if cc.min_speakers > cc.max_speakers:
+                raise ConfigError(
+                    f"--min-speakers {cc.min_speakers} is larger than "
+                    f"--max-speakers {cc.max_speakers}"
+                )
+        timings: dict[str, float] = {}
+        tic = time.perf_counter()
+        if isinstance(audio, (str, Path)):
+            path = Path(audio)
+            uri = uri if uri is not None else path.stem
+            waveform = audio_io.load(path, self.sample_rate)
+            name = str(path)
+        else:
+            waveform = np.asarray(audio, dtype=np.float32)
+            if waveform.ndim != 1:
+                raise AudioError(f"expected a mono (num_samples,) waveform, got {waveform.shape}")
+            uri = uri if uri is not None else "audio"
+            name = uri
+        timings["load"] = time.perf_counter() - tic
+        sr = self.sample_rate
+        duration = len(waveform) / sr
+        shortest = config.embed.min_window
+        if duration < shortest:
+            raise AudioError(
+                f"{name}: {duration:.2f} s of audio is shorter than the shortest window "
+                f"({shortest:.2f} s)"
+            )
+        torch.manual_seed(config.seed)
+
+        tic = time.perf_counter()
+        regions = detect_speech(waveform, config.vad, sr)
+        timings["vad"] = time.perf_counter() - tic
+        if len(regions) == 0:
+            logger.info("%s: no speech detected", name)
+            self.timings = timings
+            return Diarization(uri=uri, turns=(), duration=duration)
+
+        encoder = self.encoder
+        if config.adapt.enabled:
+            from diarize.adapt import adapt_encoder
+
+            tic = time.perf_counter()
+            encoder = adapt_encoder(encoder, waveform, regions, config.adapt.steps, config.seed)
+            timings["adapt"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        bounds, embeddings = extract(waveform, regions, encoder, config.embed, sr)
+        timings["embed"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        if config.cluster.scoring != "cosine":
+            raise ConfigError(f"scoring {config.cluster.scoring!r} is not available")
+        labels = cluster(embeddings, config.cluster, self._threshold(), cosine_similarity)
+        timings["cluster"] = time.perf_counter() - tic
+
+        tic = time.perf_counter()
+        keep_all = config.cluster.num_speakers is not None or (
+            config.cluster.min_speakers is not None
+        )
+        segments = resegment(
+            bounds, embeddings, labels, regions, len(waveform), config.resegment, sr, keep_all
+        )
+        turns = to_turns(segments, sr)
+        timings["resegment"] = time.perf_counter() - tic
+        self.timings = timings
+        logger.info(
+            "%s: %.1f s, %d regions, %d windows, %d speakers",
+            name,
+            duration,
+            len(regions),
+            len(bounds),
+            len({t.speaker for t in turns}),
+        )
+        return Diarization(uri=uri, turns=turns, duration=duration)
+
+
+def diarize(
+    audio: str | Path | np.ndarray,
+    num_speakers: int | None = None,
+    min_speakers: int | None = None,
+    max_speakers: int | None = None,
+    config: PipelineConfig | None = None,
+    model: str | Path | None = None,
+    seed: int | None = None,
+) -> Diarization:
+    """Diarize one recording with the shipped encoder (or ``model``).
+
+    >>> from diarize import diarize
+    >>> d = diarize("meeting.wav")
+    >>> for turn in d.turns: print(turn.start, turn.end, turn.speaker)
+    """
+    config = config or PipelineConfig()
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+    return Pipeline(config, model=model)(
+        audio, num_speakers=num_speakers, min_speakers=min_speakers, max_speakers=max_speakers
+    )
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``diarize run`` was asked to do (None = not given on the command line)."""
+
+    output: Path | None = None
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    config_path: Path | None = None
+    model: Path | None = None
+    scoring: str | None = None
+    threshold: float | None = None
+    resegment: bool | None = None
+    adapt: bool = False
+    seed: int | None = None
+    as_json: bool = False
+    reference: Path | None = None
+    progress: bool = True
+
+    def build_config(self) -> PipelineConfig:
+        config = load_config(self.config_path)
+        return update_config(
+            config,
+            {
+                "cluster": {
+                    "num_speakers": self.num_speakers,
+                    "min_speakers": self.min_speakers,
+                    "max_speakers": self.max_speakers,
+                    "scoring": self.scoring,
+                    "threshold": self.threshold,
+                },
+                "resegment": {"enabled": self.resegment},
+                "adapt": {"enabled": True if self.adapt else None},
+                "seed": self.seed,
+            },
+        )
+
+
+def _output_path(output: Path, source: Path, num_inputs: int, suffix: str) -> Path:
+    """-o names a folder when it exists as one, ends with a separator, or several inputs are
+    given (then it is created); otherwise it is the output file itself."""
+    as_dir = output.is_dir() or str(output).endswith(("/", "\\")) or num_inputs > 1
+    if as_dir:
+        return output / f"{source.stem}{suffix}"
+    return output
+
+
+def run_files(
+    paths: list[Path], options: RunOptions, echo: Callable[[str], None] = print
+) -> list[tuple[Path, str]]:
+    """Diarize ``paths`` as ``diarize run`` does: outputs, per-file errors, optional DER.
+
+    A file that fails is reported (``echo`` with ``err=True``) and skipped; its output is not
+    written. Returns the list of (path, error message) failures.
+    """
+    config = options.build_config()
+    if options.output is not None and len(paths) > 1 and options.output.is_file():
+        raise ConfigError(f"-o {options.output} is a file but {len(paths)} inputs were given")
+    pipeline = Pipeline(config, model=options.model)
+    references = None
+    if options.reference is not None:
+        from diarize.rttm import read_rttm
+
+        references = read_rttm(options.reference)
+    failures: list[tuple[Path, str]] = []
+    suffix = ".json" if options.as_json else ".rttm"
+    for path in paths:
+        try:
+            result = pipeline(path)
+        except DiarizeError as exc:
+            message = str(exc)
+            echo(f"Error: {message}", err=True)
+            failures.append((path, message))
+            continue
+        text = result.to_json() if options.as_json else result.to_rttm()
+        if options.output is None:
+            echo(text, nl=False)
+        else:
+            target = _output_path(options.output, path, len(paths), suffix)
+            write_atomic(target, text)
+            logger.info("wrote %s", target)
+        if references is not None:
+            from diarize.scoring import der_report
+
+            echo(der_report(references, result), err=True)
+    return failures

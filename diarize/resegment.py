@@ -1,0 +1,223 @@
+"""From window labels to turns: frame-level scores, Viterbi resegmentation, minimum duration.
+
+Each window's similarity to every speaker centroid is spread over the frames it covers and
+averaged (a frame inside six overlapping windows gets the mean of six score vectors). A
+Viterbi pass over each speech region then picks one speaker per frame, paying
+``switch_penalty`` (log domain) for every change of speaker, with frame log-likelihoods
+``similarity / temperature``. Turns shorter than ``min_duration`` are absorbed by the
+neighbour they resemble most. Without resegmentation, each frame takes the majority label
+of the windows covering it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diarize.cluster import centroids
+from diarize.config import ResegmentConfig
+from diarize.types import Regions, Turn
+
+
+def frame_scores(
+    bounds: np.ndarray, scores: np.ndarray, num_frames: int, frame_samples: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Average window scores over the frames each window covers.
+
+    Parameters
+    ----------
+    bounds : (num_windows, 2) int64 [start, end) samples
+    scores : (num_windows, k) float
+    num_frames : frames of ``frame_samples`` samples each covering the recording
+
+    Returns
+    -------
+    frame : (num_frames, k) float64 mean score per frame (0 where no window covers it)
+    count : (num_frames,) int64 number of windows covering each frame
+    """
+    k = scores.shape[1]
+    f0 = np.clip(bounds[:, 0] // frame_samples, 0, num_frames)
+    f1 = np.clip(-(-bounds[:, 1] // frame_samples), 0, num_frames)
+    diff = np.zeros((num_frames + 1, k), dtype=np.float64)
+    np.add.at(diff, f0, scores)
+    np.add.at(diff, f1, -scores)
+    cnt = np.zeros(num_frames + 1, dtype=np.int64)
+    np.add.at(cnt, f0, 1)
+    np.add.at(cnt, f1, -1)
+    total = np.cumsum(diff[:-1], axis=0)
+    count = np.cumsum(cnt[:-1])
+    frame = np.where(count[:, None] > 0, total / np.maximum(count, 1)[:, None], 0.0)
+    return frame, count
+
+
+def _fill_uncovered(scores: np.ndarray, covered: np.ndarray) -> np.ndarray:
+    """Give frames no window covers the scores of the nearest covered frame."""
+    if covered.all() or not covered.any():
+        return scores
+    idx = np.flatnonzero(covered)
+    pos = np.arange(len(scores))
+    right = np.clip(np.searchsorted(idx, pos), 0, len(idx) - 1)
+    left = np.clip(right - 1, 0, len(idx) - 1)
+    nearest = np.where(np.abs(idx[left] - pos) <= np.abs(idx[right] - pos), idx[left], idx[right])
+    return scores[nearest]
+
+
+def viterbi(loglik: np.ndarray, switch_penalty: float) -> np.ndarray:
+    """Best state path for per-frame log-likelihoods (num_frames, k) with a fixed switch cost.
+
+    Returns (num_frames,) int64 state indices.
+    """
+    num_frames, k = loglik.shape
+    if k == 1 or num_frames == 0:
+        return np.zeros(num_frames, dtype=np.int64)
+    back = np.zeros((num_frames, k), dtype=np.int64)
+    delta = loglik[0].copy()
+    states = np.arange(k)
+    for t in range(1, num_frames):
+        best = int(np.argmax(delta))
+        switch = delta[best] - switch_penalty
+        stay = delta >= switch  # always true for `best` itself
+        back[t] = np.where(stay, states, best)
+        delta = np.where(stay, delta, switch) + loglik[t]
+    path = np.empty(num_frames, dtype=np.int64)
+    path[-1] = int(np.argmax(delta))
+    for t in range(num_frames - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+def _runs(path: np.ndarray) -> list[tuple[int, int, int]]:
+    """(start, end, value) runs of equal values, end exclusive."""
+    if len(path) == 0:
+        return []
+    change = np.flatnonzero(np.diff(path)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(path)]])
+    return [(int(s), int(e), int(path[s])) for s, e in zip(starts, ends, strict=True)]
+
+
+def _absorb_short(path: np.ndarray, scores: np.ndarray, min_frames: int) -> np.ndarray:
+    """Relabel runs shorter than ``min_frames`` with the neighbouring speaker they score best
+    for; the shortest run goes first, so a flicker never outlives its surroundings."""
+    path = path.copy()
+    while True:
+        runs = _runs(path)
+        if len(runs) <= 1:
+            return path
+        lengths = [e - s for s, e, _ in runs]
+        i = int(np.argmin(lengths))
+        if lengths[i] >= min_frames:
+            return path
+        s, e, _ = runs[i]
+        options = []
+        if i > 0:
+            options.append(runs[i - 1][2])
+        if i + 1 < len(runs):
+            options.append(runs[i + 1][2])
+        best = max(options, key=lambda spk: scores[s:e, spk].sum())
+        path[s:e] = best
+
+
+def resegment(
+    bounds: np.ndarray,
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    regions: Regions,
+    num_samples: int,
+    config: ResegmentConfig,
+    sample_rate: int = 16000,
+    keep_all: bool = False,
+) -> list[tuple[int, int, int]]:
+    """Label every speech sample with a speaker.
+
+    With ``keep_all``, a cluster that resegmentation would make vanish keeps the span of its
+    most confident window (an exact or minimum speaker count must survive this stage).
+
+    Parameters
+    ----------
+    bounds : (num_windows, 2) int64 window [start, end) in samples
+    embeddings : (num_windows, dim) float32, L2-normed
+    labels : (num_windows,) int64 cluster of each window, 0..k-1
+    regions : (num_regions, 2) int64 speech [start, end) in samples
+
+    Returns
+    -------
+    segments : list of (start_sample, end_sample, speaker_index), sorted, non-overlapping
+    """
+    if len(regions) == 0:
+        return []
+    if len(labels) == 0:
+        return [(int(s), int(e), 0) for s, e in regions]
+    frame_samples = max(1, int(round(config.frame_step * sample_rate)))
+    num_frames = -(-num_samples // frame_samples)
+    k = int(labels.max()) + 1
+    if config.enabled:
+        window_scores = embeddings @ centroids(embeddings, labels).T
+    else:
+        window_scores = np.eye(k)[labels]
+    scores, count = frame_scores(bounds, window_scores, num_frames, frame_samples)
+    scores = _fill_uncovered(scores, count > 0)
+    min_frames = max(1, int(round(config.min_duration / config.frame_step)))
+    paths = []
+    for start, end in regions:
+        a = int(start) // frame_samples
+        b = max(a + 1, -(-int(end) // frame_samples))
+        region_scores = scores[a:b]
+        if config.enabled:
+            path = viterbi(region_scores / config.temperature, config.switch_penalty)
+            path = _absorb_short(path, region_scores, min_frames)
+        else:
+            path = np.argmax(region_scores, axis=1)
+        paths.append((int(start), int(end), a, path))
+    if keep_all:
+        _restore_missing(paths, bounds, window_scores, labels, frame_samples)
+    segments: list[tuple[int, int, int]] = []
+    for start, end, a, path in paths:
+        for s, e, spk in _runs(path):
+            seg_start = max(start, (a + s) * frame_samples)
+            seg_end = min(end, (a + e) * frame_samples)
+            if seg_end > seg_start:
+                segments.append((seg_start, seg_end, spk))
+    return segments
+
+
+def _restore_missing(
+    paths: list[tuple[int, int, int, np.ndarray]],
+    bounds: np.ndarray,
+    window_scores: np.ndarray,
+    labels: np.ndarray,
+    frame_samples: int,
+) -> None:
+    """Give each cluster absent from ``paths`` the frames of its most confident window."""
+    present = set()
+    for *_, path in paths:
+        present.update(np.unique(path).tolist())
+    others = window_scores.copy()
+    for k in range(window_scores.shape[1]):
+        if k in present or not np.any(labels == k):
+            continue
+        others[:, k] = -np.inf
+        margin = window_scores[:, k] - others.max(axis=1)
+        others[:, k] = window_scores[:, k]
+        candidates = np.flatnonzero(labels == k)
+        w = candidates[np.argmax(margin[candidates])]
+        f0, f1 = bounds[w, 0] // frame_samples, -(-bounds[w, 1] // frame_samples)
+        for _, _, a, path in paths:
+            lo, hi = max(f0 - a, 0), min(f1 - a, len(path))
+            if hi > lo:
+                path[lo:hi] = k
+
+
+def to_turns(segments: list[tuple[int, int, int]], sample_rate: int = 16000) -> tuple[Turn, ...]:
+    """Merge touching segments of one speaker; name speakers SPEAKER_00.. by first appearance."""
+    names: dict[int, str] = {}
+    merged: list[list[int]] = []
+    for start, end, spk in sorted(segments):
+        if merged and merged[-1][2] == spk and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end, spk])
+    turns = []
+    for start, end, spk in merged:
+        name = names.setdefault(spk, f"SPEAKER_{len(names):02d}")
+        turns.append(Turn(start / sample_rate, end / sample_rate, name))
+    return tuple(turns)

@@ -1,0 +1,97 @@
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diarize import audio
+from diarize.errors import AudioError
+
+
+def _tone(rate, seconds, freq=440.0, channels=1):
+    t = np.arange(int(rate * seconds)) / rate
+    x = 0.5 * np.sin(2 * np.pi * freq * t).astype(np.float32)
+    return np.stack([x] * channels, axis=1) if channels > 1 else x
+
+
+def test_stereo_8k_is_downmixed_and_resampled(tmp_path):
+    left = _tone(8000, 1.0, 300.0)
+    right = np.zeros_like(left)
+    path = tmp_path / "st.wav"
+    sf.write(path, np.stack([left, right], axis=1), 8000)
+    x = audio.load(path)
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert len(x) == 16000
+    # Mono = mean of channels: amplitude halves.
+    assert abs(np.abs(x[1000:-1000]).max() - 0.25) < 0.01
+
+
+def test_mp3_48k(tmp_path):
+    path = tmp_path / "a.mp3"
+    sf.write(path, _tone(48000, 2.0), 48000, format="MP3")
+    x = audio.load(path)
+    assert abs(len(x) - 32000) < 0.05 * 32000  # mp3 adds encoder padding
+
+
+def test_m4a_through_pyav(tmp_path):
+    path = tmp_path / "a.m4a"
+    rate = 44100
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        x = _tone(rate, 1.0)
+        frame = av.AudioFrame.from_ndarray(x[None, :], format="fltp", layout="mono")
+        frame.rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    y = audio.load(path)
+    assert abs(len(y) - 16000) < 0.1 * 16000
+    assert np.abs(y).max() > 0.3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioError, match="no such file"):
+        audio.load(tmp_path / "nope.wav")
+
+
+def test_text_renamed_wav(tmp_path):
+    path = tmp_path / "fake.wav"
+    path.write_text("this is not audio\n" * 50)
+    with pytest.raises(AudioError, match="fake.wav"):
+        audio.load(path)
+
+
+def test_zero_length_file(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    with pytest.raises(AudioError, match="empty"):
+        audio.load(path)
+
+
+def test_wav_with_no_samples(tmp_path):
+    path = tmp_path / "nosamples.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), 16000)
+    with pytest.raises(AudioError, match="no audio samples"):
+        audio.load(path)
+
+
+def test_stream_equals_load(tmp_path):
+    path = tmp_path / "long.wav"
+    sf.write(path, _tone(44100, 5.0, 523.0), 44100)
+    whole = audio.load(path)
+    parts = list(audio.stream(path, chunk=1.3))
+    assert len(parts) > 3
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-5)
+
+
+def test_seconds_samples_round_trip():
+    assert audio.to_samples(1.5) == 24000
+    assert audio.to_seconds(24000) == 1.5
+
+
+def test_flac_and_ogg(tmp_path):
+    for fmt in ("flac", "ogg"):
+        path = tmp_path / f"a.{fmt}"
+        sf.write(path, _tone(22050, 1.0), 22050)
+        assert abs(len(audio.load(path)) - 16000) <= 1

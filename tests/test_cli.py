@@ -1,0 +1,164 @@
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from diarize.cli import main
+from diarize.encoder import save_encoder
+from tests.conftest import SR, conversation
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory, tiny_encoder):
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_encoder(path, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
+    return path
+
+
+def _run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _rttm_lines(text):
+    return [line.split() for line in text.splitlines() if line.strip()]
+
+
+def test_stdout_rttm(two_voice_wav, model_path):
+    res = _run(two_voice_wav, "--model", model_path, "--num-speakers", "2", "-q")
+    assert res.exit_code == 0, res.output
+    lines = _rttm_lines(res.stdout)
+    assert lines and all(len(f) == 10 and f[0] == "SPEAKER" and f[1] == "two" for f in lines)
+    assert {f[7] for f in lines} == {"SPEAKER_00", "SPEAKER_01"}
+
+
+def test_same_seed_same_bytes(two_voice_wav, model_path, tmp_path):
+    a, b = tmp_path / "a.rttm", tmp_path / "b.rttm"
+    for out in (a, b):
+        res = _run("run", two_voice_wav, "--model", model_path, "--seed", 3, "-o", out)
+        assert res.exit_code == 0
+    assert a.read_bytes() == b.read_bytes() and a.stat().st_size > 0
+
+
+def test_output_folder_and_json(tmp_path, model_path):
+    paths = []
+    for i in range(2):
+        p = tmp_path / f"in{i}.wav"
+        sf.write(p, conversation(seed=i)[0], SR)
+        paths.append(p)
+    out = tmp_path / "out"
+    res = _run(*paths, "--model", model_path, "-o", out, "--json")
+    assert res.exit_code == 0, res.output
+    for p in paths:
+        data = json.loads((out / f"{p.stem}.json").read_text())
+        assert data["uri"] == p.stem
+        assert all({"start", "end", "speaker"} <= set(t) for t in data["turns"])
+
+
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda d: d / "missing.wav", "no such file"),
+        (lambda d: (d / "t.wav").write_text("not audio at all\n" * 20) and d / "t.wav", "t.wav"),
+        (lambda d: (d / "z.wav").write_bytes(b"") or d / "z.wav", "empty"),
+    ],
+)
+def test_bad_inputs_fail_cleanly(tmp_path, model_path, make, fragment):
+    path = make(tmp_path)
+    out = tmp_path / "o.rttm"
+    res = _run(path, "--model", model_path, "-o", out)
+    assert res.exit_code != 0
+    assert fragment in res.stderr and "Traceback" not in res.output
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_too_short_audio(tmp_path, model_path):
+    path = tmp_path / "short.wav"
+    sf.write(path, np.zeros(int(0.2 * SR), dtype=np.float32), SR)
+    res = _run(path, "--model", model_path, "-o", tmp_path / "o.rttm")
+    assert res.exit_code == 1 and "shorter than the shortest window" in res.stderr
+    assert not (tmp_path / "o.rttm").exists()
+
+
+def test_silence_gives_valid_empty_rttm(tmp_path, model_path):
+    path = tmp_path / "silence.wav"
+    sf.write(path, np.zeros(3 * SR, dtype=np.float32), SR)
+    out = tmp_path / "s.rttm"
+    res = _run(path, "--model", model_path, "-o", out)
+    assert res.exit_code == 0 and out.read_text() == ""
+
+
+def test_8k_stereo_and_48k_mp3(tmp_path, model_path):
+    x, _ = conversation()
+    from diarize.audio import resample
+
+    x8 = resample(x, SR, 8000)
+    sf.write(tmp_path / "st.wav", np.stack([x8, x8], axis=1), 8000)
+    sf.write(tmp_path / "hi.mp3", resample(x, SR, 48000), 48000, format="MP3")
+    for name in ("st.wav", "hi.mp3"):
+        res = _run(tmp_path / name, "--model", model_path, "-n", 2)
+        assert res.exit_code == 0, res.output
+        assert {f[7] for f in _rttm_lines(res.stdout)} == {"SPEAKER_00", "SPEAKER_01"}
+
+
+def test_one_bad_file_does_not_stop_the_others(tmp_path, model_path, two_voice_wav):
+    res = _run(tmp_path / "missing.wav", two_voice_wav, "--model", model_path, "-o", tmp_path / "o")
+    assert res.exit_code == 1
+    assert (tmp_path / "o" / "two.rttm").exists()
+    assert "missing.wav" in res.stderr
+
+
+def test_missing_model_and_bad_config(tmp_path, two_voice_wav):
+    res = _run(two_voice_wav, "--model", tmp_path / "nope.pt")
+    assert res.exit_code == 1 and "model checkpoint not found" in res.stderr
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[cluster]\nthreshhold = 1\n")
+    res = _run(two_voice_wav, "--config", cfg)
+    assert res.exit_code == 1 and "unknown option" in res.stderr
+
+
+def test_min_above_max(two_voice_wav, model_path):
+    res = _run(two_voice_wav, "--model", model_path, "--min-speakers", 3, "--max-speakers", 2)
+    assert res.exit_code == 1 and "larger than" in res.stderr
+
+
+def test_help_explains_every_option():
+    res = _run("run", "--help")
+    for option in (
+        "--num-speakers",
+        "--min-speakers",
+        "--max-speakers",
+        "--config",
+        "--model",
+        "--seed",
+        "--json",
+        "-q",
+        "-v",
+        "--output",
+    ):
+        assert option in res.output
+    assert "Usage" in _run("--help").output
+
+
+def test_config_command_prints_loadable_toml(tmp_path):
+    res = _run("config")
+    path = tmp_path / "c.toml"
+    path.write_text(res.output)
+    from diarize.config import PipelineConfig, load_config
+
+    assert load_config(path) == PipelineConfig()
+
+
+def test_ref_prints_der(two_voice_wav, model_path, tmp_path):
+    ref = tmp_path / "two.rttm"
+    ref.write_text(
+        "".join(
+            f"SPEAKER two 1 {s:.3f} {e - s:.3f} <NA> <NA> {w} <NA> <NA>\n"
+            for s, e, w in conversation()[1]
+        )
+    )
+    res = _run(two_voice_wav, "--model", model_path, "-n", 2, "--ref", ref)
+    assert res.exit_code == 0 and "DER" in res.stderr

@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from diarize.cluster import ahc, cluster, relabel
+from diarize.config import ClusterConfig
+
+
+def _blobs(sizes, dim=16, spread=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = np.linalg.qr(rng.standard_normal((dim, dim)))[0][: len(sizes)]
+    x = np.concatenate(
+        [c + spread * rng.standard_normal((n, dim)) for c, n in zip(centers, sizes, strict=True)]
+    )
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    truth = np.repeat(np.arange(len(sizes)), sizes)
+    return x.astype(np.float32), truth
+
+
+def _same_partition(a, b):
+    pairs = set(zip(a.tolist(), b.tolist(), strict=True))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+def test_threshold_finds_orthogonal_clusters():
+    x, truth = _blobs([20, 30, 10])
+    labels = cluster(x, ClusterConfig(), threshold=0.5)
+    assert _same_partition(labels, truth)
+
+
+def test_exact_count_is_honoured_both_ways():
+    x, _ = _blobs([20, 30, 10])
+    for k in (1, 2, 3, 5):
+        labels = cluster(x, ClusterConfig(num_speakers=k), threshold=0.5)
+        assert len(np.unique(labels)) == k
+
+
+def test_min_max_bounds_clamp_the_threshold_count():
+    x, _ = _blobs([20, 30, 10])
+    assert len(np.unique(cluster(x, ClusterConfig(max_speakers=2), 0.5))) == 2
+    assert len(np.unique(cluster(x, ClusterConfig(min_speakers=4), 0.5))) == 4
+    assert len(np.unique(cluster(x, ClusterConfig(min_speakers=2, max_speakers=6), 0.5))) == 3
+
+
+def test_min_above_max_is_an_error():
+    x, _ = _blobs([5, 5])
+    with pytest.raises(ValueError, match="larger"):
+        cluster(x, ClusterConfig(min_speakers=3, max_speakers=2), 0.5)
+
+
+def test_subsampled_path_for_many_windows():
+    x, truth = _blobs([300, 500, 200])
+    labels = cluster(x, ClusterConfig(max_exact=100), threshold=0.5)
+    assert _same_partition(labels, truth)
+    labels = cluster(x, ClusterConfig(max_exact=100, num_speakers=3), threshold=0.5)
+    assert len(np.unique(labels)) == 3
+
+
+def test_ties_still_give_exact_count():
+    sim = np.ones((4, 4))  # every merge at the same height
+    assert len(np.unique(ahc(sim, 0.5, num_clusters=3))) == 3
+
+
+def test_relabel_first_appearance():
+    assert relabel(np.array([7, 7, 3, 9, 3])).tolist() == [0, 0, 1, 2, 1]
+
+
+def test_single_and_empty():
+    assert cluster(np.zeros((0, 4), np.float32), ClusterConfig(), 0.5).shape == (0,)
+    assert cluster(np.ones((1, 4), np.float32), ClusterConfig(), 0.5).tolist() == [0]

@@ -1,0 +1,38 @@
+import pytest
+
+from diarize.config import PipelineConfig, load_config, update_config
+from diarize.errors import ConfigError
+
+
+def test_toml_round_trip(tmp_path):
+    cfg = update_config(PipelineConfig(), {"embed": {"step": 0.5}, "seed": 7})
+    path = tmp_path / "c.toml"
+    path.write_text(cfg.to_toml())
+    assert load_config(path) == cfg
+
+
+def test_explicit_zero_is_not_replaced_by_default():
+    cfg = update_config(PipelineConfig(), {"vad": {"pad": 0.0, "min_speech": 0.0}})
+    assert cfg.vad.min_speech == 0.0
+
+
+def test_none_means_not_given():
+    cfg = update_config(PipelineConfig(), {"cluster": {"threshold": None, "num_speakers": 3}})
+    assert cfg.cluster.num_speakers == 3
+    assert cfg.cluster.threshold is None
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("[embed]\nwindw = 1.0\n", "unknown option"),
+        ("[nope]\nx = 1\n", "unknown section"),
+        ("[embed]\nwindow = 'long'\n", "must be float"),
+        ("[embed\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_files(tmp_path, text, fragment):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment):
+        load_config(path)

@@ -1,0 +1,48 @@
+import numpy as np
+
+from diarize.config import EmbedConfig
+from diarize.embed import extract, window_bounds
+
+
+def test_long_region_is_tiled_and_tail_covered():
+    b = window_bounds(np.array([[0, 100]]), 30, 20, 10)
+    # starts 0, 20, 40, 60 (60+30=90 < 100) then one window ending at 100.
+    assert b.tolist() == [[0, 30], [20, 50], [40, 70], [60, 90], [70, 100]]
+
+
+def test_exact_fit_adds_no_extra_window():
+    b = window_bounds(np.array([[10, 70]]), 30, 30, 10)
+    assert b.tolist() == [[10, 40], [40, 70]]
+
+
+def test_short_and_tiny_regions():
+    b = window_bounds(np.array([[0, 20], [100, 105]]), 30, 10, 10)
+    assert b.tolist() == [[0, 20]]  # 20 >= min: own window; 5 < min: none
+
+
+def test_no_regions():
+    b = window_bounds(np.zeros((0, 2), dtype=np.int64), 30, 10, 10)
+    assert b.shape == (0, 2) and b.dtype == np.int64
+
+
+def test_extract_shapes_and_norms(tiny_encoder, two_voices):
+    x, _ = two_voices
+    regions = np.array([[0, 48000], [56000, 100000]])
+    bounds, emb = extract(x, regions, tiny_encoder, EmbedConfig())
+    assert bounds.shape[0] == emb.shape[0] > 0
+    assert emb.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    assert (bounds[:, 0] >= 0).all() and (bounds[:, 1] <= len(x)).all()
+
+
+def test_shared_trunk_matches_window_by_window(tiny_encoder, two_voices):
+    x, turns = two_voices
+    regions = np.array([[round(s * 16000), round(e * 16000)] for s, e, _ in turns])
+    from diarize.embed import window_bounds
+
+    bounds = window_bounds(regions, 24000, 4000, 6400)
+    fast = tiny_encoder.embed_windows(x, bounds, chunk=5.0)
+    slow = np.concatenate([tiny_encoder.embed(x[s:e][None]) for s, e in bounds])
+    # Within one voice, the shared trunk (sliding mean over speech frames, context at the
+    # window edges) gives what window-by-window extraction gives.
+    assert (fast * slow).sum(axis=1).min() > 0.98

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from diarize.config import PipelineConfig, update_config
+from diarize.errors import AudioError
+from diarize.pipeline import Pipeline
+from diarize.types import Diarization
+from tests.conftest import SR, conversation
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_encoder):
+    return Pipeline(PipelineConfig(), encoder=tiny_encoder)
+
+
+def _overlap(a, b):
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def test_two_known_voices_are_found(pipeline, two_voices):
+    x, truth = two_voices
+    d = pipeline(x, uri="conv", num_speakers=2)
+    assert isinstance(d, Diarization) and d.num_speakers == 2
+    # Each reference turn is mostly covered by one hypothesis speaker, and A/B differ.
+    owner = {}
+    for start, end, who in truth:
+        cover = {}
+        for t in d.turns:
+            cover[t.speaker] = cover.get(t.speaker, 0.0) + _overlap((start, end), (t.start, t.end))
+        best = max(cover, key=cover.get)
+        assert cover[best] > 0.8 * (end - start)
+        owner.setdefault(who, set()).add(best)
+    assert all(len(v) == 1 for v in owner.values())
+    assert owner["A"] != owner["B"]
+
+
+def test_turns_stay_inside_the_signal_and_sorted(pipeline, two_voices):
+    x, _ = two_voices
+    d = pipeline(x, num_speakers=2)
+    assert all(0 <= t.start < t.end <= len(x) / SR + 1e-9 for t in d.turns)
+    assert list(d.turns) == sorted(d.turns)
+
+
+def test_deterministic(pipeline, two_voices):
+    x, _ = two_voices
+    assert pipeline(x, uri="u").to_rttm() == pipeline(x, uri="u").to_rttm()
+
+
+def test_silence_gives_empty_result(pipeline):
+    d = pipeline(np.zeros(3 * SR, dtype=np.float32), uri="quiet")
+    assert d.turns == () and d.to_rttm() == ""
+    assert d.duration == 3.0
+
+
+def test_too_short_is_a_clear_error(pipeline):
+    with pytest.raises(AudioError, match="shorter than the shortest window"):
+        pipeline(np.zeros(int(0.2 * SR), dtype=np.float32), uri="short")
+
+
+def test_exact_speaker_count_is_honoured(pipeline):
+    x, _ = conversation(pattern=("A", "B", "A", "B", "A", "B"), turn=2.0)
+    for n in (1, 2, 3):
+        assert pipeline(x, num_speakers=n).num_speakers == n
+
+
+def test_max_speakers_bounds(tiny_encoder):
+    x, _ = conversation(pattern=("A", "B", "A", "B"), turn=2.0)
+    cfg = update_config(PipelineConfig(), {"cluster": {"threshold": 0.9999}})
+    p = Pipeline(cfg, encoder=tiny_encoder)
+    assert p(x).num_speakers > 2  # the near-1 threshold over-splits ...
+    assert p(x, max_speakers=2).num_speakers == 2  # ... and the bound caps it
+
+
+def test_no_resegmentation_path(tiny_encoder, two_voices):
+    x, _ = two_voices
+    cfg = update_config(PipelineConfig(), {"resegment": {"enabled": False}})
+    d = Pipeline(cfg, encoder=tiny_encoder)(x, num_speakers=2)
+    assert d.num_speakers == 2

@@ -1,0 +1,59 @@
+import pytest
+
+from diarize.errors import RTTMError
+from diarize.rttm import format_rttm, parse_rttm, parse_uem, read_rttm, write_atomic
+from diarize.types import Diarization, Turn
+
+
+def test_round_trip_preserves_turns_and_utf8(tmp_path):
+    d = Diarization("meet", (Turn(0.0, 1.5, "MÉO069"), Turn(1.5, 2.25, "SPEAKER_01")))
+    path = write_atomic(tmp_path / "x.rttm", format_rttm(d))
+    back = read_rttm(path)["meet"]
+    assert back.turns == d.turns
+    assert back.speakers == ["MÉO069", "SPEAKER_01"]
+
+
+def test_format_is_ten_fields():
+    text = format_rttm(Diarization("a", (Turn(1.0, 2.5, "S0"),)))
+    assert text == "SPEAKER a 1 1.000 1.500 <NA> <NA> S0 <NA> <NA>\n"
+
+
+def test_several_files_and_comments():
+    text = (
+        "# comment\n\n"
+        "SPEAKER f1 1 0 1 <NA> <NA> a <NA> <NA>\n"
+        "SPKR-INFO f1 1 <NA> <NA> <NA> unknown a <NA>\n"
+        "SPEAKER f2 1 3 1 <NA> <NA> b <NA> <NA>\n"
+    )
+    out = parse_rttm(text)
+    assert sorted(out) == ["f1", "f2"]
+    assert out["f2"].turns == (Turn(3.0, 4.0, "b"),)
+
+
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        ("SPEAKER f 1 zero 1 <NA> <NA> a <NA> <NA>", "must be numbers"),
+        ("SPEAKER f 1 0 1", "expected 10 fields"),
+        ("SPEAKER f 1 -1 1 <NA> <NA> a <NA> <NA>", "negative"),
+        ("HELLO f 1 0 1 <NA> <NA> a <NA> <NA>", "unknown record"),
+    ],
+)
+def test_malformed_lines_name_their_line_number(line, fragment):
+    text = "SPEAKER f 1 0 1 <NA> <NA> a <NA> <NA>\n" + line + "\n"
+    with pytest.raises(RTTMError, match=f"x.rttm:2: .*{fragment}"):
+        parse_rttm(text, source="x.rttm")
+
+
+def test_uem():
+    assert parse_uem("f 1 0.0 30.0\n") == {"f": [(0.0, 30.0)]}
+    with pytest.raises(RTTMError, match=":1:"):
+        parse_uem("f 1 5 2\n")
+
+
+def test_write_atomic_leaves_no_temp_on_error(tmp_path):
+    target = tmp_path / "out.rttm"
+    with pytest.raises(TypeError):
+        write_atomic(target, 123)  # not text
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
