@@ -217,6 +217,57 @@ def config_command(config_path) -> None:
         _fail(str(exc))
 
 
+@main.command("fit-backend")
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Encoder checkpoint to calibrate (default: the shipped model).",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Where to write the encoder checkpoint with its back end (PLDA + thresholds).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--num-mixtures",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Synthetic mixtures of pseudo-speakers used to choose the stopping thresholds.",
+)
+@verbose_option
+@quiet_option
+def fit_backend_command(data, model, out, seed, num_mixtures, verbose, quiet) -> None:
+    """Fit the label-free back end of an encoder on unlabeled DATA (folders, files, lists).
+
+    Clusters each recording on its own, keeps large clusters as pseudo-speakers, fits PLDA
+    on them and picks the AHC stopping thresholds (cosine and PLDA) that best recover
+    synthetic mixtures of pseudo-speakers. No speaker label is used.
+    """
+    _setup_logging(verbose, quiet)
+    from diarize.calibrate import CalibrationConfig, fit_backend
+
+    config = CalibrationConfig(seed=seed, num_mixtures=num_mixtures)
+    try:
+        summary = fit_backend(model, list(data), out, config, progress=not quiet)
+    except DiarizeError as exc:
+        _fail(str(exc))
+    if not quiet:
+        click.echo(
+            f"wrote {out}: {summary['pseudo_speakers']} pseudo-speakers from "
+            f"{summary['recordings']} recordings; cosine threshold "
+            f"{summary['cosine_threshold']:.3f} (error {100 * summary['cosine_error']:.1f}%), "
+            f"PLDA threshold {summary['plda_threshold']:.3f} "
+            f"(error {100 * summary['plda_error']:.1f}%)",
+            err=True,
+        )
+
+
 # --- batch (batch.py) ----------------------------------------------------------------------
 
 # --- score / plot (scoring.py, plot.py) ----------------------------------------------------

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from diarize import audio as audio_io
-from diarize.cluster import DEFAULT_COSINE_THRESHOLD, cluster, cosine_similarity
+from diarize.backend import PLDA
+from diarize.cluster import DEFAULT_COSINE_THRESHOLD, Similarity, cluster, cosine_similarity
 from diarize.config import PipelineConfig, load_config, update_config
 from diarize.embed import extract
 from diarize.encoder import EmbeddingModel, load_encoder
@@ -44,16 +45,33 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.encoder = encoder if encoder is not None else load_encoder(model)
         self.timings: dict[str, float] = {}
+        self._plda: PLDA | None = None
 
     @property
     def sample_rate(self) -> int:
         return self.encoder.sample_rate
 
-    def _threshold(self) -> float:
-        if self.config.cluster.threshold is not None:
-            return self.config.cluster.threshold
+    def scorer(self, config: PipelineConfig) -> tuple[Similarity, float]:
+        """The similarity AHC uses and its stopping threshold (explicit, else the model's)."""
         extra = getattr(self.encoder, "extra", {}) or {}
-        return float(extra.get("cosine_threshold", DEFAULT_COSINE_THRESHOLD))
+        scoring = config.cluster.scoring
+        if scoring == "cosine":
+            similarity: Similarity = cosine_similarity
+            default = float(extra.get("cosine_threshold", DEFAULT_COSINE_THRESHOLD))
+        elif scoring == "plda":
+            if "plda" not in extra:
+                raise ConfigError(
+                    "this model has no PLDA back end; fit one with 'diarize fit-backend' "
+                    "or use --scoring cosine"
+                )
+            if self._plda is None:
+                self._plda = PLDA.from_dict(extra["plda"])
+            similarity = self._plda.score_matrix
+            default = float(extra.get("plda_threshold", 0.0))
+        else:
+            raise ConfigError(f"unknown scoring {scoring!r}; choose cosine or plda")
+        threshold = config.cluster.threshold
+        return similarity, default if threshold is None else threshold
 
     def __call__(
         self,
@@ -83,6 +101,7 @@ class Pipeline:
                     f"--min-speakers {cc.min_speakers} is larger than "
                     f"--max-speakers {cc.max_speakers}"
                 )
+        similarity, threshold = self.scorer(config)  # fail before any work on a bad choice
         timings: dict[str, float] = {}
         tic = time.perf_counter()
         if isinstance(audio, (str, Path)):
@@ -128,9 +147,7 @@ class Pipeline:
         timings["embed"] = time.perf_counter() - tic
 
         tic = time.perf_counter()
-        if config.cluster.scoring != "cosine":
-            raise ConfigError(f"scoring {config.cluster.scoring!r} is not available")
-        labels = cluster(embeddings, config.cluster, self._threshold(), cosine_similarity)
+        labels = cluster(embeddings, config.cluster, threshold, similarity)
         timings["cluster"] = time.perf_counter() - tic
 
         tic = time.perf_counter()

@@ -76,3 +76,11 @@ def test_no_resegmentation_path(tiny_encoder, two_voices):
     cfg = update_config(PipelineConfig(), {"resegment": {"enabled": False}})
     d = Pipeline(cfg, encoder=tiny_encoder)(x, num_speakers=2)
     assert d.num_speakers == 2
+
+
+def test_plda_without_back_end_is_a_clear_error(tiny_encoder, two_voices):
+    from diarize.errors import ConfigError
+
+    cfg = update_config(PipelineConfig(), {"cluster": {"scoring": "plda"}})
+    with pytest.raises(ConfigError, match="no PLDA back end"):
+        Pipeline(cfg, encoder=tiny_encoder)(two_voices[0])

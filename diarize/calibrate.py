@@ -1,0 +1,137 @@
+"""Fit the label-free scoring back end of an encoder and store it in its checkpoint.
+
+1. Embed 1.5 s windows of the speech in every training recording.
+2. Cluster each recording on its own; large clusters become pseudo-speakers.
+3. Fit PLDA on the pseudo-speakers (``diarize.backend.fit_plda``).
+4. Draw synthetic mixtures of pseudo-speakers and pick, for cosine and for PLDA scoring,
+   the AHC stopping threshold that mis-clusters the fewest windows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from diarize import audio as audio_io
+from diarize.backend import estimate_threshold, fit_plda, pseudo_speakers, synthetic_mixtures
+from diarize.cluster import cosine_similarity
+from diarize.config import EmbedConfig, VADConfig
+from diarize.embed import extract
+from diarize.encoder import Encoder, load_encoder, save_encoder
+from diarize.errors import AudioError, DiarizeError
+from diarize.vad import detect_speech
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CalibrationConfig:
+    window: float = 1.5  # seconds per embedded window
+    step: float = 0.75  # seconds between windows
+    pseudo_threshold: float = 0.6  # cosine; conservative, so pseudo-speakers stay pure
+    min_windows: int = 4  # smallest cluster kept as a pseudo-speaker
+    plda_rank: int = 128  # PLDA dimensions kept (largest between/within ratio)
+    num_mixtures: int = 300
+    max_speakers: int = 6
+    seed: int = 0
+
+
+def list_audio(sources: Iterable[str | Path]) -> list[Path]:
+    """Audio files under folders (recursively), listed in text files, or given directly."""
+    out: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            out.extend(
+                p for p in sorted(path.rglob("*")) if p.suffix.lower() in audio_io.AUDIO_SUFFIXES
+            )
+        elif path.suffix.lower() in (".lst", ".txt"):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    item = Path(line.strip())
+                    out.append(item if item.is_absolute() else path.parent / item)
+        elif path.exists():
+            out.append(path)
+        else:
+            raise DiarizeError(f"{path}: no such file or folder")
+    return out
+
+
+def embed_recordings(
+    encoder: Encoder, paths: list[Path], config: CalibrationConfig, progress: bool = False
+) -> list[np.ndarray]:
+    """(num_windows, dim) embeddings of each recording's speech windows."""
+    embed_config = EmbedConfig(window=config.window, step=config.step, min_window=config.window)
+    out = []
+    for path in tqdm(paths, desc="embedding", disable=not progress, unit="file"):
+        try:
+            waveform = audio_io.load(path, encoder.sample_rate)
+        except AudioError as exc:
+            logger.warning("skipping %s", exc)
+            continue
+        regions = detect_speech(waveform, VADConfig(), encoder.sample_rate)
+        _, emb = extract(waveform, regions, encoder, embed_config, encoder.sample_rate)
+        out.append(emb)
+    return out
+
+
+def fit_backend(
+    model: str | Path | None,
+    sources: list[str | Path],
+    out: str | Path,
+    config: CalibrationConfig = CalibrationConfig(),
+    progress: bool = False,
+) -> dict:
+    """Fit PLDA and thresholds for ``model`` on unlabeled ``sources``; write ``out``.
+
+    Returns a summary (counts, thresholds, error rates) that is also stored in the
+    checkpoint under ``extra["calibration"]``.
+    """
+    torch.manual_seed(config.seed)
+    encoder = load_encoder(model)
+    paths = list_audio(sources)
+    if not paths:
+        raise DiarizeError("no audio files found in the given sources")
+    per_recording = embed_recordings(encoder, paths, config, progress)
+    emb, labels = pseudo_speakers(per_recording, config.pseudo_threshold, config.min_windows)
+    if len(np.unique(labels)) < 2:
+        raise DiarizeError("fewer than two pseudo-speakers found; give more recordings")
+    plda = fit_plda(emb, labels, rank=config.plda_rank)
+    rng = np.random.default_rng(config.seed)
+    mixtures = synthetic_mixtures(emb, labels, config.num_mixtures, rng, config.max_speakers)
+    cos_candidates = np.round(np.arange(-0.2, 0.951, 0.025), 3)
+    cos_threshold, cos_errors = estimate_threshold(mixtures, cosine_similarity, cos_candidates)
+    sample = np.concatenate([m[0] for m in mixtures[:50]])
+    scores = plda.score_matrix(sample[:: max(1, len(sample) // 1500)])
+    plda_candidates = np.round(np.linspace(*np.percentile(scores, [2, 98]), 61), 3)
+    plda_threshold, plda_errors = estimate_threshold(mixtures, plda.score_matrix, plda_candidates)
+    summary = {
+        "recordings": len(per_recording),
+        "windows": int(sum(len(e) for e in per_recording)),
+        "pseudo_speakers": int(len(np.unique(labels))),
+        "pseudo_windows": int(len(labels)),
+        "mixtures": len(mixtures),
+        "cosine_threshold": cos_threshold,
+        "cosine_error": float(cos_errors.min()),
+        "plda_threshold": plda_threshold,
+        "plda_error": float(plda_errors.min()),
+        "config": dataclasses.asdict(config),
+    }
+    logger.info("calibration: %s", summary)
+    extra = dict(encoder.extra)
+    extra.update(
+        plda=plda.to_dict(),
+        cosine_threshold=cos_threshold,
+        plda_threshold=plda_threshold,
+        calibration=summary,
+    )
+    meta = {k: v for k, v in encoder.meta.items() if k != "path"}
+    save_encoder(out, encoder.model, encoder.feature_config, meta, extra)
+    return summary

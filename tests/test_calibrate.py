@@ -1,0 +1,47 @@
+import numpy as np
+import soundfile as sf
+import torch
+
+from diarize.calibrate import CalibrationConfig, fit_backend, list_audio
+from diarize.config import PipelineConfig, update_config
+from diarize.encoder import load_encoder, save_encoder
+from diarize.pipeline import Pipeline
+from tests.conftest import SR, conversation, synth_voice
+
+
+def test_fit_backend_writes_a_loadable_checkpoint(tmp_path, tiny_encoder):
+    model = tmp_path / "tiny.pt"
+    save_encoder(model, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
+    data = tmp_path / "data"
+    data.mkdir()
+    # Six one-voice "recordings", each a different synthetic voice.
+    for i in range(6):
+        x = synth_voice(90 + 35 * i, (500 + 80 * i, 1500 + 150 * i), 8.0, seed=i)
+        pause = np.zeros(SR, dtype=np.float32)
+        x = np.concatenate([pause, x, pause])
+        x += 1e-3 * np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
+        sf.write(data / f"rec{i}.wav", x, SR)
+    out = tmp_path / "calibrated.pt"
+    cfg = CalibrationConfig(num_mixtures=20, plda_rank=8, min_windows=3)
+    summary = fit_backend(model, [data], out, cfg)
+    assert summary["recordings"] == 6 and summary["pseudo_speakers"] >= 2
+    ckpt = torch.load(out, weights_only=True)
+    assert {"plda", "cosine_threshold", "plda_threshold"} <= set(ckpt["extra"])
+    enc = load_encoder(out)
+    assert enc.extra["cosine_threshold"] == summary["cosine_threshold"]
+    # The pipeline can use both back ends of the calibrated model.
+    x, _ = conversation()
+    for scoring in ("cosine", "plda"):
+        cfgp = update_config(PipelineConfig(), {"cluster": {"scoring": scoring}})
+        d = Pipeline(cfgp, encoder=enc)(x, num_speakers=2)
+        assert d.num_speakers == 2
+
+
+def test_list_audio_folders_and_lists(tmp_path):
+    (tmp_path / "a").mkdir()
+    sf.write(tmp_path / "a" / "x.flac", np.zeros(1600, np.float32), SR)
+    (tmp_path / "a" / "notes.txt").write_text("hello")
+    lst = tmp_path / "files.lst"
+    lst.write_text("a/x.flac\n")
+    assert list_audio([tmp_path / "a"]) == [tmp_path / "a" / "x.flac"]
+    assert list_audio([lst]) == [tmp_path / "a" / "x.flac"]
