@@ -57,13 +57,6 @@ def resample(waveform: np.ndarray, orig_rate: int, new_rate: int) -> Waveform:
     return out.numpy().astype(np.float32, copy=False)
 
 
-def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
-    import soundfile as sf
-
-    data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    return _mono(data), int(rate)
-
-
 def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
     import av
 
@@ -106,12 +99,51 @@ def info_duration(path: str | Path) -> float:
         return len(waveform) / rate if rate else 0.0
 
 
-def load(path: str | Path, sample_rate: int = SAMPLE_RATE) -> Waveform:
-    """Read ``path`` as mono float32 at ``sample_rate``.
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: file is empty")
+
+
+def _soundfile_frames(path: Path) -> tuple[int, int] | None:
+    """(frames, rate) when soundfile can open ``path``, else None."""
+    if path.suffix.lower() not in _SOUNDFILE_SUFFIXES:
+        return None
+    try:
+        import soundfile as sf
+
+        meta = sf.info(str(path))
+    except Exception as exc:  # LibsndfileError, RuntimeError, ...
+        logger.debug("soundfile cannot open %s (%s); trying PyAV", path, exc)
+        return None
+    return int(meta.frames), int(meta.samplerate)
+
+
+def to_pcm16(x: np.ndarray) -> np.ndarray:
+    """float in [-1, 1] -> int16 (rounded, clipped)."""
+    return np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def as_float32(x: np.ndarray) -> Waveform:
+    """int16 PCM or float -> float32 in [-1, 1] (a copy only when needed)."""
+    if x.dtype == np.int16:
+        return x.astype(np.float32) * np.float32(1.0 / 32768.0)
+    return np.asarray(x, dtype=np.float32)
+
+
+def load(path: str | Path, sample_rate: int = SAMPLE_RATE, dtype: str = "float32") -> np.ndarray:
+    """Read ``path`` as mono audio at ``sample_rate``.
+
+    ``dtype="int16"`` returns 16-bit PCM, half the memory of float32: what the pipeline
+    keeps for multi-hour recordings. Files soundfile reads are decoded block by block into
+    one preallocated array, so the whole signal never exists twice.
 
     Returns
     -------
-    waveform : (num_samples,) np.ndarray, float32
+    waveform : (num_samples,) np.ndarray, float32 in [-1, 1] or int16
 
     Raises
     ------
@@ -119,27 +151,35 @@ def load(path: str | Path, sample_rate: int = SAMPLE_RATE) -> Waveform:
         The file is missing, is not audio, or holds no samples.
     """
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: no such file")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a directory, not an audio file")
-    if path.stat().st_size == 0:
-        raise AudioError(f"{path}: file is empty")
-    data: np.ndarray | None = None
-    rate = 0
-    if path.suffix.lower() in _SOUNDFILE_SUFFIXES:
-        try:
-            data, rate = _read_soundfile(path)
-        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
-            logger.debug("soundfile could not read %s (%s); trying PyAV", path, exc)
-    if data is None:
-        data, rate = _read_pyav(path)
+    _check_path(path)
+    if dtype not in ("float32", "int16"):
+        raise ValueError(f"dtype must be float32 or int16, got {dtype!r}")
+    convert = to_pcm16 if dtype == "int16" else (lambda x: x)
+    info = _soundfile_frames(path)
+    if info is not None and info[0] > 0:
+        frames, rate = info
+        capacity = -(-frames * sample_rate // rate) + 1
+        out = np.empty(capacity, dtype=dtype)
+        filled = 0
+        for block in stream(path, chunk=60.0, sample_rate=sample_rate):
+            if not np.all(np.isfinite(block)):
+                raise AudioError(f"{path}: audio contains NaN or infinite samples")
+            n = min(len(block), capacity - filled)
+            out[filled : filled + n] = convert(block[:n])
+            filled += n
+        if filled == 0:
+            raise AudioError(f"{path}: no audio samples in file")
+        logger.debug("read %s: %d frames at %d Hz", path, frames, rate)
+        return out[:filled] if filled == capacity else out[:filled].copy()
+    if info is not None:
+        raise AudioError(f"{path}: no audio samples in file")
+    data, rate = _read_pyav(path)
     if data.size == 0 or rate <= 0:
         raise AudioError(f"{path}: no audio samples in file")
     if not np.all(np.isfinite(data)):
         raise AudioError(f"{path}: audio contains NaN or infinite samples")
     logger.debug("read %s: %d samples at %d Hz", path, data.size, rate)
-    return resample(data, rate, sample_rate)
+    return convert(resample(data, rate, sample_rate))
 
 
 def stream(
@@ -151,9 +191,12 @@ def stream(
     held in memory whole; other containers are decoded at once and then sliced.
     """
     path = Path(path)
+    _check_path(path)
     try:
         import soundfile as sf
 
+        if path.suffix.lower() not in _SOUNDFILE_SUFFIXES:
+            raise ValueError("not a soundfile format")
         handle = sf.SoundFile(str(path))
     except Exception:
         waveform = load(path, sample_rate)

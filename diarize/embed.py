@@ -1,4 +1,5 @@
-"""Sliding-window geometry and batched embedding extraction."""
+"""Sliding-window geometry and chunked speech detection / embedding extraction over long
+signals (int16 or float32), so memory depends on the chunk size, not the recording."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import logging
 
 import numpy as np
 
-from diarize.audio import to_samples
-from diarize.config import EmbedConfig
+from diarize.audio import as_float32, to_samples
+from diarize.config import EmbedConfig, VADConfig
 from diarize.encoder import EmbeddingModel
 from diarize.types import Embeddings, Regions, Waveform
+from diarize.vad import detect_speech
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,88 @@ def window_bounds(
     return np.concatenate(out)
 
 
+def windows(regions: Regions, config: EmbedConfig, sample_rate: int = 16000) -> np.ndarray:
+    """``window_bounds`` with the window geometry of ``config`` (seconds -> samples)."""
+    return window_bounds(
+        regions,
+        to_samples(config.window, sample_rate),
+        to_samples(config.step, sample_rate),
+        to_samples(config.min_window, sample_rate),
+    )
+
+
+def _chunk_starts(num_samples: int, chunk_samples: int) -> range:
+    return range(0, max(num_samples, 1), max(chunk_samples, 1))
+
+
+def speech_regions(
+    signal: np.ndarray, config: VADConfig, sample_rate: int = 16000, context: float = 5.0
+) -> Regions:
+    """Speech detection over a long int16 or float signal, one ``config.chunk`` at a time.
+
+    Each chunk is analysed with ``context`` seconds of audio on both sides so detection at
+    its edges sees what a single pass would; regions are clipped to the chunk and joined
+    where they touch across chunk boundaries.
+    """
+    chunk = to_samples(getattr(config, "chunk", 300.0), sample_rate)
+    ctx = to_samples(context, sample_rate)
+    num_samples = len(signal)
+    if num_samples <= chunk + 2 * ctx:
+        return detect_speech(as_float32(signal), config, sample_rate)
+    pieces = []
+    for c0 in _chunk_starts(num_samples, chunk):
+        c1 = min(c0 + chunk, num_samples)
+        lo, hi = max(0, c0 - ctx), min(num_samples, c1 + ctx)
+        regions = detect_speech(as_float32(signal[lo:hi]), config, sample_rate) + lo
+        regions = np.clip(regions, c0, c1)
+        pieces.append(regions[regions[:, 1] > regions[:, 0]])
+    regions = np.concatenate(pieces) if pieces else np.zeros((0, 2), dtype=np.int64)
+    if len(regions) == 0:
+        return regions.astype(np.int64).reshape(0, 2)
+    merged = [regions[0].tolist()]
+    for start, end in regions[1:].tolist():
+        if start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return np.asarray(merged, dtype=np.int64)
+
+
+def embed_chunked(
+    signal: np.ndarray,
+    bounds: np.ndarray,
+    encoder: EmbeddingModel,
+    config: EmbedConfig,
+    sample_rate: int = 16000,
+    context: float = 1.0,
+) -> Embeddings:
+    """Embed windows ``bounds`` of a long int16 or float signal, one chunk at a time.
+
+    Windows are grouped by the chunk their start falls in; each group is embedded from a
+    float32 copy of just the audio it needs plus ``context`` seconds on both sides (more
+    than the encoder's receptive field), so the result does not depend on chunking.
+
+    Returns
+    -------
+    embeddings : (num_windows, dim) float32, L2-normed
+    """
+    out = np.zeros((len(bounds), encoder.dim), dtype=np.float32)
+    if len(bounds) == 0:
+        return out
+    chunk = to_samples(config.chunk, sample_rate)
+    ctx = to_samples(context, sample_rate)
+    group = bounds[:, 0] // max(chunk, 1)
+    for g in np.unique(group):
+        idx = np.flatnonzero(group == g)
+        lo = max(0, int(bounds[idx, 0].min()) - ctx)
+        hi = min(len(signal), int(bounds[idx, 1].max()) + ctx)
+        segment = as_float32(signal[lo:hi])
+        out[idx] = encoder.embed_windows(
+            segment, bounds[idx] - lo, batch_size=config.batch_size, chunk=config.chunk
+        )
+    return out
+
+
 def extract(
     waveform: Waveform,
     regions: Regions,
@@ -65,16 +149,6 @@ def extract(
     bounds : (num_windows, 2) int64 [start, end) in samples
     embeddings : (num_windows, dim) float32, L2-normed
     """
-    bounds = window_bounds(
-        regions,
-        to_samples(config.window, sample_rate),
-        to_samples(config.step, sample_rate),
-        to_samples(config.min_window, sample_rate),
-    )
+    bounds = windows(regions, config, sample_rate)
     logger.info("embedding %d windows", len(bounds))
-    if len(bounds) == 0:
-        return bounds, np.zeros((0, encoder.dim), dtype=np.float32)
-    embeddings = encoder.embed_windows(
-        waveform, bounds, batch_size=config.batch_size, chunk=config.chunk
-    )
-    return bounds, embeddings
+    return bounds, embed_chunked(waveform, bounds, encoder, config, sample_rate)

@@ -17,13 +17,12 @@ from diarize import audio as audio_io
 from diarize.backend import PLDA
 from diarize.cluster import DEFAULT_COSINE_THRESHOLD, Similarity, cluster, cosine_similarity
 from diarize.config import PipelineConfig, load_config, update_config
-from diarize.embed import extract
+from diarize.embed import embed_chunked, speech_regions, windows
 from diarize.encoder import EmbeddingModel, load_encoder
 from diarize.errors import AudioError, ConfigError, DiarizeError
 from diarize.resegment import resegment, to_turns
 from diarize.rttm import write_atomic
 from diarize.types import Diarization
-from diarize.vad import detect_speech
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +106,9 @@ class Pipeline:
         if isinstance(audio, (str, Path)):
             path = Path(audio)
             uri = uri if uri is not None else path.stem
-            waveform = audio_io.load(path, self.sample_rate)
+            # 16-bit PCM: half the memory of float32 for multi-hour files; every stage
+            # below converts only the chunk it works on.
+            waveform = audio_io.load(path, self.sample_rate, dtype="int16")
             name = str(path)
         else:
             waveform = np.asarray(audio, dtype=np.float32)
@@ -127,7 +128,7 @@ class Pipeline:
         torch.manual_seed(config.seed)
 
         tic = time.perf_counter()
-        regions = detect_speech(waveform, config.vad, sr)
+        regions = speech_regions(waveform, config.vad, sr)
         timings["vad"] = time.perf_counter() - tic
         if len(regions) == 0:
             logger.info("%s: no speech detected", name)
@@ -139,11 +140,14 @@ class Pipeline:
             from diarize.adapt import adapt_encoder
 
             tic = time.perf_counter()
-            encoder = adapt_encoder(encoder, waveform, regions, config.adapt.steps, config.seed)
+            encoder = adapt_encoder(
+                encoder, audio_io.as_float32(waveform), regions, config.adapt.steps, config.seed
+            )
             timings["adapt"] = time.perf_counter() - tic
 
         tic = time.perf_counter()
-        bounds, embeddings = extract(waveform, regions, encoder, config.embed, sr)
+        bounds = windows(regions, config.embed, sr)
+        embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
         timings["embed"] = time.perf_counter() - tic
 
         tic = time.perf_counter()

@@ -46,3 +46,33 @@ def test_shared_trunk_matches_window_by_window(tiny_encoder, two_voices):
     # Within one voice, the shared trunk (sliding mean over speech frames, context at the
     # window edges) gives what window-by-window extraction gives.
     assert (fast * slow).sum(axis=1).min() > 0.98
+
+
+def test_chunked_speech_detection_matches_one_pass():
+    import dataclasses
+
+    from diarize.config import VADConfig
+    from diarize.embed import speech_regions
+    from diarize.vad import detect_speech
+    from tests.conftest import conversation
+
+    x, _ = conversation(pattern=("A", "B") * 6, turn=2.0, pause=1.0)
+    config = dataclasses.replace(VADConfig(), chunk=7.0)
+    whole = detect_speech(x, VADConfig(), 16000)
+    chunked = speech_regions(x, config, 16000, context=3.0)
+    assert len(whole) == len(chunked) > 0
+    assert np.abs(whole - chunked).max() <= 16000 * 0.05  # within 50 ms
+
+
+def test_chunked_embedding_does_not_depend_on_chunk_size(tiny_encoder, two_voices):
+    from diarize.audio import to_pcm16
+    from diarize.embed import embed_chunked
+
+    x, _ = two_voices
+    starts = np.arange(0, len(x) - 24000, 8000)
+    bounds = np.stack([starts, starts + 24000], axis=1)
+    small = embed_chunked(x, bounds, tiny_encoder, EmbedConfig(chunk=2.0))
+    large = embed_chunked(x, bounds, tiny_encoder, EmbedConfig(chunk=600.0))
+    np.testing.assert_allclose(small, large, atol=1e-4)
+    pcm = embed_chunked(to_pcm16(x), bounds, tiny_encoder, EmbedConfig(chunk=2.0))
+    assert (pcm * large).sum(axis=1).min() > 0.999
