@@ -68,15 +68,19 @@ def _chunk_starts(num_samples: int, chunk_samples: int) -> range:
 
 
 def speech_regions(
-    signal: np.ndarray, config: VADConfig, sample_rate: int = 16000, context: float = 5.0
+    signal: np.ndarray,
+    config: VADConfig,
+    sample_rate: int = 16000,
+    chunk: float = 300.0,
+    context: float = 5.0,
 ) -> Regions:
-    """Speech detection over a long int16 or float signal, one ``config.chunk`` at a time.
+    """Speech detection over a long int16 or float signal, ``chunk`` seconds at a time.
 
     Each chunk is analysed with ``context`` seconds of audio on both sides so detection at
     its edges sees what a single pass would; regions are clipped to the chunk and joined
     where they touch across chunk boundaries.
     """
-    chunk = to_samples(getattr(config, "chunk", 300.0), sample_rate)
+    chunk = to_samples(chunk, sample_rate)
     ctx = to_samples(context, sample_rate)
     num_samples = len(signal)
     if num_samples <= chunk + 2 * ctx:

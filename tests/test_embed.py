@@ -49,17 +49,14 @@ def test_shared_trunk_matches_window_by_window(tiny_encoder, two_voices):
 
 
 def test_chunked_speech_detection_matches_one_pass():
-    import dataclasses
-
     from diarize.config import VADConfig
     from diarize.embed import speech_regions
     from diarize.vad import detect_speech
     from tests.conftest import conversation
 
     x, _ = conversation(pattern=("A", "B") * 6, turn=2.0, pause=1.0)
-    config = dataclasses.replace(VADConfig(), chunk=7.0)
     whole = detect_speech(x, VADConfig(), 16000)
-    chunked = speech_regions(x, config, 16000, context=3.0)
+    chunked = speech_regions(x, VADConfig(), 16000, chunk=7.0, context=3.0)
     assert len(whole) == len(chunked) > 0
     assert np.abs(whole - chunked).max() <= 16000 * 0.05  # within 50 ms
 
