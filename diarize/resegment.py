@@ -126,11 +126,15 @@ def resegment(
     config: ResegmentConfig,
     sample_rate: int = 16000,
     keep_all: bool = False,
+    overlap: np.ndarray | None = None,
 ) -> list[tuple[int, int, int]]:
-    """Label every speech sample with a speaker.
+    """Label every speech sample with a speaker (two speakers where overlap is detected).
 
     With ``keep_all``, a cluster that resegmentation would make vanish keeps the span of its
     most confident window (an exact or minimum speaker count must survive this stage).
+    ``overlap`` (num_frames,) bool on the ``config.frame_step`` grid marks frames where two
+    people talk; there the speaker with the second-best score is added (Bullock et al.,
+    "Overlap-aware diarization", ICASSP 2020), in runs of at least ``min_duration / 2``.
 
     Parameters
     ----------
@@ -171,8 +175,24 @@ def resegment(
     if keep_all:
         _restore_missing(paths, bounds, window_scores, labels, frame_samples)
     segments: list[tuple[int, int, int]] = []
+    min_overlap = max(1, min_frames // 2)
     for start, end, a, path in paths:
         for s, e, spk in _runs(path):
+            seg_start = max(start, (a + s) * frame_samples)
+            seg_end = min(end, (a + e) * frame_samples)
+            if seg_end > seg_start:
+                segments.append((seg_start, seg_end, spk))
+        if overlap is None or k < 2:
+            continue
+        flags = overlap[a : a + len(path)]
+        if not flags.any():
+            continue
+        region_scores = scores[a : a + len(path)].copy()
+        region_scores[np.arange(len(path)), path] = -np.inf
+        second = np.where(flags[: len(path)], np.argmax(region_scores, axis=1), -1)
+        for s, e, spk in _runs(second):
+            if spk < 0 or e - s < min_overlap:
+                continue
             seg_start = max(start, (a + s) * frame_samples)
             seg_end = min(end, (a + e) * frame_samples)
             if seg_end > seg_start:
@@ -208,16 +228,19 @@ def _restore_missing(
 
 
 def to_turns(segments: list[tuple[int, int, int]], sample_rate: int = 16000) -> tuple[Turn, ...]:
-    """Merge touching segments of one speaker; name speakers SPEAKER_00.. by first appearance."""
-    names: dict[int, str] = {}
+    """Merge touching or overlapping segments of each speaker; name speakers SPEAKER_00, ...
+    in order of first appearance. Turns of different speakers may overlap."""
     merged: list[list[int]] = []
+    last: dict[int, list[int]] = {}
     for start, end, spk in sorted(segments):
-        if merged and merged[-1][2] == spk and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
+        prev = last.get(spk)
+        if prev is not None and start <= prev[1]:
+            prev[1] = max(prev[1], end)
         else:
-            merged.append([start, end, spk])
-    turns = []
-    for start, end, spk in merged:
-        name = names.setdefault(spk, f"SPEAKER_{len(names):02d}")
-        turns.append(Turn(start / sample_rate, end / sample_rate, name))
-    return tuple(turns)
+            last[spk] = [start, end, spk]
+            merged.append(last[spk])
+    names: dict[int, str] = {}
+    for _start, _end, spk in sorted(merged):
+        names.setdefault(spk, f"SPEAKER_{len(names):02d}")
+    turns = [Turn(start / sample_rate, end / sample_rate, names[spk]) for start, end, spk in merged]
+    return tuple(sorted(turns))
