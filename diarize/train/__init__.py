@@ -1,0 +1,1 @@
+"""Training: the self-supervised speaker encoder and the speaker-count segmentation model."""
