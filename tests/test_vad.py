@@ -1,0 +1,276 @@
+"""Speech activity detection on signals whose answer can be worked out by hand."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diarize.config import VADConfig
+from diarize.errors import ConfigError
+from diarize.vad import FRAME_STEP, binarize, detect_speech, speech_probability
+
+SR = 16000
+HERE = Path(__file__).resolve().parent
+HAS_SILERO = importlib.util.find_spec("silero_vad") is not None
+HAS_WEBRTC = importlib.util.find_spec("webrtcvad") is not None
+# The detectors that must find a synthetic vowel. Silero is trained on real speech and is
+# right to call a synthetic vowel non-speech; it is tested on the shipped TTS example below.
+SIGNAL_METHODS = ["energy", "spectral"]
+ALL_METHODS = (
+    ["energy", "spectral"] + (["silero"] if HAS_SILERO else []) + (["webrtc"] if HAS_WEBRTC else [])
+)
+# Region edges must fall within this many seconds of the truth: the spectral detector's
+# long-term envelope reaches 60 ms either side of a frame.
+TOL = 0.08
+# Post-processing without padding, so region edges can be checked against the truth.
+PLAIN = dict(threshold=0.5, hysteresis=0.15, min_speech=0.25, min_silence=0.25, pad=0.0)
+
+
+def vowel(duration: float, f0: float = 140.0, seed: int = 0) -> np.ndarray:
+    """A voiced-like signal: harmonics of a wobbling f0 under two formant bumps, at -16 dBFS."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(duration * SR))) / SR
+    f = f0 * (1 + 0.03 * np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 6)))
+    phase = 2 * np.pi * np.cumsum(f) / SR
+    x = np.zeros_like(t)
+    for k in range(1, int(5000 / f0)):
+        x += (
+            np.exp(-((((k * f0) - 700) / 300) ** 2))
+            + 0.5 * np.exp(-((((k * f0) - 1800) / 400) ** 2))
+            + 0.05
+        ) * np.sin(k * phase)
+    return (0.3 * x / np.abs(x).max()).astype(np.float32)
+
+
+def with_silence(pieces, noise: float = 1e-4, seed: int = 0) -> np.ndarray:
+    """Concatenate (kind, seconds) pieces, kind "speech" or "silence", over a faint hiss."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, (kind, seconds) in enumerate(pieces):
+        n = int(round(seconds * SR))
+        out.append(vowel(seconds, seed=i) if kind == "speech" else np.zeros(n, np.float32))
+    x = np.concatenate(out)
+    return (x + noise * rng.standard_normal(len(x))).astype(np.float32)
+
+
+def check_regions(regions: np.ndarray, num_samples: int) -> None:
+    assert regions.dtype == np.int64 and regions.ndim == 2 and regions.shape[1] == 2
+    assert np.all(regions[:, 0] < regions[:, 1])
+    assert np.all(regions[:, 0] >= 0) and np.all(regions[:, 1] <= num_samples)
+    assert np.all(regions[1:, 0] > regions[:-1, 1])  # sorted, disjoint, not even touching
+
+
+@pytest.mark.parametrize("method", SIGNAL_METHODS)
+def test_one_burst_of_voice_in_silence(method):
+    # 1 s silence, 2 s voice, 1 s silence -> one region [1 s, 3 s), within TOL.
+    x = with_silence([("silence", 1.0), ("speech", 2.0), ("silence", 1.0)])
+    regions = detect_speech(x, VADConfig(method=method, **PLAIN), SR)
+    check_regions(regions, len(x))
+    assert regions.shape == (1, 2)
+    assert abs(regions[0, 0] - 1.0 * SR) <= TOL * SR
+    assert abs(regions[0, 1] - 3.0 * SR) <= TOL * SR
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("noise", [0.0, 1e-3])
+def test_silence_gives_no_region(method, noise):
+    x = with_silence([("silence", 3.0)], noise=noise)
+    regions = detect_speech(x, VADConfig(method=method), SR)
+    assert regions.shape == (0, 2) and regions.dtype == np.int64
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_empty_and_tiny_inputs(method):
+    config = VADConfig(method=method)
+    empty = detect_speech(np.zeros(0, np.float32), config, SR)
+    assert empty.shape == (0, 2) and empty.dtype == np.int64
+    assert detect_speech(np.zeros(100, np.float32), config, SR).shape == (0, 2)
+
+
+@pytest.mark.parametrize("method", SIGNAL_METHODS)
+def test_short_pause_is_bridged_long_pause_is_kept(method):
+    x = with_silence(
+        [
+            ("silence", 0.5),
+            ("speech", 1.0),
+            ("silence", 0.15),
+            ("speech", 1.0),
+            ("silence", 1.0),
+            ("speech", 1.0),
+            ("silence", 0.5),
+        ]
+    )
+    regions = detect_speech(x, VADConfig(method=method, **PLAIN), SR)
+    check_regions(regions, len(x))
+    # The 150 ms pause is bridged (min_silence 250 ms); the 1 s pause is not.
+    assert regions.shape == (2, 2)
+    assert abs(regions[0, 1] - 2.65 * SR) <= TOL * SR
+    assert abs(regions[1, 0] - 3.65 * SR) <= TOL * SR
+
+
+@pytest.mark.parametrize("method", SIGNAL_METHODS)
+def test_short_burst_is_dropped(method):
+    x = with_silence(
+        [("silence", 1.0), ("speech", 0.1), ("silence", 1.0), ("speech", 1.0), ("silence", 1.0)]
+    )
+    regions = detect_speech(x, VADConfig(method=method, **{**PLAIN, "min_speech": 0.3}), SR)
+    assert regions.shape == (1, 2)
+    assert abs(regions[0, 0] - 2.1 * SR) <= TOL * SR
+
+
+# ----------------------------------------------------------------- binarize, by hand
+
+
+def _regions(probs, **overrides):
+    """binarize() on 100 ms frames over 10 s: every region edge is a multiple of 1600 samples."""
+    config = VADConfig(**{**PLAIN, **overrides})
+    return binarize(np.asarray(probs, float), 0.1, 10 * SR, config, SR).tolist()
+
+
+def test_binarize_plain_runs():
+    probs = [0, 0, 0.9, 0.9, 0.9, 0, 0, 0, 0.8, 0.8, 0.8, 0.8]
+    assert _regions(probs) == [[2 * 1600, 5 * 1600], [8 * 1600, 12 * 1600]]
+
+
+def test_binarize_hysteresis():
+    # Starts above 0.5, holds while above 0.5 - 0.15 = 0.35, ends below it.
+    probs = [0.4, 0.6, 0.4, 0.4, 0.3, 0.45, 0.0]
+    assert _regions(probs, min_speech=0.0) == [[1600, 4 * 1600]]
+    assert _regions(probs, min_speech=0.0, hysteresis=0.0) == [[1600, 2 * 1600]]
+
+
+def test_binarize_bridges_then_drops():
+    # Runs of 0.2 s, a 0.2 s gap, 0.2 s: bridged into one 0.6 s region (min_silence 0.25),
+    # which then survives min_speech 0.5; an isolated 0.2 s run does not.
+    probs = [1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0]
+    assert _regions(probs, min_speech=0.5) == [[0, 6 * 1600]]
+    assert _regions(probs, min_speech=0.5, min_silence=0.1) == []
+    assert _regions(probs, min_speech=0.0, min_silence=0.0) == [
+        [0, 2 * 1600],
+        [4 * 1600, 6 * 1600],
+        [10 * 1600, 12 * 1600],
+    ]
+
+
+def test_binarize_pad_is_clipped_and_merges():
+    # Runs [0, 0.2), [0.6, 0.8), [1.0, 1.2) s; pad 0.15 s: [0, 0.35) (clipped at 0),
+    # then [0.45, 0.95) and [0.85, 1.35) overlap and merge.
+    probs = [1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0]
+    assert _regions(probs, min_speech=0.0, min_silence=0.0, pad=0.15) == [[0, 5600], [7200, 21600]]
+
+
+def test_binarize_clips_to_the_signal():
+    # The last frame reaches past the end of a 0.95 s signal.
+    config = VADConfig(**{**PLAIN, "min_speech": 0.0, "pad": 0.5})
+    regions = binarize(np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1.0]), 0.1, int(0.95 * SR), config)
+    assert regions.tolist() == [[0, int(0.95 * SR)]]
+
+
+def test_binarize_all_silent():
+    out = binarize(np.zeros(50), 0.01, SR // 2, VADConfig(), SR)
+    assert out.shape == (0, 2) and out.dtype == np.int64
+
+
+# ----------------------------------------------------------------- long inputs, dtypes
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_chunkwise_equals_one_pass(method):
+    pieces = [("silence", 0.7), ("speech", 1.3), ("silence", 0.4), ("speech", 2.2)] * 4
+    x = with_silence(pieces, noise=1e-3)
+    whole = VADConfig(method=method, chunk=600.0)
+    chunked = dataclasses.replace(whole, chunk=1.7)  # cuts through frames' neighbourhoods
+    p_whole = speech_probability(x, whole, SR)
+    p_chunked = speech_probability(x, chunked, SR)
+    assert p_whole.step == p_chunked.step == FRAME_STEP[method]
+    assert len(p_whole.probs) == -(-len(x) // int(round(FRAME_STEP[method] * SR)))
+    np.testing.assert_allclose(p_chunked.probs, p_whole.probs, atol=1e-4)
+    assert np.array_equal(detect_speech(x, whole, SR), detect_speech(x, chunked, SR))
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_int16_input_and_caller_array_untouched(method):
+    x = with_silence([("silence", 1.0), ("speech", 1.5), ("silence", 1.0)])
+    pcm = np.round(x * 32767).astype(np.int16)
+    before = x.copy()
+    config = VADConfig(method=method)
+    regions = detect_speech(x, config, SR)
+    assert np.array_equal(x, before)
+    assert np.array_equal(detect_speech(pcm, config, SR), regions)
+
+
+def test_other_sample_rates():
+    x = with_silence([("silence", 1.0), ("speech", 2.0), ("silence", 1.0)])
+    x8k = x[::2].copy()  # crude, but the vowel lies below 4 kHz
+    regions = detect_speech(x8k, VADConfig(method="spectral", **PLAIN), 8000)
+    assert regions.shape == (1, 2)
+    assert abs(regions[0, 0] - 8000) <= TOL * 8000 and abs(regions[0, 1] - 24000) <= TOL * 8000
+
+
+def test_bad_input_and_config():
+    with pytest.raises(ValueError, match="mono"):
+        detect_speech(np.zeros((2, 100), np.float32), VADConfig(), SR)
+    with pytest.raises(ConfigError, match="unknown VAD method"):
+        detect_speech(np.zeros(SR, np.float32), VADConfig(method="nope"), SR)
+    with pytest.raises(ConfigError, match="hysteresis"):
+        detect_speech(np.zeros(SR, np.float32), VADConfig(threshold=0.2, hysteresis=0.3), SR)
+    with pytest.raises(ConfigError, match="pad"):
+        detect_speech(np.zeros(SR, np.float32), VADConfig(pad=-1.0), SR)
+
+
+# ----------------------------------------------------------------- silero
+
+
+@pytest.mark.skipif(not HAS_SILERO, reason="silero-vad is not installed")
+def test_silero_finds_the_speech_of_the_example_meeting():
+    from diarize.audio import load
+    from diarize.rttm import read_rttm
+
+    x = load(HERE.parent / "examples" / "meeting.wav", SR)
+    turns = read_rttm(HERE.parent / "examples" / "meeting.rttm")["meeting"].turns
+    truth = np.zeros(len(x), bool)
+    for t in turns:
+        truth[int(t.start * SR) : int(t.end * SR)] = True
+    found = np.zeros(len(x), bool)
+    for start, end in detect_speech(x, VADConfig(method="silero"), SR):
+        found[start:end] = True
+    miss = np.sum(truth & ~found) / truth.sum()
+    false_alarm = np.sum(~truth & found) / truth.sum()
+    assert miss < 0.05 and false_alarm < 0.15, (miss, false_alarm)
+
+
+@pytest.mark.skipif(not HAS_SILERO, reason="silero-vad is not installed")
+def test_silero_batched_forward_equals_the_package_loop():
+    import torch
+
+    threads = torch.get_num_threads()
+    import silero_vad  # sets torch's thread count on import
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    x = with_silence([("silence", 0.5), ("speech", 1.0), ("silence", 0.3)], noise=1e-2)
+    x[: SR // 2] += 0.05 * rng.standard_normal(SR // 2).astype(np.float32)
+    model = silero_vad.load_silero_vad()
+    torch.set_num_threads(1)  # the package's 32-ms loop is slow on several threads
+    try:
+        with torch.inference_mode():
+            reference = model.audio_forward(torch.from_numpy(x), SR)[0].numpy()
+    finally:
+        torch.set_num_threads(threads)
+    ours = speech_probability(x, VADConfig(method="silero", chunk=0.5), SR).probs
+    np.testing.assert_allclose(ours, reference, atol=1e-4)
+
+
+def test_silero_missing_package_is_a_clear_error(monkeypatch):
+    import diarize.vad as vad
+
+    monkeypatch.setattr(vad, "_silero_cache", {})
+    monkeypatch.setattr(vad.importlib.util, "find_spec", lambda name: None)
+    from diarize.errors import ModelError
+
+    with pytest.raises(ModelError, match="silero-vad"):
+        detect_speech(np.zeros(SR, np.float32), VADConfig(method="silero"), SR)
