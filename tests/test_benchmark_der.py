@@ -1,0 +1,65 @@
+"""The DER benchmark's bookkeeping, on references and hypotheses worked out by hand."""
+
+import numpy as np
+import pytest
+
+from benchmarks.der import Item, Scores, overlap_regions, reference_stats
+from benchmarks.encoders import ConstantEncoder, MfccStats
+from diarize.pipeline import Pipeline
+from diarize.types import Diarization, Turn
+from tests.conftest import SR, conversation
+
+
+def _d(uri, *turns):
+    return Diarization(uri, tuple(Turn(s, e, spk) for s, e, spk in turns), 20.0)
+
+
+def _item(ref):
+    return Item(ref.uri, None, ref, [(0.0, 20.0)], 20.0)
+
+
+def test_corpus_der_is_total_error_over_total_speech():
+    scores = Scores()
+    # File a: perfect (10 s of speech). File b: 20 s, half of it given to the wrong speaker.
+    scores.add(_item(_d("a", (0, 10, "A"))), _d("a", (0, 10, "x")), 1.0, 1.0)
+    scores.add(_item(_d("b", (0, 10, "A"), (10, 20, "B"))), _d("b", (0, 20, "x")), 1.0, 1.0)
+    s = scores.summary()
+    assert s["der"] == pytest.approx(10 / 30)  # not the mean of 0 % and 50 %
+    assert s["confusion"] == pytest.approx(10 / 30) and s["missed"] == 0.0
+    assert s["count_error"] == pytest.approx(0.5) and s["count_exact"] == pytest.approx(0.5)
+    assert s["rtf"] == pytest.approx(2.0 / 40.0)
+
+
+def test_overlap_share_of_the_error():
+    ref = _d("o", (0, 12, "A"), (5, 15, "B"))
+    assert overlap_regions(ref, [(0.0, 20.0)]) == [(5, 12)]
+    assert overlap_regions(ref, [(0.0, 8.0)]) == [(5, 8)]
+    scores = Scores()
+    scores.add(_item(ref), _d("o", (0, 15, "x")), 1.0, 1.0)
+    s = scores.summary()
+    # 22 s of speech; x maps to A; 7 s of B missed in the overlap, B's 12-15 s confused.
+    assert s["der"] == pytest.approx(10 / 22)
+    assert s["missed"] == pytest.approx(7 / 22) and s["confusion"] == pytest.approx(3 / 22)
+    assert s["in_overlap"] == pytest.approx(7 / 22)
+    assert s["missed_in_overlap"] == pytest.approx(7 / 22)
+    st = reference_stats([_item(ref)])
+    assert st["overlap_share"] == pytest.approx(7 / 22)
+
+
+def test_constant_encoder_gives_one_speaker(two_voices):
+    waveform, _ = two_voices
+    result = Pipeline(encoder=ConstantEncoder())(waveform, num_speakers=None)
+    assert result.num_speakers == 1 and len(result.turns) >= 1
+
+
+def test_mfcc_windows_match_single_windows():
+    x, _ = conversation()
+    enc = MfccStats()
+    bounds = np.array([[0, 24000], [4000, 28000], [16000, 40000]])
+    enc.fit(enc.raw_stats(x, bounds))
+    a = enc.embed_windows(x, bounds)
+    b = enc.embed(np.stack([x[s:e] for s, e in bounds]))
+    assert a.shape == (3, enc.dim)
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert SR == enc.sample_rate
