@@ -270,9 +270,472 @@ def fit_backend_command(data, model, out, seed, num_mixtures, verbose, quiet) ->
 
 # --- batch (batch.py) ----------------------------------------------------------------------
 
+
+def pipeline_options(command):
+    """The model/config/speaker-count/seed options of 'diarize run', for other commands."""
+    options = [
+        click.option(
+            "--num-speakers",
+            "-n",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Exact number of speakers, when known.",
+        ),
+        click.option(
+            "--min-speakers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Lower bound on the number of speakers.",
+        ),
+        click.option(
+            "--max-speakers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Upper bound on the number of speakers.",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="TOML file of hyper-parameters (see 'diarize config').",
+        ),
+        click.option(
+            "--model",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Encoder checkpoint (default: the shipped models/encoder-v1.pt).",
+        ),
+        click.option(
+            "--scoring",
+            type=click.Choice(["cosine", "plda"]),
+            default=None,
+            help="Similarity used by clustering (default from config: cosine).",
+        ),
+        click.option(
+            "--threshold",
+            type=float,
+            default=None,
+            help="Clustering stopping threshold (default: the value estimated for the model).",
+        ),
+        click.option(
+            "--no-resegment",
+            is_flag=True,
+            default=False,
+            help="Skip frame-level resegmentation.",
+        ),
+        click.option(
+            "--adapt",
+            is_flag=True,
+            default=False,
+            help="Fine-tune a copy of the encoder on each recording first.",
+        ),
+        click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_options(params: dict, quiet: bool):
+    from diarize.pipeline import RunOptions
+
+    return RunOptions(
+        num_speakers=params["num_speakers"],
+        min_speakers=params["min_speakers"],
+        max_speakers=params["max_speakers"],
+        config_path=params["config_path"],
+        model=params["model"],
+        scoring=params["scoring"],
+        threshold=params["threshold"],
+        resegment=False if params["no_resegment"] else None,
+        adapt=params["adapt"],
+        seed=params["seed"],
+        progress=not quiet,
+    )
+
+
+@main.command("batch")
+@click.argument("in_dir", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Output folder: <stem>.rttm per file, all.rttm, report.json, report.csv, config.toml.",
+)
+@click.option(
+    "--pattern",
+    default=None,
+    help="Glob on file names, e.g. '*.wav' (default: every known audio extension).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (default: the number of cores); each gets cores/jobs threads.",
+)
+@click.option("--recursive", "-r", is_flag=True, help="Also search sub-folders (mirrored in -o).")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Redo every file (default: skip files whose RTTM is newer than the audio).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run on this Dask scheduler (pip install 'diarize[cluster]'). Workers must see "
+    "IN_DIR at the same path; results come back here.",
+)
+@click.option(
+    "--dask",
+    "dask_mode",
+    type=click.Choice(["local"]),
+    default=None,
+    help="'local': run on a Dask LocalCluster of --jobs worker processes on this machine.",
+)
+@pipeline_options
+@verbose_option
+@quiet_option
+def batch_command(
+    in_dir,
+    out_dir,
+    pattern,
+    jobs,
+    recursive,
+    overwrite,
+    scheduler,
+    dask_mode,
+    verbose,
+    quiet,
+    **params,
+) -> None:
+    """Diarize every audio file in IN_DIR, in parallel, into the folder -o.
+
+    Files are processed in sorted order by worker processes that load the model once. A file
+    that fails is reported (report.csv, and here) without stopping the others; the exit
+    code is 1 if any failed. Running again skips files already done, so an interrupted
+    batch resumes where it stopped; every output is written atomically.
+    """
+    _setup_logging(verbose, quiet)
+    from diarize.batch import BatchOptions, run_batch
+
+    if scheduler is not None and dask_mode is not None:
+        _fail("give --scheduler or --dask local, not both", 2)
+    options = BatchOptions(
+        pattern=pattern,
+        recursive=recursive,
+        jobs=jobs,
+        overwrite=overwrite,
+        scheduler=scheduler if scheduler is not None else dask_mode,
+        progress=not quiet,
+    )
+    try:
+        report = run_batch(in_dir, out_dir, options, _run_options(params, quiet))
+    except DiarizeError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted; finished files are kept, run again to resume", 130)
+    s = report.summary
+    if not quiet:
+        rtf = f", RTF {s['rtf']:.3f}" if s["rtf"] is not None else ""
+        click.echo(
+            f"{s['num_files']} files: {s['ok']} diarized, {s['skipped']} already done, "
+            f"{s['failed']} failed; {s['audio_seconds'] / 60:.1f} min of audio in "
+            f"{s['wall_seconds']:.1f} s{rtf}; results in {out_dir}",
+            err=True,
+        )
+    if report.failed:
+        lines = [f"  {r.file}: {r.error}" for r in report.failed]
+        _fail(f"{len(report.failed)} file(s) failed:\n" + "\n".join(lines))
+
+
 # --- score / plot (scoring.py, plot.py) ----------------------------------------------------
 
+
+@main.command("score")
+@click.argument("ref", type=click.Path(exists=True, path_type=Path))
+@click.argument("hyp", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--uem",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="UEM file or folder of .uem: the regions to score (default: the union of the "
+    "reference and hypothesis extents of each file).",
+)
+@click.option(
+    "--collar",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds not scored around each reference boundary, TOTAL width as in "
+    "pyannote.metrics (--collar 0.5 = 0.25 s on each side = md-eval -c 0.25). Default 0.",
+)
+@click.option(
+    "--collar-md-eval",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="The collar as NIST md-eval's -c: HALF-width, on each side of a boundary "
+    "(--collar-md-eval 0.25 = --collar 0.5).",
+)
+@click.option("--skip-overlap", is_flag=True, help="Do not score overlapped reference speech.")
+@click.option("--json", "as_json", is_flag=True, help="JSON: seconds, and rates as fractions.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV: seconds, and rates as fractions.")
+@verbose_option
+@quiet_option
+def score_command(
+    ref, hyp, uem, collar, collar_md_eval, skip_overlap, as_json, as_csv, verbose, quiet
+) -> None:
+    """Score hypothesis RTTM against reference RTTM: DER and its parts, JER, purity, coverage.
+
+    REF and HYP are RTTM files or folders of them (one recording per file; a folder's
+    all.rttm from 'diarize batch' is ignored). Files are matched by file id. The TOTAL row
+    adds up error seconds over all files and divides by all reference speech: it is not
+    a mean of per-file rates.
+
+    \b
+    Files on one side only (warned):
+      reference only   scored against an empty hypothesis (all missed), marked *
+      hypothesis only  not scored, listed below the table (unless --uem lists them:
+                       then they are recordings without speech and their false alarms count)
+    """
+    _setup_logging(verbose, quiet)
+    from diarize.scoring import score_paths
+
+    if collar is not None and collar_md_eval is not None:
+        _fail("give --collar (total width) or --collar-md-eval (half width), not both", 2)
+    if as_json and as_csv:
+        _fail("give --json or --csv, not both", 2)
+    total_collar = 2 * collar_md_eval if collar_md_eval is not None else collar or 0.0
+    try:
+        result = score_paths(ref, hyp, uem, total_collar, skip_overlap)
+    except DiarizeError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(result.to_json(), nl=False)
+    elif as_csv:
+        click.echo(result.to_csv(), nl=False)
+    else:
+        click.echo(result.format_table(), nl=False)
+
+
+@main.command("plot")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--ref",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Reference RTTM (file or folder): drawn above, with missed speech, false alarm "
+    "and confusion shaded (collar 0, overlap scored).",
+)
+@click.option("--uri", default=None, help="File id to draw when an RTTM holds several.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Image to write: .png, .svg or .pdf.",
+)
+@pipeline_options
+@verbose_option
+@quiet_option
+def plot_command(source, ref, uri, output, verbose, quiet, **params) -> None:
+    """Draw a speaker timeline of SOURCE: an RTTM file, or audio (diarized first).
+
+    One row per speaker; with --ref the reference rows come first and each hypothesis
+    speaker is drawn in the colour of the reference speaker it is mapped to (the DER
+    mapping). Needs matplotlib: pip install 'diarize[plot]'.
+    """
+    _setup_logging(verbose, quiet)
+    from diarize.plot import plot_source
+
+    try:
+        plot_source(source, output, ref, uri, _run_options(params, quiet))
+    except DiarizeError as exc:
+        _fail(str(exc))
+    if not quiet:
+        click.echo(f"wrote {output}", err=True)
+
+
 # --- train / eval-embeddings (train/) ------------------------------------------------------
+
+
+@main.command("train")
+@click.argument("data", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Encoder checkpoint to write (e.g. models/NAME.pt).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="TOML file with a [train] table (and [train.augment]).",
+)
+@click.option("--resume", is_flag=True, help="Continue the run saved in NAME.state.pt.")
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Training-state file (default: NAME.state.pt next to --out).",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(["ntxent", "barlow"]),
+    default=None,
+    help="Objective (default ntxent).",
+)
+@click.option(
+    "--steps",
+    "num_steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Optimisation steps (the learning-rate schedule's length).",
+)
+@click.option(
+    "--minutes",
+    "max_minutes",
+    type=float,
+    default=None,
+    help="Stop after this many minutes of training (0 = no limit).",
+)
+@click.option("--batch-size", type=click.IntRange(min=2), default=None)
+@click.option(
+    "--queue-size",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Recent embeddings kept as extra negatives.",
+)
+@click.option(
+    "--window", "window_seconds", type=float, default=None, help="Window length in seconds."
+)
+@click.option(
+    "--max-gap",
+    "max_gap_seconds",
+    type=float,
+    default=None,
+    help="Longest gap in seconds between the two windows of a pair (default 0.5).",
+)
+@click.option("--temperature", type=float, default=None)
+@click.option("--lr", "learning_rate", type=float, default=None)
+@click.option(
+    "--pseudo-rounds",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Pseudo-label rounds (clusters of the encoder's own embeddings).",
+)
+@click.option(
+    "--noise",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Folder of real noise recordings (repeatable).",
+)
+@click.option(
+    "--rir",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    help="Folder of real room impulse responses (repeatable).",
+)
+@click.option(
+    "--eval-data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Held-apart <speaker>/<utterance> audio for the periodic validation EER.",
+)
+@click.option(
+    "--supervised",
+    is_flag=True,
+    default=None,
+    help="Reference only: train with speaker ids from file names (never ship).",
+)
+@click.option("--device", type=str, default=None, help="torch device (default cpu).")
+@click.option("--threads", type=click.IntRange(min=1), default=None)
+@click.option("--seed", type=int, default=None)
+@verbose_option
+@quiet_option
+def train_command(
+    data, out, config_path, resume, state, noise, rir, eval_data, verbose, quiet, **options
+) -> None:
+    """Train the segment encoder on unlabeled DATA (folders, files, lists or packs).
+
+    Positive pairs are two disjoint windows of one file less than --max-gap apart; negatives
+    are windows of other files. The checkpoint and a resumable state are saved every few
+    minutes.
+    """
+    _setup_logging(max(verbose, 0 if quiet else 1), quiet)
+    from diarize.train.loop import load_train_config, train
+
+    overrides = {
+        **options,
+        "data": tuple(str(d) for d in data),
+        "out": str(out),
+        "state": str(state) if state else None,
+        "noise": tuple(str(n) for n in noise) or None,
+        "rir": tuple(str(r) for r in rir) or None,
+        "eval_data": str(eval_data) if eval_data else None,
+    }
+    try:
+        config = load_train_config(config_path, overrides)
+        path = train(config, resume=resume, progress=not quiet)
+    except DiarizeError as exc:
+        _fail(str(exc))
+    if not quiet:
+        click.echo(f"wrote {path}", err=True)
+
+
+@main.command("eval-embeddings")
+@click.argument("eval_data", type=click.Path(path_type=Path))
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Encoder checkpoint to score (repeatable); default: the shipped model.",
+)
+@click.option(
+    "--lengths",
+    default="1.5,3",
+    show_default=True,
+    help="Segment lengths in seconds, comma-separated.",
+)
+@click.option("--no-baselines", is_flag=True, help="Leave out MFCC statistics and random weights.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the non-target trial sample."
+)
+@verbose_option
+@quiet_option
+def eval_embeddings_command(eval_data, models, lengths, no_baselines, seed, verbose, quiet):
+    """Equal error rate of encoders on held-apart speakers (EVAL_DATA/<speaker>/<utterance>).
+
+    All same-speaker pairs of segments from different utterances against a seeded sample of
+    different-speaker pairs, cosine scores; all models in one run on the same trials.
+    """
+    _setup_logging(verbose, quiet)
+    from diarize.eer import evaluate_checkpoints
+
+    checkpoints: dict[str, Path | None] = {}
+    for item in models or ("shipped",):
+        name, sep, path = item.partition("=")
+        checkpoints[name if sep else Path(item).stem] = (
+            Path(path if sep else item) if (sep or item != "shipped") else None
+        )
+    try:
+        lens = tuple(float(x) for x in lengths.split(","))
+    except ValueError:
+        _fail(f"--lengths: expected numbers separated by commas, got {lengths!r}")
+    try:
+        result = evaluate_checkpoints(checkpoints, eval_data, lens, not no_baselines, seed=seed)
+    except DiarizeError as exc:
+        _fail(str(exc))
+    click.echo(f"trials: {result.description}\n")
+    click.echo(result.table())
+
 
 # --- simulate / benchmark ------------------------------------------------------------------
 
