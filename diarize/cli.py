@@ -449,7 +449,10 @@ def batch_command(
             err=True,
         )
     if report.failed:
-        lines = [f"  {r.file}: {r.error}" for r in report.failed]
+        lines = [
+            f"  {r.error}" if Path(r.file).name in r.error else f"  {r.file}: {r.error}"
+            for r in report.failed
+        ]
         _fail(f"{len(report.failed)} file(s) failed:\n" + "\n".join(lines))
 
 
