@@ -1,6 +1,7 @@
 """Scoring on reference/hypothesis pairs whose errors are worked out by hand in the comments."""
 
 import json
+import logging
 
 import pytest
 from click.testing import CliRunner
@@ -75,6 +76,7 @@ def test_skip_overlap_by_hand():
 def test_missing_hypothesis_counts_as_missed_and_total_adds_components(caplog):
     refs = parse_rttm(REF_1 + rttm("f2", (0, 4, "A")))
     hyps = parse_rttm(HYP_1 + rttm("f3", (0, 5, "z")))
+    caplog.set_level(logging.WARNING, logger="diarize")
     result = score_corpus(refs, hyps)
     # f2 has no hypothesis: its 4 s are missed. f3 has no reference: not scored.
     # Corpus DER = (2 s confusion + 4 s missed) / (20 + 4) s = 25 %,
