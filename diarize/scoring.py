@@ -334,10 +334,14 @@ def score_one(
     options = {"collar": collar, "skip_overlap": skip_overlap}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_UEM_APPROXIMATED)
-        der = DiarizationErrorRate(**options)(ref, hyp, uem=region, detailed=True)
+        metric = DiarizationErrorRate(**options)
+        der = metric(ref, hyp, uem=region, detailed=True)
         jer = JaccardErrorRate(**options)(ref, hyp, uem=region, detailed=True)
-        purity = DiarizationPurity(**options)(ref, hyp, uem=region, detailed=True)
-        coverage = DiarizationCoverage(**options)(ref, hyp, uem=region, detailed=True)
+        # pyannote's purity and coverage ignore the UEM, collar and skip_overlap they are
+        # given: crop both sides to the region DER scores first, so all columns agree.
+        ref_scored, hyp_scored = metric.uemify(ref, hyp, uem=region, **options)
+        purity = DiarizationPurity()(ref_scored, hyp_scored, detailed=True)
+        coverage = DiarizationCoverage()(ref_scored, hyp_scored, detailed=True)
     return Score(
         uri=reference.uri,
         ref_speakers=len(reference.speakers),

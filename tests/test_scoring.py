@@ -59,6 +59,19 @@ def test_der_with_collar_by_hand():
     assert der_components(one(REF_1), one(HYP_1), collar=1.0)["total"] == pytest.approx(18.0)
 
 
+def test_purity_and_coverage_follow_the_scored_region():
+    # With a UEM of 0-10 s only A (0-10) and x (0-10) are scored: purity and coverage are
+    # both 10 / 10 = 1.0, where the whole files would give 0.9 (test above).
+    s = score_one(one(REF_1), one(HYP_1), uem=[(0.0, 10.0)])
+    assert s.total == pytest.approx(10) and s.der == pytest.approx(0.0)
+    assert s.purity == pytest.approx(1.0) and s.coverage == pytest.approx(1.0)
+    # collar 4 s (2 s each side of 0, 10, 20) leaves A 2-8 and B 12-18: x covers 2-8 and
+    # y 12-18 exactly, so again 1.0 and 1.0 (and no confusion left: 10-12 is in the collar).
+    s = score_one(one(REF_1), one(HYP_1), collar=4.0)
+    assert s.total == pytest.approx(12) and s.confusion == pytest.approx(0)
+    assert s.purity == pytest.approx(1.0) and s.coverage == pytest.approx(1.0)
+
+
 def test_skip_overlap_by_hand():
     # A 0-10 and B 5-15 overlap from 5 to 10. The hypothesis has x 0-10 and y 10-15:
     # mapping x->A (10 s), y->B (5 s). With overlap scored, from 5 to 10 two speakers talk
