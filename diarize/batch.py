@@ -61,7 +61,9 @@ class BatchOptions:
     ``pattern`` is a glob matched against file names (``None``: every known audio
     extension); ``jobs`` defaults to the number of usable cores; ``scheduler`` is a Dask
     scheduler address (``tcp://host:port``) or ``"local"`` for a ``LocalCluster`` of
-    ``jobs`` worker processes; ``None`` runs local worker processes.
+    ``jobs`` worker processes; ``None`` runs local worker processes. ``threads`` is the
+    number of torch threads of each job run by this machine's processes (default:
+    cores // jobs; Dask workers use their machine's cores // their task threads).
     """
 
     pattern: str | None = None
@@ -70,6 +72,7 @@ class BatchOptions:
     overwrite: bool = False
     scheduler: str | None = None
     progress: bool = True
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -535,15 +538,16 @@ def _start(
     """Choose and start the back end; returns its result stream and what it is."""
     cores = usable_cores()
     num_workers = max(1, min(options.jobs or cores, len(todo)))
-    num_threads = max(1, cores // num_workers)
+    num_threads = options.threads or max(1, cores // num_workers)
     info: dict[str, Any] = {"jobs": num_workers, "threads_per_job": num_threads}
     if options.scheduler is not None:
         _require_distributed()
         local = options.scheduler == "local"
         if local:  # fail here on a bad model, before the cluster starts
             _build_pipeline(run_options)
-        if local:
+        if local:  # each worker takes its share of os.cpu_count() (see _dask_pipeline)
             info["backend"] = "dask-local"
+            info["threads_per_job"] = max(1, (os.cpu_count() or 1) // num_workers)
         else:  # the cluster's size and each worker's threads are its own
             info = {"backend": f"dask {options.scheduler}"}
         return _run_dask(todo, run_options, options.scheduler, num_workers), info
@@ -614,6 +618,8 @@ def run_batch(
     start_time = datetime.now(UTC).astimezone()
     if options.jobs is not None and options.jobs < 1:
         raise ConfigError(f"--jobs must be at least 1, got {options.jobs}")
+    if options.threads is not None and options.threads < 1:
+        raise ConfigError(f"--threads must be at least 1, got {options.threads}")
     plan = _plan(in_dir, out_dir, options)
     config_text = _config_text(run_options)
     _check_previous_config(out_dir, config_text, len(plan.kept))

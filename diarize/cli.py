@@ -377,6 +377,12 @@ def _run_options(params: dict, quiet: bool):
     default=None,
     help="Worker processes (default: the number of cores); each gets cores/jobs threads.",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Torch threads per job (default: cores / jobs, so the cores are used once).",
+)
 @click.option("--recursive", "-r", is_flag=True, help="Also search sub-folders (mirrored in -o).")
 @click.option(
     "--overwrite",
@@ -405,6 +411,7 @@ def batch_command(
     out_dir,
     pattern,
     jobs,
+    threads,
     recursive,
     overwrite,
     scheduler,
@@ -432,6 +439,7 @@ def batch_command(
         overwrite=overwrite,
         scheduler=scheduler if scheduler is not None else dask_mode,
         progress=not quiet,
+        threads=threads,
     )
     try:
         report = run_batch(in_dir, out_dir, options, _run_options(params, quiet))

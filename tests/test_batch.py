@@ -89,8 +89,9 @@ def _good_only(corpus: Path, tmp_path: Path) -> Path:
 def test_resume_skips_done_files_and_overwrite_redoes_them(corpus, model_path, tmp_path):
     folder, out = _good_only(corpus, tmp_path), tmp_path / "out"
     run = RunOptions(model=model_path, num_speakers=2)
-    first = run_batch(folder, out, BatchOptions(jobs=1, progress=False), run)
+    first = run_batch(folder, out, BatchOptions(jobs=1, threads=1, progress=False), run)
     assert [r.status for r in first.files] == ["ok", "ok"]
+    assert first.summary["backend"] == "in-process" and first.summary["threads_per_job"] == 1
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("call_*.rttm")}
 
     processed = []
