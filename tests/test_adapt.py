@@ -1,0 +1,35 @@
+"""Adaptation fine-tunes a copy, deterministically, in bounded time."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from conftest import SR, conversation
+
+from diarize.adapt import adapt_encoder
+
+
+def test_adapt_returns_a_changed_copy_and_is_seeded(tiny_encoder):
+    waveform, turns = conversation(pattern=("A", "B", "A"), turn=3.0)
+    regions = np.array([[int(a * SR), int(b * SR)] for a, b, _ in turns], dtype=np.int64)
+    before = {k: v.clone() for k, v in tiny_encoder.model.state_dict().items()}
+    a = adapt_encoder(tiny_encoder, waveform, regions, steps=2, seed=0)
+    b = adapt_encoder(tiny_encoder, waveform, regions, steps=2, seed=0)
+    for key, value in tiny_encoder.model.state_dict().items():
+        assert torch.equal(value, before[key])  # the caller's encoder is untouched
+    changed = any(
+        not torch.equal(p, q)
+        for p, q in zip(a.model.parameters(), tiny_encoder.model.parameters(), strict=True)
+    )
+    assert changed and a.meta["adapt_steps"] == 2
+    windows = waveform[: 3 * SR].reshape(2, -1)
+    np.testing.assert_array_equal(a.embed(windows), b.embed(windows))
+    assert np.isfinite(a.embed(windows)).all()
+
+
+def test_adapt_without_usable_speech_is_a_plain_copy(tiny_encoder):
+    waveform = np.zeros(2 * SR, dtype=np.float32)
+    out = adapt_encoder(tiny_encoder, waveform, np.zeros((0, 2), np.int64), steps=5)
+    assert out is not tiny_encoder and out.meta["adapt_steps"] == 0
+    for p, q in zip(out.model.parameters(), tiny_encoder.model.parameters(), strict=True):
+        assert torch.equal(p, q)

@@ -1,0 +1,74 @@
+"""Equal error rate on score lists worked out by hand, trial construction, baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diarize.baselines import MfccStatsEncoder
+from diarize.eer import EvalError, Segments, compute_eer, make_segments, make_trials, score_trials
+
+
+def test_eer_hand_computed():
+    # Targets 0.9 0.8 0.4, non-targets 0.5 0.3 0.2 0.1. At t = 0.4: FRR 0, FAR 1/4; at t = 0.5:
+    # FRR 1/3, FAR 1/4. The curves cross 3/4 of the way: FRR = FAR = 1/4, t = 0.475.
+    scores = np.array([0.9, 0.8, 0.4, 0.5, 0.3, 0.2, 0.1])
+    labels = np.array([1, 1, 1, 0, 0, 0, 0], dtype=bool)
+    eer, threshold = compute_eer(scores, labels)
+    assert eer == pytest.approx(0.25)
+    assert threshold == pytest.approx(0.475)
+
+
+def test_eer_perfect_and_inverted():
+    labels = np.array([1, 1, 0, 0], dtype=bool)
+    assert compute_eer(np.array([0.9, 0.8, 0.2, 0.1]), labels)[0] == 0.0
+    assert compute_eer(np.array([0.1, 0.2, 0.8, 0.9]), labels)[0] == 1.0
+
+
+def test_eer_ties_count_half():
+    # All scores equal: every threshold either accepts or rejects everything -> 50 %.
+    labels = np.array([1, 0, 1, 0], dtype=bool)
+    assert compute_eer(np.full(4, 0.3), labels)[0] == pytest.approx(0.5)
+
+
+def test_eer_needs_both_classes():
+    with pytest.raises(EvalError):
+        compute_eer(np.array([0.1, 0.2]), np.array([True, True]))
+
+
+def test_segments_and_trials():
+    utts = [
+        ("s1", "u1", np.zeros(40000, np.float32)),  # 2.5 s: two 1 s segments (rest dropped)
+        ("s1", "u2", np.zeros(20000, np.float32)),
+        ("s2", "u3", np.zeros(20000, np.float32)),
+        ("s2", "u4", np.zeros(9000, np.float32)),  # too short: no segment
+    ]
+    seg = make_segments(utts, 1.0, max_segments=4)
+    assert seg.waveforms.shape == (4, 16000)
+    assert seg.speaker.tolist() == [0, 0, 0, 1] and seg.utterance.tolist() == [0, 0, 1, 2]
+    trials = make_trials(seg, num_nontarget=100)
+    # Targets: same speaker, different utterance: (0,2), (1,2). Non-targets: (0,3), (1,3), (2,3).
+    pairs = {tuple(p): bool(t) for p, t in zip(trials.pairs.tolist(), trials.target, strict=True)}
+    assert pairs == {(0, 2): True, (1, 2): True, (0, 3): False, (1, 3): False, (2, 3): False}
+    few = make_trials(seg, num_nontarget=2, seed=1)
+    assert int(few.target.sum()) == 2 and int((~few.target).sum()) == 2
+    np.testing.assert_array_equal(few.pairs, make_trials(seg, 2, seed=1).pairs)
+
+
+def test_score_trials_cosine():
+    seg = Segments(1.0, np.zeros((3, 10), np.float32), np.array([0, 0, 1]), np.array([0, 1, 2]))
+    trials = make_trials(seg, 10)
+    emb = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+    np.testing.assert_allclose(score_trials(emb, trials), [1.0, 0.0, 0.0])
+
+
+def test_mfcc_stats_encoder():
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal((5, 16000))).astype(np.float32)
+    enc = MfccStatsEncoder().fit_segments(x)
+    emb = enc.embed(x)
+    assert emb.shape == (5, 40) and emb.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
+    # Standardised on the same windows: each dimension has zero mean over them.
+    raw = (enc.raw_stats(x) - enc.mean) / enc.scale
+    np.testing.assert_allclose(raw.mean(0), 0.0, atol=1e-9)

@@ -1,0 +1,241 @@
+"""diarize train on a tiny generated folder: steps run, checkpoints reload, resume continues."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+from conftest import SR, synth_voice
+
+from diarize.cli import main
+from diarize.encoder import load_encoder
+from diarize.train import data as data_mod
+from diarize.train.augment import AugmentConfig, Augmenter, augment_features
+from diarize.train.loop import TrainConfig, Trainer, TrainError, load_train_config, train
+from diarize.train.loss import Queue, barlow_twins, nt_xent
+
+TINY = dict(channels=16, dilations=(2,), pool_channels=16, embed_dim=8, num_mel_bins=24)
+
+
+@pytest.fixture()
+def voices_dir(tmp_path):
+    """Four 4-s synthetic 'speakers', one file each, with a silent second in the middle."""
+    folder = tmp_path / "voices"
+    folder.mkdir()
+    for i, (f0, formants) in enumerate(
+        [
+            (100.0, (600.0, 1200.0)),
+            (140.0, (700.0, 1800.0)),
+            (200.0, (850.0, 2600.0)),
+            (260.0, (500.0, 2200.0)),
+        ]
+    ):
+        x = synth_voice(f0, formants, 4.0, seed=i)
+        # A little noise makes every window unique (the synthetic voice repeats each second).
+        x = x + 0.01 * np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
+        x[SR : 2 * SR] = 0.0
+        sf.write(folder / f"spk{i}-0-0.wav", x, SR)
+    return folder
+
+
+def _config(folder, out, **kw) -> TrainConfig:
+    base = dict(
+        data=(str(folder),),
+        out=str(out),
+        batch_size=4,
+        window_seconds=0.5,
+        num_steps=2,
+        warmup_steps=1,
+        validate_steps=0,
+        threads=1,
+        **TINY,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_pairs_are_disjoint_close_and_speech(voices_dir):
+    recs = data_mod.load_recordings([voices_dir])
+    sampler = data_mod.PairSampler(recs, max_gap=0.5, seed=0)
+    window = int(0.5 * SR)
+    batch = sampler.sample(4, window)
+    assert batch.first.shape == batch.second.shape == (4, window)
+    assert sorted(batch.source.tolist()) == [0, 1, 2, 3]  # distinct files while enough
+    for row, src in enumerate(batch.source):
+        wav = recs[src].waveform
+        a = _find(wav, batch.first[row])
+        b = _find(wav, batch.second[row])
+        lo, hi = sorted((a, b))
+        assert hi >= lo + window  # disjoint
+        assert hi - (lo + window) < 0.5 * SR  # gap under max_gap
+        # Speech windows only: at most half of each window may fall in the silent second.
+        for s in (a, b):
+            assert np.mean(np.abs(wav[s : s + window]) > 0) >= 0.5
+
+
+def _find(wav: np.ndarray, piece: np.ndarray) -> int:
+    for s in range(0, len(wav) - len(piece) + 1, data_mod.HOP_SAMPLES):
+        if np.array_equal(wav[s : s + len(piece)], piece):
+            return s
+    raise AssertionError("window not found in its recording")
+
+
+def test_sampler_state_round_trip(voices_dir):
+    recs = data_mod.load_recordings([voices_dir])
+    s1 = data_mod.PairSampler(recs, seed=3)
+    state = s1.state()
+    first = s1.sample(4, 8000).first
+    s2 = data_mod.PairSampler(recs, seed=99)
+    s2.load_state(state)
+    np.testing.assert_array_equal(s2.sample(4, 8000).first, first)
+
+
+def test_pack_round_trip(tmp_path):
+    x = np.sin(np.linspace(0, 200, 16000)).astype(np.float32) * 0.5
+    data_mod.write_pack(tmp_path / "p", [("a/b", x), ("c", x[:100])])
+    items = data_mod.read_pack(tmp_path / "p")
+    assert [n for n, _ in items] == ["a/b", "c"]
+    assert np.max(np.abs(items[0][1] - x)) < 0.02  # 8-bit mu-law
+    assert data_mod.list_sources([tmp_path]) == [tmp_path / "p"]
+
+
+def test_nt_xent_masks_same_source_and_queue():
+    torch.manual_seed(0)
+    z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
+    src = torch.tensor([0, 1, 2, 3])
+    plain = nt_xent(z1, z2, src)
+    # Empty queue slots (source -1) change nothing.
+    q = Queue(8, 8)
+    assert torch.allclose(nt_xent(z1, z2, src, queue=q.emb, queue_source=q.source), plain)
+    # One pair alone has no negatives (loss 0); queue entries of its own recording are no
+    # negatives either, those of another recording are.
+    one = torch.tensor([0])
+    assert nt_xent(z1[:1], z2[:1], one).item() == pytest.approx(0.0, abs=1e-6)
+    q.push(torch.randn(3, 8), torch.tensor([0, 0, 0]))
+    own = nt_xent(z1[:1], z2[:1], one, queue=q.emb, queue_source=q.source)
+    assert own.item() == pytest.approx(0.0, abs=1e-6)
+    q.push(torch.randn(1, 8), torch.tensor([5]))
+    assert nt_xent(z1[:1], z2[:1], one, queue=q.emb, queue_source=q.source).item() > 0
+    # Identical views and orthogonal rows: the loss is the log of the candidate count.
+    eye = torch.eye(4, 8)
+    loss = nt_xent(eye, eye, src, temperature=1.0)
+    expected = -math.log(math.e / (math.e + 6 * 1.0))
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert torch.isfinite(barlow_twins(z1, z2))
+
+
+def test_augmenter_shapes_and_seed():
+    x = torch.randn(6, 9000) * 0.1
+    cfg = AugmentConfig(speed=0.05, p_speed=1.0, p_reverb=1.0, p_noise=1.0)
+    noise = [np.random.default_rng(0).standard_normal(40000).astype(np.float32)]
+    aug = Augmenter(cfg, noise, [], seed=0, num_simulated_rirs=4, max_rir_samples=800)
+    a = aug(x, 8000, torch.Generator().manual_seed(1))
+    b = aug(x, 8000, torch.Generator().manual_seed(1))
+    assert a.shape == (6, 8000) and torch.equal(a, b) and torch.isfinite(a).all()
+    feats = augment_features(torch.randn(6, 50, 24), cfg, torch.Generator().manual_seed(0))
+    assert feats.shape == (6, 50, 24)
+
+
+def test_train_two_steps_checkpoint_and_resume(voices_dir, tmp_path):
+    out = tmp_path / "enc.pt"
+    config = _config(voices_dir, out)
+    trainer = Trainer(config)
+    losses = [trainer.train_step()["loss"] for _ in range(2)]
+    assert all(math.isfinite(v) for v in losses)
+    trainer.save()
+    ckpt = torch.load(out, map_location="cpu", weights_only=True)
+    assert ckpt["meta"]["step"] == 2
+    state = torch.load(config.state_path(), map_location="cpu", weights_only=True)
+    assert state["step"] == 2
+    enc = load_encoder(out)
+    emb = enc.embed(np.random.default_rng(0).standard_normal((2, SR)).astype(np.float32))
+    assert emb.shape == (2, 8)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
+
+    # Starting over on an existing state is refused; resuming continues at the saved step.
+    with pytest.raises(TrainError):
+        train(config)
+    longer = _config(voices_dir, out, num_steps=3)
+    resumed = Trainer(longer)
+    resumed.resume()
+    assert resumed.step == 2
+    for a, b in zip(resumed.model.parameters(), trainer.model.parameters(), strict=True):
+        assert torch.equal(a.cpu(), b.cpu())
+    train(longer, resume=True)
+    assert torch.load(out, weights_only=True)["meta"]["step"] == 3
+
+
+def test_resume_reproduces_an_uninterrupted_run(voices_dir, tmp_path):
+    straight = Trainer(_config(voices_dir, tmp_path / "a.pt", num_steps=3))
+    straight.run()
+    first = Trainer(_config(voices_dir, tmp_path / "b.pt", num_steps=2))
+    first.run()
+    second = Trainer(_config(voices_dir, tmp_path / "b.pt", num_steps=3))
+    second.resume()
+    second.run()
+    for a, b in zip(straight.model.parameters(), second.model.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_pseudo_labels_and_supervised_modes(voices_dir, tmp_path):
+    cfg = _config(
+        voices_dir,
+        tmp_path / "p.pt",
+        num_steps=2,
+        pseudo_rounds=1,
+        pseudo_start_step=1,
+        pseudo_min_cluster=2,
+        pseudo_batch_size=4,
+        pseudo_window_seconds=0.5,
+    )
+    trainer = Trainer(cfg)
+    trainer.run()
+    assert trainer.pseudo_round == 1
+    sup = Trainer(_config(voices_dir, tmp_path / "s.pt", supervised=True))
+    assert math.isfinite(sup.train_step()["loss"])
+    assert sup.labels_of_recording.tolist() == [0, 1, 2, 3]
+
+
+def test_cli_train_runs_two_steps(voices_dir, tmp_path):
+    toml = tmp_path / "t.toml"
+    toml.write_text(
+        "[train]\nchannels = 16\ndilations = [2]\npool_channels = 16\nembed_dim = 8\n"
+        "num_mel_bins = 24\nwarmup_steps = 1\nthreads = 1\nvalidate_steps = 0\n"
+        "[train.augment]\np_noise = 0.0\n"
+    )
+    out = tmp_path / "cli.pt"
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            str(voices_dir),
+            "--out",
+            str(out),
+            "--config",
+            str(toml),
+            "--steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--window",
+            "0.5",
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert torch.load(out, weights_only=True)["meta"]["step"] == 2
+    again = CliRunner().invoke(main, ["train", str(voices_dir), "--out", str(out), "-q"])
+    assert again.exit_code != 0 and "--resume" in again.output
+
+
+def test_config_layers(tmp_path):
+    toml = tmp_path / "t.toml"
+    toml.write_text("[train]\nbatch_size = 64\n[train.augment]\nspeed = 0.05\n")
+    cfg = load_train_config(toml, {"batch_size": 32, "loss": None, "augment.p_speed": 0.5})
+    assert cfg.batch_size == 32 and cfg.loss == "ntxent"
+    assert cfg.augment.speed == 0.05 and cfg.augment.p_speed == 0.5
+    assert TrainConfig(out="models/x.pt").state_path().name == "x.state.pt"
