@@ -239,3 +239,23 @@ def test_config_layers(tmp_path):
     assert cfg.batch_size == 32 and cfg.loss == "ntxent"
     assert cfg.augment.speed == 0.05 and cfg.augment.p_speed == 0.5
     assert TrainConfig(out="models/x.pt").state_path().name == "x.state.pt"
+
+
+def test_fold_affine_and_half_export(tiny_encoder, tmp_path):
+    from diarize.train.fold import export_encoder, fold_affine, pair_lda
+
+    x = np.random.default_rng(0).standard_normal((3, SR)).astype(np.float32) * 0.1
+    dim = tiny_encoder.dim
+    same = fold_affine(tiny_encoder, np.zeros(dim), np.eye(dim))
+    np.testing.assert_allclose(same.embed(x), tiny_encoder.embed(x), atol=1e-5)
+    rng = np.random.default_rng(1)
+    x1 = rng.standard_normal((200, dim))
+    x2 = x1 + 0.1 * rng.standard_normal((200, dim))
+    mean, v, values = pair_lda(x1, x2, dim=4)
+    assert v.shape == (dim, 4) and np.all(np.diff(values) <= 0)
+    reduced = fold_affine(tiny_encoder, mean, v)
+    assert reduced.embed(x).shape == (3, 4)
+    path = export_encoder(reduced, tmp_path / "half.pt")
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["state_dict"]["head.weight"].dtype == torch.float16
+    np.testing.assert_allclose(load_encoder(path).embed(x), reduced.embed(x), atol=5e-3)

@@ -61,6 +61,27 @@ RECIPES: dict[str, dict] = {
     },
 }
 
+# Second round: around the winner of the first (gain only).
+RECIPES.update(
+    {
+        "w-base": NO_AUG,
+        "w-pseudo3": {
+            **NO_AUG,
+            "pseudo_rounds": 3,
+            "pseudo_start_step": 800,
+            "pseudo_every_steps": 600,
+        },
+        "w-speed5": {**NO_AUG, "augment.speed": 0.05, "augment.p_speed": 0.5},
+        "w-noise-mild": {**NO_AUG, "augment.p_noise": 0.3, "augment.snr_db": (10.0, 30.0)},
+        "w-reverb": {**NO_AUG, "augment.p_reverb": 0.3},
+        "w-masks": {**NO_AUG, "augment.time_masks": 1, "augment.freq_masks": 1},
+        "w-wide": {**NO_AUG, "channels": 384, "pool_channels": 768},
+        "w-win1-2.5": {**NO_AUG, "window_seconds": 1.0, "window_max_seconds": 2.5},
+        "w-eq": {**NO_AUG, "augment.p_eq": 0.5},
+        "w-supervised": {**NO_AUG, "supervised": True},
+    }
+)
+
 
 def child(name: str, args: argparse.Namespace) -> None:
     import torch
