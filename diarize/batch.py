@@ -446,15 +446,25 @@ def _progress_bar(total: int, enabled: bool):
     )
 
 
-def _skipped_result(job: Job, rttm: Path) -> FileResult:
+def _previous_durations(out_dir: Path) -> dict[str, float]:
+    """file -> duration from an earlier report.json, so a resumed run need not decode it."""
+    try:
+        rows = json.loads((out_dir / REPORT_JSON).read_text(encoding="utf-8"))["files"]
+        return {r["file"]: float(r["duration"]) for r in rows if r.get("duration") is not None}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
+def _skipped_result(job: Job, rttm: Path, known_duration: float | None) -> FileResult:
     from diarize.audio import info_duration
     from diarize.rttm import read_rttm
 
     speakers = None
-    duration = None
+    duration = known_duration
     try:
         speakers = len({t.speaker for d in read_rttm(rttm).values() for t in d.turns})
-        duration = info_duration(job.audio)
+        if duration is None:
+            duration = info_duration(job.audio)
     except Exception:  # the report row is informative only; the RTTM is what counts
         logger.debug("cannot summarise %s", rttm, exc_info=True)
     return FileResult(job.name, "skipped", duration=duration, speakers=speakers)
@@ -500,11 +510,12 @@ def _plan(in_dir: Path, out_dir: Path, options: BatchOptions) -> _Plan:
     jobs = [Job(i, str(p), p.stem, p.relative_to(in_dir).as_posix()) for i, p in enumerate(paths)]
     _warn_duplicate_uris(jobs)
     plan = _Plan(jobs, {}, [], {})
+    durations = {} if options.overwrite else _previous_durations(out_dir)
     for job in jobs:
         target = output_path(Path(job.audio), in_dir, out_dir)
         plan.targets[job.index] = target
         if not options.overwrite and is_up_to_date(Path(job.audio), target):
-            plan.kept[job.index] = _skipped_result(job, target)
+            plan.kept[job.index] = _skipped_result(job, target, durations.get(job.name))
         else:
             plan.todo.append(job)
     logger.info(

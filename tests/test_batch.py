@@ -98,6 +98,7 @@ def test_resume_skips_done_files_and_overwrite_redoes_them(corpus, model_path, t
     again = run_batch(folder, out, BatchOptions(jobs=1, progress=False), run, processed.append)
     assert processed == [] and [r.status for r in again.files] == ["skipped", "skipped"]
     assert [r.speakers for r in again.files] == [2, 2]
+    assert [r.duration for r in again.files] == [r.duration for r in first.files]
     assert stamps == {p.name: p.stat().st_mtime_ns for p in out.glob("call_*.rttm")}
     assert (out / "all.rttm").read_text().count("SPEAKER") > 0
 
