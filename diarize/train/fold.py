@@ -51,6 +51,23 @@ def pair_embeddings(
     return np.concatenate(first), np.concatenate(second)
 
 
+@torch.no_grad()
+def recalibrate_batchnorm(model: SegmentEncoder, fbank, batches) -> SegmentEncoder:
+    """Re-estimate every batch norm's statistics as the plain average over ``batches``
+    (tensors of waveforms, (batch, num_samples)) in place; returns the model in eval mode."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    for x in batches:
+        model(fbank(x))
+    for m, momentum in zip(norms, saved, strict=True):
+        m.momentum = momentum
+    return model.eval()
+
+
 def pair_lda(x1: np.ndarray, x2: np.ndarray, dim: int | None = None, floor: float = 1e-3):
     """Affine map ``y = (x - mean) @ V`` from positive pairs.
 

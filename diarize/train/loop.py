@@ -9,6 +9,7 @@ states, queue, step, pseudo-labels, elapsed time). Both load with ``weights_only
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
@@ -83,6 +84,13 @@ class TrainConfig:
     aam_scale: float = 30.0
     # reference only: speaker ids from file names (margin softmax); never shipped
     supervised: bool = False
+    # inference statistics: batch norm re-estimated on clean speech windows before every save
+    # and validation (0 = keep the running averages of the augmented training batches)
+    bn_batches: int = 8
+    # label-free linear back end from positive pairs, folded into the last layer at the end
+    pair_lda: bool = False
+    pair_lda_dim: int = 0  # 0 = embed_dim
+    pair_lda_pairs: int = 4000
     # architecture
     channels: int = 256
     dilations: tuple[int, ...] = (2, 3, 4)
@@ -254,6 +262,7 @@ class Trainer:
         self.gen = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         self.optimizer = self._make_optimizer()
         self.step = 0
+        self._inference: tuple[int, SegmentEncoder] | None = None
         self.elapsed = 0.0
         self.history: list[dict[str, float]] = []
         self.val_set = self.test_set = None
@@ -290,10 +299,55 @@ class Trainer:
 
     # --- checkpoints ------------------------------------------------------------------------
 
+    def _inference_model(self) -> SegmentEncoder:
+        """A copy of the model for embedding: batch-norm statistics re-estimated on clean
+        windows (the running averages follow the last few augmented batches, which shifts
+        the embeddings' mean and scale and with it every cosine score)."""
+        if self._inference is not None and self._inference[0] == self.step:
+            return self._inference[1]
+        from diarize.train.fold import recalibrate_batchnorm
+
+        model = copy.deepcopy(self.model)
+        if self.config.bn_batches > 0:
+            recalibrate_batchnorm(model, self.fbank, self._clean_batches())
+        model.eval()
+        self._inference = (self.step, model)
+        return model
+
+    def _clean_batches(self):
+        """The same ``bn_batches`` batches of clean windows every time (own generator)."""
+        cfg = self.config
+        sampler = data_mod.PairSampler(
+            self.recordings, cfg.max_gap_seconds, cfg.min_speech_fraction, cfg.seed + 7919
+        )
+        num_samples = int(round(cfg.window_seconds * data_mod.SAMPLE_RATE))
+        for _ in range(cfg.bn_batches):
+            batch = sampler.sample(cfg.batch_size, num_samples)
+            yield torch.from_numpy(np.concatenate([batch.first, batch.second])).to(self.device)
+
     def encoder(self) -> Encoder:
         model = SegmentEncoder(self.encoder_config, self.config.num_mel_bins)
-        model.load_state_dict({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
-        return Encoder(model, self.feature_config, self.meta())
+        state = self._inference_model().state_dict()
+        model.load_state_dict({k: v.detach().cpu() for k, v in state.items()})
+        return Encoder(model.eval(), self.feature_config, self.meta())
+
+    def final_encoder(self) -> Encoder:
+        """:meth:`encoder`, with the pair-LDA back end folded in when configured."""
+        enc = self.encoder()
+        if not self.config.pair_lda:
+            return enc
+        from diarize.train.fold import fold_affine, pair_embeddings, pair_lda
+
+        x1, x2 = pair_embeddings(
+            enc,
+            self.recordings,
+            self.config.pair_lda_pairs,
+            self.config.window_seconds,
+            seed=self.config.seed + 104729,
+        )
+        mean, transform, _ = pair_lda(x1, x2, self.config.pair_lda_dim or None)
+        logger.info("pair-LDA back end from %d positive pairs folded in", len(x1))
+        return fold_affine(enc, mean, transform)
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -305,10 +359,10 @@ class Trainer:
             "pseudo_round": self.pseudo_round,
         }
 
-    def save(self) -> None:
+    def save(self, final: bool = False) -> None:
         out = Path(self.config.out)
-        cpu_model = self.encoder().model
-        save_encoder(out, cpu_model, self.feature_config, self.meta())
+        enc = self.final_encoder() if final else self.encoder()
+        save_encoder(out, enc.model, self.feature_config, enc.meta)
         state = {
             "version": STATE_VERSION,
             "train_config": self.config.to_dict(),
@@ -524,7 +578,7 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         from diarize import eer
 
-        enc = _DeviceEncoder(self.model, self.fbank)
+        enc = _DeviceEncoder(self._inference_model(), self.fbank)
         out: dict[str, float] = {"step": float(self.step), "minutes": round(self.elapsed / 60, 2)}
         for tag, eval_set in (("val", self.val_set), ("test", self.test_set)):
             if eval_set is None:
@@ -577,7 +631,7 @@ class Trainer:
                     last_save = time.monotonic()
         finally:
             bar.close()
-        self.save()
+        self.save(final=self.step >= cfg.num_steps)
         return Path(cfg.out)
 
     def _pseudo_due(self) -> bool:
