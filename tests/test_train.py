@@ -195,6 +195,11 @@ def test_pseudo_labels_and_supervised_modes(voices_dir, tmp_path):
     trainer = Trainer(cfg)
     trainer.run()
     assert trainer.pseudo_round == 1
+    lda = Trainer(
+        _config(voices_dir, tmp_path / "l.pt", pair_lda=True, pair_lda_pairs=8, pair_lda_dim=4)
+    )
+    lda.run()
+    assert load_encoder(tmp_path / "l.pt").dim == 4
     sup = Trainer(_config(voices_dir, tmp_path / "s.pt", supervised=True))
     assert math.isfinite(sup.train_step()["loss"])
     assert sup.labels_of_recording.tolist() == [0, 1, 2, 3]
