@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import squareform
 
 from diarize.config import ClusterConfig
@@ -41,12 +41,19 @@ def ahc(
     num_clusters: int | None = None,
     min_clusters: int | None = None,
     max_clusters: int | None = None,
+    min_size: int = 1,
 ) -> Labels:
     """Average-linkage AHC on a (n, n) similarity matrix.
 
     Merging stops once the best average similarity between two clusters drops below
     ``threshold``; ``num_clusters`` overrides that, and the count is clamped to
     ``[min_clusters, max_clusters]``. Labels are 0..k-1 in order of first appearance.
+
+    Clusters of fewer than ``min_size`` members do not count as speakers: windows that
+    straddle a speaker change, overlap or noise tend to stay apart from everything until
+    late in the merging. The tree is cut until it holds the wanted number of clusters of at
+    least ``min_size`` members; the members of smaller clusters then join the large cluster
+    with the highest average similarity to them.
     """
     n = similarity.shape[0]
     if n == 0:
@@ -59,20 +66,41 @@ def ahc(
     np.fill_diagonal(distance, 0.0)
     tree = linkage(squareform(distance, checks=False), method="average")
     heights = tree[:, 2]
+    min_size = int(max(1, min(min_size, n)))
     if num_clusters is not None:
         k = num_clusters
     else:
-        k = _num_clusters(heights, offset - threshold)
+        raw = _cut(tree, n, _num_clusters(heights, offset - threshold))
+        k = max(1, int(np.count_nonzero(np.bincount(relabel(raw)) >= min_size)))
         if min_clusters is not None:
             k = max(k, min_clusters)
         if max_clusters is not None:
             k = min(k, max_clusters)
     k = int(min(max(k, 1), n))
-    raw = fcluster(tree, k, criterion="maxclust")
-    if len(np.unique(raw)) != k:
-        # Ties in merge heights can make maxclust return fewer clusters; cut the tree by hand.
-        raw = _cut(tree, n, k)
-    return relabel(raw)
+    if min_size <= 1:
+        return relabel(_cut(tree, n, k))
+    # The smallest cut with k clusters of at least min_size members (k of size >= 1 when
+    # even the finest cut has too few large clusters).
+    m = k
+    while True:
+        labels = relabel(_cut(tree, n, m))
+        sizes = np.bincount(labels)
+        if np.count_nonzero(sizes >= min_size) >= k or m >= n:
+            break
+        m = min(n, max(m + 1, int(m * 1.25)))
+    order = np.argsort(-sizes, kind="stable")
+    anchors = order[:k]
+    anchor_of = -np.ones(len(sizes), dtype=np.int64)
+    anchor_of[anchors] = np.arange(k)
+    out = anchor_of[labels]
+    loose = out < 0
+    if loose.any():
+        # Average similarity of each loose window to each anchor cluster.
+        members = np.zeros((n, k))
+        members[~loose, out[~loose]] = 1.0
+        affinity = similarity[loose] @ members / members.sum(axis=0)
+        out[loose] = np.argmax(affinity, axis=1)
+    return relabel(out)
 
 
 def _cut(tree: np.ndarray, n: int, k: int) -> np.ndarray:
@@ -99,6 +127,16 @@ def relabel(labels: np.ndarray) -> Labels:
     for i, lab in enumerate(labels.tolist()):
         out[i] = mapping.setdefault(lab, len(mapping))
     return out
+
+
+def center(embeddings: np.ndarray) -> np.ndarray:
+    """Remove the recording's mean embedding and re-normalise.
+
+    What all windows of one recording share (room, microphone, noise) moves every
+    embedding the same way; subtracting the mean leaves what tells the voices apart.
+    """
+    x = embeddings - embeddings.mean(axis=0, keepdims=True)
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -133,14 +171,18 @@ def cluster(
     n = len(embeddings)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if config.center:
+        embeddings = center(embeddings)
     exact = config.num_speakers
     lo, hi = config.min_speakers, config.max_speakers
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"min_speakers ({lo}) is larger than max_speakers ({hi})")
     if n <= config.max_exact:
-        return ahc(similarity(embeddings), threshold, exact, lo, hi)
+        min_size = int(np.ceil(config.min_cluster_fraction * n))
+        return ahc(similarity(embeddings), threshold, exact, lo, hi, min_size)
     idx = np.linspace(0, n - 1, config.max_exact).round().astype(np.int64)
-    sub = ahc(similarity(embeddings[idx]), threshold, exact, lo, hi)
+    min_size = int(np.ceil(config.min_cluster_fraction * len(idx)))
+    sub = ahc(similarity(embeddings[idx]), threshold, exact, lo, hi, min_size)
     cents = centroids(embeddings[idx], sub)
     first = relabel(np.argmax(embeddings @ cents.T, axis=1))
     # One refinement pass: centroids from every window, then reassign. A cluster the pass

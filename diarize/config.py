@@ -81,7 +81,11 @@ class ClusterConfig:
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
-    max_exact: int = 4000  # above this many windows, cluster segment means then assign
+    max_exact: int = 4000  # above this many windows, cluster a subset then assign the rest
+    # Clusters holding fewer than this share of the windows are not counted as speakers;
+    # their windows join the closest larger cluster (outlier windows: overlap, noise).
+    min_cluster_fraction: float = 0.0
+    center: bool = False  # subtract the recording's mean embedding before scoring
 
 
 @dataclass(frozen=True)

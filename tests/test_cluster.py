@@ -67,3 +67,31 @@ def test_relabel_first_appearance():
 def test_single_and_empty():
     assert cluster(np.zeros((0, 4), np.float32), ClusterConfig(), 0.5).shape == (0,)
     assert cluster(np.ones((1, 4), np.float32), ClusterConfig(), 0.5).tolist() == [0]
+
+
+def test_small_outlier_clusters_do_not_count_as_speakers():
+    x, truth = _blobs([40, 40])
+    rng = np.random.default_rng(5)
+    # Two windows pointing away from both speakers (cosine about -0.7 to each).
+    away = -(x[0] + x[-1])
+    outliers = away + 0.05 * rng.standard_normal((2, x.shape[1]))
+    outliers = (outliers / np.linalg.norm(outliers, axis=1, keepdims=True)).astype(np.float32)
+    y = np.concatenate([x, outliers])
+    plain = cluster(y, ClusterConfig(num_speakers=2), threshold=0.5)
+    robust = cluster(y, ClusterConfig(num_speakers=2, min_cluster_fraction=0.1), threshold=0.5)
+    # Plain AHC spends a cluster on the outliers; the robust cut finds both speakers.
+    assert not _same_partition(plain[:80], truth)
+    assert _same_partition(robust[:80], truth)
+    thr = cluster(y, ClusterConfig(min_cluster_fraction=0.1), threshold=0.5)
+    assert len(np.unique(thr)) == 2
+
+
+def test_centering_removes_a_shared_offset():
+    from diarize.cluster import center
+
+    x, truth = _blobs([30, 30])
+    shifted = x + 3.0 * np.ones(x.shape[1], dtype=np.float32)  # one channel for all
+    shifted /= np.linalg.norm(shifted, axis=1, keepdims=True)
+    assert (shifted @ shifted.T).min() > 0.9  # everything looks alike ...
+    c = center(shifted)
+    assert _same_partition(cluster(c, ClusterConfig(), threshold=0.0), truth)  # ... until centred
