@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,9 @@ class CalibrationConfig:
     num_mixtures: int = 300
     max_speakers: int = 6
     seed: int = 0
+    vad: VADConfig = field(default_factory=VADConfig)  # speech detection, as in the pipeline
+    # Thresholds tried on simulated conversations of pseudo-speakers (when given).
+    cosine_candidates: tuple[float, ...] = tuple(round(0.1 + 0.05 * i, 2) for i in range(13))
 
 
 def list_audio(sources: Iterable[str | Path]) -> list[Path]:
@@ -76,10 +79,51 @@ def embed_recordings(
         except AudioError as exc:
             logger.warning("skipping %s", exc)
             continue
-        regions = detect_speech(waveform, VADConfig(), encoder.sample_rate)
+        regions = detect_speech(waveform, config.vad, encoder.sample_rate)
         _, emb = extract(waveform, regions, encoder, embed_config, encoder.sample_rate)
         out.append(emb)
     return out
+
+
+def conversation_der(
+    encoder: Encoder,
+    conversations: str | Path,
+    scoring: str,
+    candidates: np.ndarray,
+    progress: bool = False,
+    vad: VADConfig | None = None,
+) -> np.ndarray:
+    """Corpus DER (collar 0, overlap scored) of the default pipeline at each stopping
+    threshold, on simulated conversations (``diarize simulate`` layout: wav/ and rttm/).
+
+    The conversations are built from training recordings, each taken as its own
+    pseudo-speaker (the same assumption the encoder's negatives make), so no speaker label
+    is involved. Each recording is analysed once and re-clustered at every threshold.
+    """
+    from diarize.config import PipelineConfig, update_config
+    from diarize.pipeline import Pipeline
+    from diarize.rttm import read_rttm
+    from diarize.scoring import der_components
+
+    root = Path(conversations)
+    wavs = sorted((root / "wav").glob("*.wav"))
+    if not wavs:
+        raise DiarizeError(f"{root}: no wav/*.wav conversations (see 'diarize simulate')")
+    config = update_config(PipelineConfig(), {"cluster": {"scoring": scoring}})
+    if vad is not None:
+        config = dataclasses.replace(config, vad=vad)
+    pipeline = Pipeline(config, encoder=encoder)
+    errors = np.zeros(len(candidates))
+    total = 0.0
+    for wav in tqdm(wavs, desc=f"{scoring} thresholds", disable=not progress, unit="file"):
+        reference = next(iter(read_rttm(root / "rttm" / f"{wav.stem}.rttm").values()))
+        analysis = pipeline.analyse(wav, uri=reference.uri)
+        for i, threshold in enumerate(candidates):
+            c = der_components(reference, pipeline.decide(analysis, threshold=float(threshold)))
+            errors[i] += c["missed"] + c["false_alarm"] + c["confusion"]
+            if i == 0:
+                total += c["total"]
+    return errors / max(total, 1e-9)
 
 
 def fit_backend(
@@ -88,8 +132,13 @@ def fit_backend(
     out: str | Path,
     config: CalibrationConfig = CalibrationConfig(),
     progress: bool = False,
+    conversations: str | Path | None = None,
 ) -> dict:
     """Fit PLDA and thresholds for ``model`` on unlabeled ``sources``; write ``out``.
+
+    Thresholds come from synthetic mixtures of pseudo-speaker embeddings, or, when
+    ``conversations`` (simulated conversations of pseudo-speakers) is given, from the
+    lowest DER of the whole pipeline on them.
 
     Returns a summary (counts, thresholds, error rates) that is also stored in the
     checkpoint under ``extra["calibration"]``.
@@ -124,10 +173,37 @@ def fit_backend(
         "plda_error": float(plda_errors.min()),
         "config": dataclasses.asdict(config),
     }
-    logger.info("calibration: %s", summary)
     extra = dict(encoder.extra)
+    extra.update(plda=plda.to_dict())
+    if conversations is not None:
+        calibrated = Encoder(encoder.model, encoder.feature_config, encoder.meta, extra)
+        cos_der = conversation_der(
+            calibrated,
+            conversations,
+            "cosine",
+            np.asarray(config.cosine_candidates),
+            progress,
+            config.vad,
+        )
+        plda_der = conversation_der(
+            calibrated, conversations, "plda", plda_candidates, progress, config.vad
+        )
+        cos_threshold = float(config.cosine_candidates[int(np.argmin(cos_der))])
+        plda_threshold = float(plda_candidates[int(np.argmin(plda_der))])
+        summary.update(
+            threshold_source="simulated conversations of pseudo-speakers",
+            conversations=str(conversations),
+            cosine_threshold=cos_threshold,
+            plda_threshold=plda_threshold,
+            cosine_der=float(cos_der.min()),
+            plda_der=float(plda_der.min()),
+            cosine_der_curve=[round(float(x), 4) for x in cos_der],
+            cosine_candidates=list(config.cosine_candidates),
+        )
+    else:
+        summary["threshold_source"] = "embedding mixtures of pseudo-speakers"
+    logger.info("calibration: %s", summary)
     extra.update(
-        plda=plda.to_dict(),
         cosine_threshold=cos_threshold,
         plda_threshold=plda_threshold,
         calibration=summary,

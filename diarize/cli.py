@@ -240,9 +240,17 @@ def config_command(config_path) -> None:
     show_default=True,
     help="Synthetic mixtures of pseudo-speakers used to choose the stopping thresholds.",
 )
+@click.option(
+    "--conversations",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Simulated conversations of pseudo-speakers ('diarize simulate' output built from "
+    "the training recordings, one pseudo-speaker per recording): choose the thresholds by "
+    "the pipeline's DER on them instead of by embedding mixtures.",
+)
 @verbose_option
 @quiet_option
-def fit_backend_command(data, model, out, seed, num_mixtures, verbose, quiet) -> None:
+def fit_backend_command(data, model, out, seed, num_mixtures, conversations, verbose, quiet):
     """Fit the label-free back end of an encoder on unlabeled DATA (folders, files, lists).
 
     Clusters each recording on its own, keeps large clusters as pseudo-speakers, fits PLDA
@@ -254,7 +262,9 @@ def fit_backend_command(data, model, out, seed, num_mixtures, verbose, quiet) ->
 
     config = CalibrationConfig(seed=seed, num_mixtures=num_mixtures)
     try:
-        summary = fit_backend(model, list(data), out, config, progress=not quiet)
+        summary = fit_backend(
+            model, list(data), out, config, progress=not quiet, conversations=conversations
+        )
     except DiarizeError as exc:
         _fail(str(exc))
     if not quiet:

@@ -52,12 +52,12 @@ class EncoderConfig:
 class VADConfig:
     """Speech activity detection."""
 
-    method: str = "spectral"  # "silero", "spectral", "energy" or "webrtc" (see diarize.vad)
+    method: str = "silero"  # "silero", "spectral", "energy" or "webrtc" (see diarize.vad)
     threshold: float = 0.3  # speech probability above which a speech run starts
     hysteresis: float = 0.15  # a run ends below threshold - hysteresis
     min_speech: float = 0.25  # seconds; shorter speech runs are dropped
     min_silence: float = 0.25  # seconds; shorter pauses are bridged
-    pad: float = 0.1  # seconds added on both sides of each region
+    pad: float = 0.2  # seconds added on both sides of each region
     chunk: float = 300.0  # seconds of audio analysed at once (bounds memory, not results)
 
 

@@ -45,6 +45,7 @@ class Pipeline:
         self.encoder = encoder if encoder is not None else load_encoder(model)
         self.timings: dict[str, float] = {}
         self._plda: PLDA | None = None
+        self._decide_timings: dict[str, float] = {}
 
     @property
     def sample_rate(self) -> int:
@@ -72,15 +73,12 @@ class Pipeline:
         threshold = config.cluster.threshold
         return similarity, default if threshold is None else threshold
 
-    def __call__(
+    def _resolve(
         self,
-        audio: str | Path | np.ndarray,
-        uri: str | None = None,
-        num_speakers: int | None = None,
-        min_speakers: int | None = None,
-        max_speakers: int | None = None,
-    ) -> Diarization:
-        """Diarize a file path or a (num_samples,) float32 waveform at ``self.sample_rate``."""
+        num_speakers: int | None,
+        min_speakers: int | None,
+        max_speakers: int | None,
+    ) -> PipelineConfig:
         config = self.config
         if num_speakers is not None or min_speakers is not None or max_speakers is not None:
             config = update_config(
@@ -100,7 +98,30 @@ class Pipeline:
                     f"--min-speakers {cc.min_speakers} is larger than "
                     f"--max-speakers {cc.max_speakers}"
                 )
-        similarity, threshold = self.scorer(config)  # fail before any work on a bad choice
+        return config
+
+    def __call__(
+        self,
+        audio: str | Path | np.ndarray,
+        uri: str | None = None,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> Diarization:
+        """Diarize a file path or a (num_samples,) float32 waveform at ``self.sample_rate``."""
+        config = self._resolve(num_speakers, min_speakers, max_speakers)
+        self.scorer(config)  # fail before any work on a bad choice
+        analysis = self.analyse(audio, uri, config)
+        result = self.decide(analysis, config)
+        self.timings = dict(analysis.timings)
+        self.timings.update(self._decide_timings)
+        return result
+
+    def analyse(
+        self, audio: str | Path | np.ndarray, uri: str | None = None, config=None
+    ) -> Analysis:
+        """The front half: load, speech regions, window embeddings (what clustering needs)."""
+        config = config or self.config
         timings: dict[str, float] = {}
         tic = time.perf_counter()
         if isinstance(audio, (str, Path)):
@@ -130,49 +151,91 @@ class Pipeline:
         tic = time.perf_counter()
         regions = speech_regions(waveform, config.vad, sr)
         timings["vad"] = time.perf_counter() - tic
+        bounds = np.zeros((0, 2), dtype=np.int64)
+        embeddings = np.zeros((0, self.encoder.dim), dtype=np.float32)
         if len(regions) == 0:
             logger.info("%s: no speech detected", name)
-            self.timings = timings
-            return Diarization(uri=uri, turns=(), duration=duration)
+        else:
+            encoder = self.encoder
+            if config.adapt.enabled:
+                from diarize.adapt import adapt_encoder
 
-        encoder = self.encoder
-        if config.adapt.enabled:
-            from diarize.adapt import adapt_encoder
-
+                tic = time.perf_counter()
+                encoder = adapt_encoder(
+                    encoder,
+                    audio_io.as_float32(waveform),
+                    regions,
+                    config.adapt.steps,
+                    config.seed,
+                )
+                timings["adapt"] = time.perf_counter() - tic
             tic = time.perf_counter()
-            encoder = adapt_encoder(
-                encoder, audio_io.as_float32(waveform), regions, config.adapt.steps, config.seed
-            )
-            timings["adapt"] = time.perf_counter() - tic
+            bounds = windows(regions, config.embed, sr)
+            embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
+            timings["embed"] = time.perf_counter() - tic
+        return Analysis(uri, name, duration, len(waveform), regions, bounds, embeddings, timings)
 
+    def decide(
+        self, analysis: Analysis, config=None, threshold: float | None = None
+    ) -> Diarization:
+        """The back half: cluster the windows, resegment, name the speakers.
+
+        ``threshold`` overrides the stopping threshold (calibration re-clusters one analysis
+        at many thresholds).
+        """
+        config = config or self.config
+        sr = self.sample_rate
+        self._decide_timings = {}
+        if len(analysis.regions) == 0:
+            return Diarization(uri=analysis.uri, turns=(), duration=analysis.duration)
+        similarity, default = self.scorer(config)
         tic = time.perf_counter()
-        bounds = windows(regions, config.embed, sr)
-        embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
-        timings["embed"] = time.perf_counter() - tic
-
-        tic = time.perf_counter()
-        labels = cluster(embeddings, config.cluster, threshold, similarity)
-        timings["cluster"] = time.perf_counter() - tic
-
+        labels = cluster(
+            analysis.embeddings,
+            config.cluster,
+            default if threshold is None else threshold,
+            similarity,
+        )
+        self._decide_timings["cluster"] = time.perf_counter() - tic
         tic = time.perf_counter()
         keep_all = config.cluster.num_speakers is not None or (
             config.cluster.min_speakers is not None
         )
         segments = resegment(
-            bounds, embeddings, labels, regions, len(waveform), config.resegment, sr, keep_all
+            analysis.bounds,
+            analysis.embeddings,
+            labels,
+            analysis.regions,
+            analysis.num_samples,
+            config.resegment,
+            sr,
+            keep_all,
         )
         turns = to_turns(segments, sr)
-        timings["resegment"] = time.perf_counter() - tic
-        self.timings = timings
+        self._decide_timings["resegment"] = time.perf_counter() - tic
         logger.info(
             "%s: %.1f s, %d regions, %d windows, %d speakers",
-            name,
-            duration,
-            len(regions),
-            len(bounds),
+            analysis.name,
+            analysis.duration,
+            len(analysis.regions),
+            len(analysis.bounds),
             len({t.speaker for t in turns}),
         )
-        return Diarization(uri=uri, turns=turns, duration=duration)
+        return Diarization(uri=analysis.uri, turns=turns, duration=analysis.duration)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the front half of the pipeline finds in one recording."""
+
+    uri: str
+    name: str
+    duration: float  # seconds
+    num_samples: int
+    regions: np.ndarray  # (num_regions, 2) int64 speech [start, end) samples
+    bounds: np.ndarray  # (num_windows, 2) int64 window [start, end) samples
+    embeddings: np.ndarray  # (num_windows, dim) float32, L2-normed
+    timings: dict[str, float]
 
 
 def diarize(

@@ -17,7 +17,7 @@ from diarize.config import load_config
 from diarize.encoder import save_encoder
 from diarize.errors import ConfigError
 from diarize.pipeline import RunOptions
-from tests.conftest import SR, conversation
+from tests.conftest import SR, SYNTH_TOML, conversation
 
 GOOD = ("call_a.wav", "call_b.wav")
 
@@ -26,6 +26,14 @@ GOOD = ("call_a.wav", "call_b.wav")
 def model_path(tmp_path_factory, tiny_encoder):
     path = tmp_path_factory.mktemp("model") / "tiny.pt"
     save_encoder(path, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def synth_config(tmp_path_factory):
+    """The speech detector suited to synthetic voices (see tests/conftest.py)."""
+    path = tmp_path_factory.mktemp("cfg") / "synth.toml"
+    path.write_text(SYNTH_TOML)
     return path
 
 
@@ -40,10 +48,11 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pool_run(corpus, model_path, tmp_path_factory):
+def pool_run(corpus, model_path, synth_config, tmp_path_factory):
     """One run with two worker processes, shared by the tests that inspect its outputs."""
     out = tmp_path_factory.mktemp("pool") / "out"
     args = [corpus, "-o", out, "--model", model_path, "-n", 2, "--jobs", 2, "-q"]
+    args += ["--config", synth_config]
     res = CliRunner().invoke(main, ["batch", *map(str, args)], catch_exceptions=False)
     return res, out
 
@@ -86,9 +95,11 @@ def _good_only(corpus: Path, tmp_path: Path) -> Path:
     return folder
 
 
-def test_resume_skips_done_files_and_overwrite_redoes_them(corpus, model_path, tmp_path):
+def test_resume_skips_done_files_and_overwrite_redoes_them(
+    corpus, model_path, synth_config, tmp_path
+):
     folder, out = _good_only(corpus, tmp_path), tmp_path / "out"
-    run = RunOptions(model=model_path, num_speakers=2)
+    run = RunOptions(config_path=synth_config, model=model_path, num_speakers=2)
     first = run_batch(folder, out, BatchOptions(jobs=1, threads=1, progress=False), run)
     assert [r.status for r in first.files] == ["ok", "ok"]
     assert first.summary["backend"] == "in-process" and first.summary["threads_per_job"] == 1
@@ -113,12 +124,14 @@ def test_resume_skips_done_files_and_overwrite_redoes_them(corpus, model_path, t
     assert [r.status for r in every.files] == ["ok", "ok"]
 
     # Results of another configuration are not silently mixed with new ones.
-    other = RunOptions(model=model_path, num_speakers=3)
+    other = RunOptions(config_path=synth_config, model=model_path, num_speakers=3)
     with pytest.raises(ConfigError, match="another configuration"):
         run_batch(folder, out, BatchOptions(jobs=1, progress=False), other)
 
 
-def test_dask_cluster_gives_the_same_bytes_as_worker_processes(pool_run, corpus, model_path):
+def test_dask_cluster_gives_the_same_bytes_as_worker_processes(
+    pool_run, corpus, model_path, synth_config
+):
     distributed = pytest.importorskip("distributed")
     import torch
 
@@ -130,7 +143,12 @@ def test_dask_cluster_gives_the_same_bytes_as_worker_processes(pool_run, corpus,
             n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
         ) as cluster:
             options = BatchOptions(scheduler=cluster.scheduler_address, progress=False)
-            report = run_batch(corpus, out, options, RunOptions(model=model_path, num_speakers=2))
+            report = run_batch(
+                corpus,
+                out,
+                options,
+                RunOptions(config_path=synth_config, model=model_path, num_speakers=2),
+            )
     finally:
         torch.set_num_threads(threads)
     assert [r.status for r in report.files] == ["ok", "ok", "failed"]
@@ -139,14 +157,21 @@ def test_dask_cluster_gives_the_same_bytes_as_worker_processes(pool_run, corpus,
         assert (out / name).read_bytes() == (pool_out / name).read_bytes(), name
 
 
-def test_missing_dask_is_a_clear_error(corpus, model_path, tmp_path, monkeypatch):
+def test_missing_dask_is_a_clear_error(corpus, model_path, synth_config, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     options = BatchOptions(scheduler="local", progress=False)
     with pytest.raises(ConfigError, match=r"pip install 'diarize\[cluster\]'"):
-        run_batch(corpus, tmp_path / "out", options, RunOptions(model=model_path))
+        run_batch(
+            corpus,
+            tmp_path / "out",
+            options,
+            RunOptions(config_path=synth_config, model=model_path),
+        )
 
 
-def test_interrupt_stops_workers_and_leaves_no_partial_rttm(corpus, model_path, tmp_path):
+def test_interrupt_stops_workers_and_leaves_no_partial_rttm(
+    corpus, model_path, synth_config, tmp_path
+):
     folder, out = _good_only(corpus, tmp_path), tmp_path / "out"
 
     def interrupt(result):
@@ -154,7 +179,13 @@ def test_interrupt_stops_workers_and_leaves_no_partial_rttm(corpus, model_path, 
 
     options = BatchOptions(jobs=2, progress=False)
     with pytest.raises(KeyboardInterrupt):
-        run_batch(folder, out, options, RunOptions(model=model_path, num_speakers=2), interrupt)
+        run_batch(
+            folder,
+            out,
+            options,
+            RunOptions(config_path=synth_config, model=model_path, num_speakers=2),
+            interrupt,
+        )
     assert multiprocessing.active_children() == []
     written = sorted(p.name for p in out.iterdir())
     # The first result was written whole before the interruption; nothing else is there.
@@ -168,7 +199,7 @@ def test_interrupt_stops_workers_and_leaves_no_partial_rttm(corpus, model_path, 
         folder,
         out,
         BatchOptions(jobs=1, progress=False),
-        RunOptions(model=model_path, num_speakers=2),
+        RunOptions(config_path=synth_config, model=model_path, num_speakers=2),
     )
     assert {r.status for r in report.files} <= {"ok", "skipped"} and len(report.files) == 2
 

@@ -7,7 +7,7 @@ from benchmarks.der import Item, Scores, overlap_regions, reference_stats
 from benchmarks.encoders import ConstantEncoder, MfccStats
 from diarize.pipeline import Pipeline
 from diarize.types import Diarization, Turn
-from tests.conftest import SR, conversation
+from tests.conftest import SR, SYNTH_CONFIG, conversation
 
 
 def _d(uri, *turns):
@@ -48,7 +48,7 @@ def test_overlap_share_of_the_error():
 
 def test_constant_encoder_gives_one_speaker(two_voices):
     waveform, _ = two_voices
-    result = Pipeline(encoder=ConstantEncoder())(waveform, num_speakers=None)
+    result = Pipeline(SYNTH_CONFIG, encoder=ConstantEncoder())(waveform, num_speakers=None)
     assert result.num_speakers == 1 and len(result.turns) >= 1
 
 

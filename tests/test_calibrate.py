@@ -3,10 +3,10 @@ import soundfile as sf
 import torch
 
 from diarize.calibrate import CalibrationConfig, fit_backend, list_audio
-from diarize.config import PipelineConfig, update_config
+from diarize.config import update_config
 from diarize.encoder import load_encoder, save_encoder
 from diarize.pipeline import Pipeline
-from tests.conftest import SR, conversation, synth_voice
+from tests.conftest import SR, SYNTH_CONFIG, conversation, synth_voice
 
 
 def test_fit_backend_writes_a_loadable_checkpoint(tmp_path, tiny_encoder):
@@ -22,7 +22,7 @@ def test_fit_backend_writes_a_loadable_checkpoint(tmp_path, tiny_encoder):
         x += 1e-3 * np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
         sf.write(data / f"rec{i}.wav", x, SR)
     out = tmp_path / "calibrated.pt"
-    cfg = CalibrationConfig(num_mixtures=20, plda_rank=8, min_windows=3)
+    cfg = CalibrationConfig(num_mixtures=20, plda_rank=8, min_windows=3, vad=SYNTH_CONFIG.vad)
     summary = fit_backend(model, [data], out, cfg)
     assert summary["recordings"] == 6 and summary["pseudo_speakers"] >= 2
     ckpt = torch.load(out, weights_only=True)
@@ -32,7 +32,7 @@ def test_fit_backend_writes_a_loadable_checkpoint(tmp_path, tiny_encoder):
     # The pipeline can use both back ends of the calibrated model.
     x, _ = conversation()
     for scoring in ("cosine", "plda"):
-        cfgp = update_config(PipelineConfig(), {"cluster": {"scoring": scoring}})
+        cfgp = update_config(SYNTH_CONFIG, {"cluster": {"scoring": scoring}})
         d = Pipeline(cfgp, encoder=enc)(x, num_speakers=2)
         assert d.num_speakers == 2
 
@@ -45,3 +45,22 @@ def test_list_audio_folders_and_lists(tmp_path):
     lst.write_text("a/x.flac\n")
     assert list_audio([tmp_path / "a"]) == [tmp_path / "a" / "x.flac"]
     assert list_audio([lst]) == [tmp_path / "a" / "x.flac"]
+
+
+def test_conversation_der_by_hand(tmp_path, tiny_encoder):
+    from diarize.calibrate import conversation_der
+
+    (tmp_path / "wav").mkdir()
+    (tmp_path / "rttm").mkdir()
+    x, turns = conversation()  # A, B, A, B: 3 s each, 0.5 s pauses
+    sf.write(tmp_path / "wav" / "c0.wav", x, SR)
+    (tmp_path / "rttm" / "c0.rttm").write_text(
+        "".join(f"SPEAKER c0 1 {s:.3f} {e - s:.3f} <NA> <NA> {w} <NA> <NA>\n" for s, e, w in turns)
+    )
+    der = conversation_der(
+        tiny_encoder, tmp_path, "cosine", np.array([-1.0, 0.5]), vad=SYNTH_CONFIG.vad
+    )
+    assert der.shape == (2,)
+    # Threshold -1 merges everything: one speaker for two equal talkers is 50 % confusion,
+    # plus whatever the speech detector adds at the turn edges.
+    assert 0.45 < der[0] < 0.6

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from diarize.cli import main
 from diarize.encoder import save_encoder
-from tests.conftest import SR, conversation
+from tests.conftest import SR, SYNTH_TOML, conversation
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +17,27 @@ def model_path(tmp_path_factory, tiny_encoder):
     return path
 
 
+@pytest.fixture(scope="module")
+def synth_toml(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cfg") / "synth.toml"
+    path.write_text(SYNTH_TOML)
+    return path
+
+
+_SYNTH = {}
+
+
+@pytest.fixture(autouse=True)
+def _synthetic_vad(synth_toml):
+    _SYNTH["path"] = synth_toml
+
+
 def _run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    """Invoke the CLI; runs with a test model use the detector suited to synthetic voices."""
+    args = [str(a) for a in args]
+    if "--model" in args and "--config" not in args:
+        args += ["--config", str(_SYNTH["path"])]
+    return CliRunner().invoke(main, args, catch_exceptions=False)
 
 
 def _rttm_lines(text):

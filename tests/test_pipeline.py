@@ -1,16 +1,16 @@
 import numpy as np
 import pytest
 
-from diarize.config import PipelineConfig, update_config
+from diarize.config import update_config
 from diarize.errors import AudioError
 from diarize.pipeline import Pipeline
 from diarize.types import Diarization
-from tests.conftest import SR, conversation
+from tests.conftest import SR, SYNTH_CONFIG, conversation
 
 
 @pytest.fixture(scope="module")
 def pipeline(tiny_encoder):
-    return Pipeline(PipelineConfig(), encoder=tiny_encoder)
+    return Pipeline(SYNTH_CONFIG, encoder=tiny_encoder)
 
 
 def _overlap(a, b):
@@ -65,7 +65,7 @@ def test_exact_speaker_count_is_honoured(pipeline):
 
 def test_max_speakers_bounds(tiny_encoder):
     x, _ = conversation(pattern=("A", "B", "A", "B"), turn=2.0)
-    cfg = update_config(PipelineConfig(), {"cluster": {"threshold": 0.9999}})
+    cfg = update_config(SYNTH_CONFIG, {"cluster": {"threshold": 0.9999}})
     p = Pipeline(cfg, encoder=tiny_encoder)
     assert p(x).num_speakers > 2  # the near-1 threshold over-splits ...
     assert p(x, max_speakers=2).num_speakers == 2  # ... and the bound caps it
@@ -73,7 +73,7 @@ def test_max_speakers_bounds(tiny_encoder):
 
 def test_no_resegmentation_path(tiny_encoder, two_voices):
     x, _ = two_voices
-    cfg = update_config(PipelineConfig(), {"resegment": {"enabled": False}})
+    cfg = update_config(SYNTH_CONFIG, {"resegment": {"enabled": False}})
     d = Pipeline(cfg, encoder=tiny_encoder)(x, num_speakers=2)
     assert d.num_speakers == 2
 
@@ -81,6 +81,6 @@ def test_no_resegmentation_path(tiny_encoder, two_voices):
 def test_plda_without_back_end_is_a_clear_error(tiny_encoder, two_voices):
     from diarize.errors import ConfigError
 
-    cfg = update_config(PipelineConfig(), {"cluster": {"scoring": "plda"}})
+    cfg = update_config(SYNTH_CONFIG, {"cluster": {"scoring": "plda"}})
     with pytest.raises(ConfigError, match="no PLDA back end"):
         Pipeline(cfg, encoder=tiny_encoder)(two_voices[0])
