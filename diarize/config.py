@@ -84,7 +84,7 @@ class ClusterConfig:
     max_exact: int = 4000  # above this many windows, cluster a subset then assign the rest
     # Clusters holding fewer than this share of the windows are not counted as speakers;
     # their windows join the closest larger cluster (outlier windows: overlap, noise).
-    min_cluster_fraction: float = 0.0
+    min_cluster_fraction: float = 0.03
     center: bool = False  # subtract the recording's mean embedding before scoring
 
 

@@ -77,7 +77,7 @@ def test_small_outlier_clusters_do_not_count_as_speakers():
     outliers = away + 0.05 * rng.standard_normal((2, x.shape[1]))
     outliers = (outliers / np.linalg.norm(outliers, axis=1, keepdims=True)).astype(np.float32)
     y = np.concatenate([x, outliers])
-    plain = cluster(y, ClusterConfig(num_speakers=2), threshold=0.5)
+    plain = cluster(y, ClusterConfig(num_speakers=2, min_cluster_fraction=0.0), threshold=0.5)
     robust = cluster(y, ClusterConfig(num_speakers=2, min_cluster_fraction=0.1), threshold=0.5)
     # Plain AHC spends a cluster on the outliers; the robust cut finds both speakers.
     assert not _same_partition(plain[:80], truth)
