@@ -311,12 +311,29 @@ def _run_process_pool(
         if finished:
             executor.shutdown(wait=True)
         else:  # interrupted (Ctrl-C, or the caller stopped early): stop the workers now
-            processes = list((getattr(executor, "_processes", None) or {}).values())
-            for process in processes:
-                process.terminate()
-            executor.shutdown(wait=False, cancel_futures=True)
-            for process in processes:
-                process.join(timeout=5)
+            _stop_workers(executor)
+
+
+def _stop_workers(executor: Any) -> None:
+    """Terminate the pool's worker processes and wait until each has exited (killing any
+    that ignore the request), so that no worker outlives an interrupted batch."""
+    seen: dict[int, Any] = {}
+
+    def current() -> list[Any]:
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            seen.setdefault(id(process), process)
+        return list(seen.values())
+
+    for process in current():
+        process.terminate()
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in current():  # again: the pool may have started one meanwhile
+        if process.is_alive():
+            process.terminate()
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 @contextlib.contextmanager
