@@ -82,6 +82,7 @@ class Variant:
 V, TUNED, FIXED = Variant, "tuned", DEFAULT_COSINE_THRESHOLD
 NO_RESEG, PLDA = {"resegment": {"enabled": False}}, {"cluster": {"scoring": "plda"}}
 ADAPT, ONE = {"adapt": {"enabled": True}}, {"cluster": {"num_speakers": 1}}
+EIGEN = {"cluster": {"count": "eigengap"}}
 VARIANTS = [
     V("shipped", "shipped", "shipped pipeline, defaults"),
     V("shipped-tuned", "shipped", "shipped, threshold tuned as the baselines'", threshold=TUNED),
@@ -89,12 +90,22 @@ VARIANTS = [
     V("fixed-thr", "shipped", "shipped, fixed threshold instead of learned", threshold=FIXED),
     V("plda", "shipped", "shipped, PLDA scoring instead of cosine", PLDA, needs="plda"),
     V("adapt", "shipped", "shipped, adaptation on the recording", ADAPT, needs="adapt"),
+    V("eigengap", "shipped", "shipped, speaker count by eigengap (--count eigengap)", EIGEN),
+    V(
+        "eigengap+adapt",
+        "shipped",
+        "shipped, eigengap count and adaptation",
+        {**EIGEN, **ADAPT},
+        needs="adapt",
+    ),
     V("oracle-count", "shipped", "shipped, speaker count from the reference", oracle=True),
     V("one-speaker", "constant", "one speaker everywhere, same VAD", ONE),
     V("mfcc", "mfcc", "MFCC statistics, same clustering", threshold=TUNED),
     V("mfcc-oracle", "mfcc", "MFCC statistics, speaker count from the reference", oracle=True),
+    V("mfcc-eigengap", "mfcc", "MFCC statistics, eigengap count", EIGEN),
     V("random", "random", "random-weights encoder, same clustering", threshold=TUNED),
     V("resemblyzer", "resemblyzer", "Resemblyzer (supervised reference)", threshold=TUNED),
+    V("resemblyzer-eigengap", "resemblyzer", "Resemblyzer, eigengap count", EIGEN),
     V(
         "resemblyzer-oracle",
         "resemblyzer",
@@ -522,6 +533,8 @@ def threshold_label(variant: Variant, value: float | None, source: str) -> str:
         return "oracle count"
     if variant.overrides.get("cluster", {}).get("num_speakers") == 1:
         return "1 speaker"
+    if variant.overrides.get("cluster", {}).get("count") == "eigengap":
+        return "eigengap count"
     return f"{value:.3f} ({source})" if value is not None else source
 
 

@@ -128,6 +128,14 @@ def main() -> None:
     help="Clustering stopping threshold (default: the value estimated for the model).",
 )
 @click.option(
+    "--count",
+    type=click.Choice(["threshold", "eigengap"]),
+    default=None,
+    help="How the speaker count is estimated when not given: 'threshold' (clustering stops "
+    "at the stopping threshold; default) or 'eigengap' (spectrum of the window affinity "
+    "graph, no threshold; better on noisy many-speaker audio, see benchmarks/RESULTS.md).",
+)
+@click.option(
     "--no-resegment",
     is_flag=True,
     default=False,
@@ -159,6 +167,7 @@ def run_command(
     model,
     scoring,
     threshold,
+    count,
     no_resegment,
     adapt,
     seed,
@@ -184,6 +193,7 @@ def run_command(
         model=model,
         scoring=scoring,
         threshold=threshold,
+        count=count,
         resegment=False if no_resegment else None,
         adapt=adapt,
         seed=seed,
@@ -329,6 +339,12 @@ def pipeline_options(command):
             help="Clustering stopping threshold (default: the value estimated for the model).",
         ),
         click.option(
+            "--count",
+            type=click.Choice(["threshold", "eigengap"]),
+            default=None,
+            help="Speaker count estimate when not given: threshold (default) or eigengap.",
+        ),
+        click.option(
             "--no-resegment",
             is_flag=True,
             default=False,
@@ -358,6 +374,7 @@ def _run_options(params: dict, quiet: bool):
         model=params["model"],
         scoring=params["scoring"],
         threshold=params["threshold"],
+        count=params["count"],
         resegment=False if params["no_resegment"] else None,
         adapt=params["adapt"],
         seed=params["seed"],

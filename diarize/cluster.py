@@ -148,6 +148,49 @@ def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+#: Pruning levels tried by :func:`eigengap_count` (share of each window's neighbours kept).
+PRUNING_LEVELS = (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3)
+
+
+def eigengap_count(embeddings: np.ndarray, max_count: int = 8, max_windows: int = 1500) -> int:
+    """Number of speakers from the spectrum of a pruned affinity graph (no threshold).
+
+    For each pruning level p, every window keeps its ``p * n`` most similar windows as
+    neighbours (binary, symmetrised); the Laplacian's eigenvalues are normalised by the
+    largest, and the largest gap among the first ``max_count + 1`` gives a count. The level
+    with the smallest ratio p / gap wins (a clear gap at light pruning). This is the
+    normalised maximum eigengap rule of Park et al. (2020), "Auto-tuning spectral
+    clustering for speaker diarization using normalized maximum eigengap". Above
+    ``max_windows`` windows, an evenly spaced subset is used.
+    """
+    n = len(embeddings)
+    if n < 6:
+        return 1
+    if n > max_windows:
+        embeddings = embeddings[np.linspace(0, n - 1, max_windows).round().astype(np.int64)]
+        n = max_windows
+    x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    affinity = x @ x.T
+    order = np.argsort(-affinity, axis=1, kind="stable")
+    rows = np.arange(n)[:, None]
+    best: tuple[float, int] | None = None
+    for p in PRUNING_LEVELS:
+        k = max(2, int(round(p * n)))
+        graph = np.zeros((n, n))
+        graph[rows, order[:, :k]] = 1.0
+        graph = 0.5 * (graph + graph.T)
+        laplacian = np.diag(graph.sum(axis=1)) - graph
+        values = np.linalg.eigvalsh(laplacian)
+        values = values / max(values[-1], 1e-12)
+        gaps = np.diff(values[: max_count + 1])
+        gap = float(gaps.max())
+        ratio = p / max(gap, 1e-12)
+        if best is None or ratio < best[0]:
+            best = (ratio, int(np.argmax(gaps)) + 1)
+    assert best is not None
+    return best[1]
+
+
 def cluster(
     embeddings: Embeddings,
     config: ClusterConfig,
@@ -177,6 +220,13 @@ def cluster(
     lo, hi = config.min_speakers, config.max_speakers
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"min_speakers ({lo}) is larger than max_speakers ({hi})")
+    if config.count not in ("threshold", "eigengap"):
+        raise ValueError(f"unknown count method {config.count!r} (threshold or eigengap)")
+    if exact is None and config.count == "eigengap":
+        exact = eigengap_count(embeddings, config.max_speakers_estimated)
+        exact = max(exact, lo) if lo is not None else exact
+        exact = min(exact, hi) if hi is not None else exact
+        logger.debug("eigengap speaker count: %d", exact)
     if n <= config.max_exact:
         min_size = int(np.ceil(config.min_cluster_fraction * n))
         return ahc(similarity(embeddings), threshold, exact, lo, hi, min_size)

@@ -86,6 +86,11 @@ class ClusterConfig:
     # their windows join the closest larger cluster (outlier windows: overlap, noise).
     min_cluster_fraction: float = 0.03
     center: bool = False  # subtract the recording's mean embedding before scoring
+    # How the speaker count is chosen when it is not given: "threshold" (AHC stops at the
+    # stopping threshold) or "eigengap" (largest eigengap of a pruned k-NN affinity graph,
+    # pruning level chosen per recording; no threshold involved). Both honour the bounds.
+    count: str = "threshold"
+    max_speakers_estimated: int = 8  # eigengap: the largest count it may return
 
 
 @dataclass(frozen=True)

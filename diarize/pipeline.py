@@ -70,6 +70,11 @@ class Pipeline:
             default = float(extra.get("plda_threshold", 0.0))
         else:
             raise ConfigError(f"unknown scoring {scoring!r}; choose cosine or plda")
+        if config.cluster.count not in ("threshold", "eigengap"):
+            raise ConfigError(
+                f"unknown speaker count method {config.cluster.count!r}; "
+                "choose threshold or eigengap"
+            )
         threshold = config.cluster.threshold
         return similarity, default if threshold is None else threshold
 
@@ -273,6 +278,7 @@ class RunOptions:
     model: Path | None = None
     scoring: str | None = None
     threshold: float | None = None
+    count: str | None = None
     resegment: bool | None = None
     adapt: bool = False
     seed: int | None = None
@@ -291,6 +297,7 @@ class RunOptions:
                     "max_speakers": self.max_speakers,
                     "scoring": self.scoring,
                     "threshold": self.threshold,
+                    "count": self.count,
                 },
                 "resegment": {"enabled": self.resegment},
                 "adapt": {"enabled": True if self.adapt else None},

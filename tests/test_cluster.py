@@ -95,3 +95,32 @@ def test_centering_removes_a_shared_offset():
     assert (shifted @ shifted.T).min() > 0.9  # everything looks alike ...
     c = center(shifted)
     assert _same_partition(cluster(c, ClusterConfig(), threshold=0.0), truth)  # ... until centred
+
+
+@pytest.mark.parametrize("sizes", [[80], [60, 40], [50, 30, 20], [40, 40, 30, 20, 12]])
+def test_eigengap_counts_well_separated_speakers(sizes):
+    from diarize.cluster import eigengap_count
+
+    x, _ = _blobs(sizes, spread=0.3)
+    assert eigengap_count(x) == len(sizes)
+
+
+def test_eigengap_clusters_without_any_threshold():
+    x, truth = _blobs([30, 50, 20], spread=0.15)
+    # A threshold that alone would merge everything: the eigengap count ignores it.
+    assert len(np.unique(cluster(x, ClusterConfig(), threshold=-1.0))) == 1
+    labels = cluster(x, ClusterConfig(count="eigengap"), threshold=-1.0)
+    assert _same_partition(labels, truth)
+
+
+def test_eigengap_count_respects_bounds_and_exact_count():
+    x, _ = _blobs([30, 50, 20], spread=0.3)
+    assert len(np.unique(cluster(x, ClusterConfig(count="eigengap", max_speakers=2), 0.5))) == 2
+    assert len(np.unique(cluster(x, ClusterConfig(count="eigengap", min_speakers=5), 0.5))) == 5
+    assert len(np.unique(cluster(x, ClusterConfig(count="eigengap", num_speakers=4), 0.5))) == 4
+
+
+def test_unknown_count_method_is_an_error():
+    x, _ = _blobs([5, 5])
+    with pytest.raises(ValueError, match="count method"):
+        cluster(x, ClusterConfig(count="guess"), 0.5)

@@ -1,0 +1,144 @@
+"""Does diarizing one long file cost accuracy? The simulated set, file by file and concatenated.
+
+    python -m benchmarks.long_der            # writes benchmarks/LONG.md
+
+The 15 simulated conversations of ``benchmarks.der`` (``diarize simulate``, seed 0, ~37 min in
+all) are diarized one by one with the shipped pipeline, then concatenated into one recording
+and diarized again. Both are scored with pyannote.metrics (corpus DER, collar 0, overlap
+scored; and collar 0.5 = 0.25 s each side, overlap skipped) against the same speech.
+
+The conversations draw their talkers from a small pool, so one person speaks in several of
+them (in other rooms, at other noise levels). The long file is therefore scored twice:
+
+* ``true identities``: a talker is one speaker wherever they speak (the honest reference for
+  the long file; it also asks the system to recognise a voice across rooms);
+* ``per conversation``: each conversation's talkers are distinct speakers, as in the
+  file-by-file run (comparable with it: the cost of the long path alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from benchmarks.der import CACHE, DATA, ensure_simulated, git_state, load_set, machine
+from diarize.scoring import der_components
+from diarize.types import Diarization, Turn
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "LONG.md"
+
+
+def corpus(pairs, collar: float, skip_overlap: bool) -> dict[str, float]:
+    """Sum DER components (seconds) over (reference, hypothesis, uem) triples."""
+    total = {"total": 0.0, "missed": 0.0, "false_alarm": 0.0, "confusion": 0.0}
+    for reference, hypothesis, uem in pairs:
+        for key, value in der_components(reference, hypothesis, collar, skip_overlap, uem).items():
+            total[key] += value
+    return total
+
+
+def rate(c: dict[str, float]) -> str:
+    t = max(c["total"], 1e-9)
+    der = (c["missed"] + c["false_alarm"] + c["confusion"]) / t
+    return (
+        f"{100 * der:.1f} | {100 * c['missed'] / t:.1f} | {100 * c['false_alarm'] / t:.1f} | "
+        f"{100 * c['confusion'] / t:.1f}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
+    args = parser.parse_args(argv)
+
+    from diarize.pipeline import Pipeline
+    from diarize.simulate import SimulationConfig
+
+    if not (DATA / "train").is_dir():
+        print(f"skipped: {DATA} not found", file=sys.stderr)
+        return 0
+    folder = ensure_simulated("sim", SimulationConfig(), lambda m: print(m, file=sys.stderr))
+    if folder is None:
+        return 0
+    items = load_set(folder)
+    pipeline = Pipeline(model=args.model)
+
+    short, t0 = [], time.perf_counter()
+    for item in items:
+        short.append((item.reference, pipeline(item.wav), item.uem))
+        print(f"  {item.uri}: {short[-1][1].num_speakers} speakers", file=sys.stderr)
+    short_wall = time.perf_counter() - t0
+
+    # One long recording: the conversations back to back, references shifted to match.
+    long_wav = CACHE / "sim-concat.wav"
+    offset, true_turns, conv_turns, uem = 0.0, [], [], []
+    with sf.SoundFile(str(long_wav), "w", 16000, 1, "PCM_16") as out:
+        for item in items:
+            audio, sr = sf.read(str(item.wav), dtype="float32")
+            assert sr == 16000 and audio.ndim == 1
+            out.write(audio)
+            for t in item.reference.turns:
+                true_turns.append(Turn(t.start + offset, t.end + offset, t.speaker))
+                conv_turns.append(Turn(t.start + offset, t.end + offset, f"{item.uri}/{t.speaker}"))
+            uem += [(a + offset, b + offset) for a, b in item.uem]
+            offset += len(audio) / sr
+    uri = long_wav.stem
+    true_ref = Diarization(uri, tuple(sorted(true_turns, key=lambda t: t.start)), offset)
+    conv_ref = Diarization(uri, tuple(sorted(conv_turns, key=lambda t: t.start)), offset)
+    t0 = time.perf_counter()
+    long_hyp = pipeline(long_wav)
+    long_wall = time.perf_counter() - t0
+
+    rows = []
+    for collar, skip in ((0.0, False), (0.5, True)):
+        rows.append(
+            (
+                collar,
+                rate(corpus(short, collar, skip)),
+                rate(corpus([(conv_ref, long_hyp, uem)], collar, skip)),
+                rate(corpus([(true_ref, long_hyp, uem)], collar, skip)),
+            )
+        )
+    ref_speakers = len({t.speaker for t in true_turns})
+    per_file = sum(r.num_speakers for r, _, _ in short)
+    found = sum(h.num_speakers for _, h, _ in short)
+    lines = [
+        "# One long file vs the same conversations file by file",
+        "",
+        f"`python -m benchmarks.long_der`, {dt.datetime.now():%Y-%m-%d %H:%M}, {machine()}, "
+        f"load average {os.getloadavg()[0]:.1f} at the end; {git_state()}.",
+        "",
+        f"{len(items)} simulated conversations (`{folder.relative_to(ROOT)}`), "
+        f"{offset / 60:.1f} min in all. File by file: {per_file} speakers in the references "
+        f"(summed over files), {found} found, {short_wall:.0f} s wall. Concatenated: "
+        f"{ref_speakers} distinct talkers, {long_hyp.num_speakers} found, {long_wall:.0f} s wall.",
+        "",
+        "DER % | missed | false alarm | confusion, corpus totals (pyannote.metrics):",
+        "",
+        "| collar | file by file | long file, per-conversation speakers "
+        "| long file, true identities |",
+        "|---|---|---|---|",
+    ]
+    for collar, a, b, c in rows:
+        name = "0 (overlap scored)" if collar == 0 else "0.5 (0.25 s each side, overlap skipped)"
+        lines.append(f"| {name} | {a} | {b} | {c} |")
+    text = "\n".join(lines) + "\n"
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, args.out)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    raise SystemExit(main())
