@@ -49,7 +49,7 @@ def rate(c: dict[str, float]) -> str:
     t = max(c["total"], 1e-9)
     der = (c["missed"] + c["false_alarm"] + c["confusion"]) / t
     return (
-        f"{100 * der:.1f} | {100 * c['missed'] / t:.1f} | {100 * c['false_alarm'] / t:.1f} | "
+        f"**{100 * der:.1f}** | {100 * c['missed'] / t:.1f} | {100 * c['false_alarm'] / t:.1f} | "
         f"{100 * c['confusion'] / t:.1f}"
     )
 
@@ -58,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
+    parser.add_argument("--config", default=None, help="pipeline TOML (default: defaults)")
     args = parser.parse_args(argv)
 
+    from diarize.config import load_config
     from diarize.pipeline import Pipeline
     from diarize.simulate import SimulationConfig
 
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if folder is None:
         return 0
     items = load_set(folder)
-    pipeline = Pipeline(model=args.model)
+    pipeline = Pipeline(load_config(args.config), model=args.model)
 
     short, t0 = [], time.perf_counter()
     for item in items:
@@ -98,16 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     long_hyp = pipeline(long_wav)
     long_wall = time.perf_counter() - t0
 
-    rows = []
-    for collar, skip in ((0.0, False), (0.5, True)):
-        rows.append(
-            (
-                collar,
-                rate(corpus(short, collar, skip)),
-                rate(corpus([(conv_ref, long_hyp, uem)], collar, skip)),
-                rate(corpus([(true_ref, long_hyp, uem)], collar, skip)),
-            )
-        )
+    runs = [
+        ("file by file", short),
+        ("long file, true identities", [(true_ref, long_hyp, uem)]),
+        ("long file, per-conversation speakers", [(conv_ref, long_hyp, uem)]),
+    ]
+    rows = [
+        (name, collar, rate(corpus(pairs, collar, skip)))
+        for collar, skip in ((0.0, False), (0.5, True))
+        for name, pairs in runs
+    ]
     ref_speakers = len({t.speaker for t in true_turns})
     per_file = sum(r.num_speakers for r, _, _ in short)
     found = sum(h.num_speakers for _, h, _ in short)
@@ -122,15 +124,15 @@ def main(argv: list[str] | None = None) -> int:
         f"(summed over files), {found} found, {short_wall:.0f} s wall. Concatenated: "
         f"{ref_speakers} distinct talkers, {long_hyp.num_speakers} found, {long_wall:.0f} s wall.",
         "",
-        "DER % | missed | false alarm | confusion, corpus totals (pyannote.metrics):",
+        f"Pipeline configuration: {args.config or 'defaults'}; model: "
+        f"{args.model or 'shipped'}. Corpus totals from pyannote.metrics, % of reference speech:",
         "",
-        "| collar | file by file | long file, per-conversation speakers "
-        "| long file, true identities |",
-        "|---|---|---|---|",
+        "| run | collar | DER | missed | false alarm | confusion |",
+        "|---|---|---|---|---|---|",
     ]
-    for collar, a, b, c in rows:
-        name = "0 (overlap scored)" if collar == 0 else "0.5 (0.25 s each side, overlap skipped)"
-        lines.append(f"| {name} | {a} | {b} | {c} |")
+    for name, collar, cells in rows:
+        scoring = "0, overlap scored" if collar == 0 else "0.5 (0.25 s each side), overlap skipped"
+        lines.append(f"| {name} | {scoring} | {cells} |")
     text = "\n".join(lines) + "\n"
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(text, encoding="utf-8")
