@@ -30,6 +30,9 @@ DATA = ROOT.parent / "shared" / "data"
 VARIANTS = {
     "default": None,
     "fast": ROOT / "examples" / "fast.toml",
+    # Baseline: the same pipeline with Resemblyzer's supervised encoder (pip install
+    # resemblyzer); its threshold does not matter for speed.
+    "resemblyzer": None,
 }
 
 
@@ -63,7 +66,12 @@ def child(path: str, config: str | None, model: str | None) -> None:
     from diarize.pipeline import Pipeline
 
     tic = time.perf_counter()
-    pipeline = Pipeline(load_config(config), model=model)
+    if model == "resemblyzer":
+        from benchmarks.encoders import ResemblyzerEncoder
+
+        pipeline = Pipeline(load_config(config), encoder=ResemblyzerEncoder())
+    else:
+        pipeline = Pipeline(load_config(config), model=model)
     setup = time.perf_counter() - tic
     tic = time.perf_counter()
     result = pipeline(path)
@@ -115,6 +123,12 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "SPEED.md"))
+    parser.add_argument(
+        "--baseline-max",
+        type=int,
+        default=3600,
+        help="longest input (s) the resemblyzer baseline runs on",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--config", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -127,7 +141,14 @@ def main() -> None:
     for seconds in lengths:
         path = build_input(seconds)
         for name in variants:
-            r = measure(path, VARIANTS[name], args.model)
+            if name == "resemblyzer" and seconds > args.baseline_max:
+                continue
+            model = "resemblyzer" if name == "resemblyzer" else args.model
+            try:
+                r = measure(path, VARIANTS[name], model)
+            except RuntimeError as exc:
+                print(f"{name}: {exc}", flush=True)
+                continue
             r.update(seconds=seconds, variant=name, rtf=r["wall"] / seconds)
             rows.append(r)
             stages = ", ".join(f"{k} {v:.1f}" for k, v in r["timings"].items())
@@ -166,7 +187,9 @@ def main() -> None:
     base = {r["variant"]: r for r in rows if r["seconds"] == lengths[0]}
     lines += ["", "Growth relative to the shortest input (wall time / peak RSS):", ""]
     for r in rows:
-        b = base[r["variant"]]
+        b = base.get(r["variant"])
+        if b is None:
+            continue
         growth = r["seconds"] / lengths[0]
         lines.append(
             f"- {r['variant']} {r['seconds'] / 60:.0f} min: length x{growth:.0f}, "
