@@ -169,8 +169,7 @@ def eigengap_count(embeddings: np.ndarray, max_count: int = 8, max_windows: int 
     if n > max_windows:
         embeddings = embeddings[np.linspace(0, n - 1, max_windows).round().astype(np.int64)]
         n = max_windows
-    x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    affinity = x @ x.T
+    affinity = cosine_similarity(embeddings)
     order = np.argsort(-affinity, axis=1, kind="stable")
     rows = np.arange(n)[:, None]
     best: tuple[float, int] | None = None
