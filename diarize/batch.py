@@ -316,20 +316,30 @@ def _run_process_pool(
 
 def _stop_workers(executor: Any) -> None:
     """Terminate the pool's worker processes and wait until each has exited (killing any
-    that ignore the request), so that no worker outlives an interrupted batch."""
+    that ignore the request), so that no worker outlives an interrupted batch.
+
+    The pool's management thread may still start a replacement worker while the pool breaks
+    down, so the live table of processes is swept until that thread has finished.
+    """
+    live = getattr(executor, "_processes", None) or {}  # the same dict the thread updates
+    manager = getattr(executor, "_executor_manager_thread", None)
     seen: dict[int, Any] = {}
 
-    def current() -> list[Any]:
-        for process in list((getattr(executor, "_processes", None) or {}).values()):
+    def sweep() -> None:
+        for process in list(live.values()):
             seen.setdefault(id(process), process)
-        return list(seen.values())
+        for process in seen.values():
+            if process.is_alive():
+                process.terminate()
 
-    for process in current():
-        process.terminate()
+    sweep()
     executor.shutdown(wait=False, cancel_futures=True)
-    for process in current():  # again: the pool may have started one meanwhile
-        if process.is_alive():
-            process.terminate()
+    deadline = time.monotonic() + 30.0
+    while manager is not None and manager.is_alive() and time.monotonic() < deadline:
+        sweep()
+        manager.join(timeout=0.1)
+    sweep()
+    for process in seen.values():
         process.join(timeout=10)
         if process.is_alive():
             process.kill()
