@@ -132,8 +132,9 @@ def main() -> None:
     type=click.Choice(["threshold", "eigengap"]),
     default=None,
     help="How the speaker count is estimated when not given: 'threshold' (clustering stops "
-    "at the stopping threshold; default) or 'eigengap' (spectrum of the window affinity "
-    "graph, no threshold; better on noisy many-speaker audio, see benchmarks/RESULTS.md).",
+    "at the stopping threshold; default) or 'eigengap' (spectrum of the window-affinity "
+    "graph, no threshold). With the shipped encoder the threshold does better on both "
+    "benchmark sets (benchmarks/RESULTS.md).",
 )
 @click.option(
     "--no-resegment",
