@@ -3,6 +3,7 @@ function and turns library errors into a one-line message and a non-zero exit co
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -70,6 +71,103 @@ def main() -> None:
     """
 
 
+# --- options shared by run, batch and plot --------------------------------------------------
+
+
+def pipeline_options(command):
+    """The model/config/speaker-count/seed options of 'diarize run', for other commands."""
+    options = [
+        click.option(
+            "--num-speakers",
+            "-n",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Exact number of speakers, when known.",
+        ),
+        click.option(
+            "--min-speakers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Lower bound on the number of speakers.",
+        ),
+        click.option(
+            "--max-speakers",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Upper bound on the number of speakers.",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="TOML file of hyper-parameters (see 'diarize config').",
+        ),
+        click.option(
+            "--model",
+            type=click.Path(path_type=Path),
+            default=None,
+            help="Encoder checkpoint (default: the shipped models/encoder-v1.pt).",
+        ),
+        click.option(
+            "--scoring",
+            type=click.Choice(["cosine", "plda"]),
+            default=None,
+            help="Similarity used by clustering (default from config: cosine).",
+        ),
+        click.option(
+            "--threshold",
+            type=float,
+            default=None,
+            help="Clustering stopping threshold (default: the value estimated for the model).",
+        ),
+        click.option(
+            "--count",
+            type=click.Choice(["threshold", "eigengap"]),
+            default=None,
+            help="How the speaker count is estimated when not given: 'threshold' (clustering "
+            "stops at the stopping threshold; default) or 'eigengap' (spectrum of the "
+            "window-affinity graph, no threshold). With the shipped encoder the threshold does "
+            "better on both benchmark sets (benchmarks/RESULTS.md).",
+        ),
+        click.option(
+            "--no-resegment",
+            is_flag=True,
+            default=False,
+            help="Skip frame-level resegmentation (turns then follow the sliding windows).",
+        ),
+        click.option(
+            "--adapt",
+            is_flag=True,
+            default=False,
+            help="Fine-tune a copy of the encoder on each recording first.",
+        ),
+        click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_options(params: dict, quiet: bool):
+    from diarize.pipeline import RunOptions
+
+    return RunOptions(
+        num_speakers=params["num_speakers"],
+        min_speakers=params["min_speakers"],
+        max_speakers=params["max_speakers"],
+        config_path=params["config_path"],
+        model=params["model"],
+        scoring=params["scoring"],
+        threshold=params["threshold"],
+        count=params["count"],
+        resegment=False if params["no_resegment"] else None,
+        adapt=params["adapt"],
+        seed=params["seed"],
+        progress=not quiet,
+    )
+
+
 # --- run -----------------------------------------------------------------------------------
 
 
@@ -83,72 +181,7 @@ def main() -> None:
     help="Output file (one input) or folder (ends with '/' or exists as a folder; one "
     "<stem>.rttm per input). Default: print to stdout.",
 )
-@click.option(
-    "--num-speakers",
-    "-n",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Exact number of speakers, when known.",
-)
-@click.option(
-    "--min-speakers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Lower bound on the number of speakers.",
-)
-@click.option(
-    "--max-speakers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Upper bound on the number of speakers.",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="TOML file of hyper-parameters (see 'diarize config' for every option and default).",
-)
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Encoder checkpoint (default: the shipped models/encoder-v1.pt).",
-)
-@click.option(
-    "--scoring",
-    type=click.Choice(["cosine", "plda"]),
-    default=None,
-    help="Similarity used by clustering (default from config: cosine).",
-)
-@click.option(
-    "--threshold",
-    type=float,
-    default=None,
-    help="Clustering stopping threshold (default: the value estimated for the model).",
-)
-@click.option(
-    "--count",
-    type=click.Choice(["threshold", "eigengap"]),
-    default=None,
-    help="How the speaker count is estimated when not given: 'threshold' (clustering stops "
-    "at the stopping threshold; default) or 'eigengap' (spectrum of the window-affinity "
-    "graph, no threshold). With the shipped encoder the threshold does better on both "
-    "benchmark sets (benchmarks/RESULTS.md).",
-)
-@click.option(
-    "--no-resegment",
-    is_flag=True,
-    default=False,
-    help="Skip frame-level resegmentation (turns then follow the sliding windows).",
-)
-@click.option(
-    "--adapt",
-    is_flag=True,
-    default=False,
-    help="Fine-tune a copy of the encoder on the recording itself (self-supervised) first.",
-)
-@click.option("--seed", type=int, default=None, help="Random seed (default 0).")
+@pipeline_options
 @click.option("--json", "as_json", is_flag=True, help="Write turns as JSON instead of RTTM.")
 @click.option(
     "--ref",
@@ -158,49 +191,17 @@ def main() -> None:
 )
 @verbose_option
 @quiet_option
-def run_command(
-    audio,
-    output,
-    num_speakers,
-    min_speakers,
-    max_speakers,
-    config_path,
-    model,
-    scoring,
-    threshold,
-    count,
-    no_resegment,
-    adapt,
-    seed,
-    as_json,
-    ref,
-    verbose,
-    quiet,
-) -> None:
+def run_command(audio, output, as_json, ref, verbose, quiet, **params) -> None:
     """Diarize AUDIO file(s): wav, flac, ogg, mp3, m4a, mp4, webm, ... any rate or channels.
 
     Prints RTTM (uri = file stem, speakers SPEAKER_00, SPEAKER_01, ...) to stdout unless
     -o is given. Outputs are written atomically: an error never leaves a partial file.
     """
     _setup_logging(verbose, quiet)
-    from diarize.pipeline import RunOptions, run_files
+    from diarize.pipeline import run_files
 
-    options = RunOptions(
-        output=output,
-        num_speakers=num_speakers,
-        min_speakers=min_speakers,
-        max_speakers=max_speakers,
-        config_path=config_path,
-        model=model,
-        scoring=scoring,
-        threshold=threshold,
-        count=count,
-        resegment=False if no_resegment else None,
-        adapt=adapt,
-        seed=seed,
-        as_json=as_json,
-        reference=ref,
-        progress=not quiet,
+    options = dataclasses.replace(
+        _run_options(params, quiet), output=output, as_json=as_json, reference=ref
     )
     try:
         failures = run_files(list(audio), options, echo=click.echo)
@@ -290,97 +291,6 @@ def fit_backend_command(data, model, out, seed, num_mixtures, conversations, ver
 
 
 # --- batch (batch.py) ----------------------------------------------------------------------
-
-
-def pipeline_options(command):
-    """The model/config/speaker-count/seed options of 'diarize run', for other commands."""
-    options = [
-        click.option(
-            "--num-speakers",
-            "-n",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Exact number of speakers, when known.",
-        ),
-        click.option(
-            "--min-speakers",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Lower bound on the number of speakers.",
-        ),
-        click.option(
-            "--max-speakers",
-            type=click.IntRange(min=1),
-            default=None,
-            help="Upper bound on the number of speakers.",
-        ),
-        click.option(
-            "--config",
-            "config_path",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="TOML file of hyper-parameters (see 'diarize config').",
-        ),
-        click.option(
-            "--model",
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Encoder checkpoint (default: the shipped models/encoder-v1.pt).",
-        ),
-        click.option(
-            "--scoring",
-            type=click.Choice(["cosine", "plda"]),
-            default=None,
-            help="Similarity used by clustering (default from config: cosine).",
-        ),
-        click.option(
-            "--threshold",
-            type=float,
-            default=None,
-            help="Clustering stopping threshold (default: the value estimated for the model).",
-        ),
-        click.option(
-            "--count",
-            type=click.Choice(["threshold", "eigengap"]),
-            default=None,
-            help="Speaker count estimate when not given: threshold (default) or eigengap.",
-        ),
-        click.option(
-            "--no-resegment",
-            is_flag=True,
-            default=False,
-            help="Skip frame-level resegmentation.",
-        ),
-        click.option(
-            "--adapt",
-            is_flag=True,
-            default=False,
-            help="Fine-tune a copy of the encoder on each recording first.",
-        ),
-        click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _run_options(params: dict, quiet: bool):
-    from diarize.pipeline import RunOptions
-
-    return RunOptions(
-        num_speakers=params["num_speakers"],
-        min_speakers=params["min_speakers"],
-        max_speakers=params["max_speakers"],
-        config_path=params["config_path"],
-        model=params["model"],
-        scoring=params["scoring"],
-        threshold=params["threshold"],
-        count=params["count"],
-        resegment=False if params["no_resegment"] else None,
-        adapt=params["adapt"],
-        seed=params["seed"],
-        progress=not quiet,
-    )
 
 
 @main.command("batch")
