@@ -75,7 +75,7 @@ def main() -> None:
 
 
 def pipeline_options(command):
-    """The model/config/speaker-count/seed options of 'diarize run', for other commands."""
+    """The model, configuration, speaker-count and seed options of run, batch and plot."""
     options = [
         click.option(
             "--num-speakers",
