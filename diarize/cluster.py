@@ -148,6 +148,9 @@ def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+#: How the speaker count is chosen when not given (``ClusterConfig.count``).
+COUNT_METHODS = ("threshold", "eigengap")
+
 #: Pruning levels tried by :func:`eigengap_count` (share of each window's neighbours kept).
 PRUNING_LEVELS = (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3)
 
@@ -219,8 +222,8 @@ def cluster(
     lo, hi = config.min_speakers, config.max_speakers
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"min_speakers ({lo}) is larger than max_speakers ({hi})")
-    if config.count not in ("threshold", "eigengap"):
-        raise ValueError(f"unknown count method {config.count!r} (threshold or eigengap)")
+    if config.count not in COUNT_METHODS:
+        raise ValueError(f"unknown count method {config.count!r} ({' or '.join(COUNT_METHODS)})")
     if exact is None and config.count == "eigengap":
         exact = eigengap_count(embeddings, config.max_speakers_estimated)
         exact = max(exact, lo) if lo is not None else exact

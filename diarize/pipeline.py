@@ -15,7 +15,13 @@ import torch
 
 from diarize import audio as audio_io
 from diarize.backend import PLDA
-from diarize.cluster import DEFAULT_COSINE_THRESHOLD, Similarity, cluster, cosine_similarity
+from diarize.cluster import (
+    COUNT_METHODS,
+    DEFAULT_COSINE_THRESHOLD,
+    Similarity,
+    cluster,
+    cosine_similarity,
+)
 from diarize.config import PipelineConfig, load_config, update_config
 from diarize.embed import embed_chunked, speech_regions, windows
 from diarize.encoder import EmbeddingModel, load_encoder
@@ -70,10 +76,10 @@ class Pipeline:
             default = float(extra.get("plda_threshold", 0.0))
         else:
             raise ConfigError(f"unknown scoring {scoring!r}; choose cosine or plda")
-        if config.cluster.count not in ("threshold", "eigengap"):
+        if config.cluster.count not in COUNT_METHODS:
             raise ConfigError(
                 f"unknown speaker count method {config.cluster.count!r}; "
-                "choose threshold or eigengap"
+                f"choose {' or '.join(COUNT_METHODS)}"
             )
         threshold = config.cluster.threshold
         return similarity, default if threshold is None else threshold
