@@ -252,7 +252,7 @@ def report(runs: list[dict], args, model_text: str, command: str, started: str) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=10, help="links per source recording")
+    parser.add_argument("--copies", type=int, default=40, help="links per source recording")
     parser.add_argument("--trials", type=int, default=2, help="runs of each setting")
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write BATCH.md")
