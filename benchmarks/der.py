@@ -695,9 +695,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    import torch
-
-    torch.set_num_threads(args.threads)
     from benchmarks.encoders import MfccStats
     from diarize.pipeline import Pipeline
     from diarize.simulate import SimulationConfig

@@ -42,6 +42,7 @@ from benchmarks.der import (
     load_set,
     machine,
 )
+from diarize.eer import compute_eer
 from diarize.types import Diarization
 
 OUT = ROOT / "benchmarks" / "WINDOWS.md"
@@ -95,18 +96,13 @@ def trials(bounds: np.ndarray, embeddings: np.ndarray, labels: np.ndarray):
 
 
 def equal_error_rate(target: np.ndarray, nontarget: np.ndarray) -> float:
-    """EER (0..1): where the miss rate of targets equals the false-alarm rate of non-targets."""
+    """EER (0..1) of target and non-target scores (``diarize.eer.compute_eer``); NaN when a
+    kind of trial is missing."""
     if len(target) == 0 or len(nontarget) == 0:
         return float("nan")
     scores = np.concatenate([target, nontarget])
-    is_target = np.concatenate([np.ones(len(target)), np.zeros(len(nontarget))])
-    order = np.argsort(-scores, kind="stable")
-    is_target = is_target[order]
-    # Accept everything scoring at least the k-th best: misses and false alarms after k.
-    miss = 1.0 - np.cumsum(is_target) / len(target)
-    false_alarm = np.cumsum(1.0 - is_target) / len(nontarget)
-    k = int(np.argmin(np.abs(miss - false_alarm)))
-    return float((miss[k] + false_alarm[k]) / 2)
+    labels = np.concatenate([np.ones(len(target), bool), np.zeros(len(nontarget), bool)])
+    return compute_eer(scores, labels)[0]
 
 
 def evaluate(encoder, items: list[Item]) -> dict:
