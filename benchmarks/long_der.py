@@ -35,6 +35,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks.der import CACHE, DATA, ensure_simulated, git_state, load_set, machine
+from diarize.rttm import write_atomic
 from diarize.scoring import score_corpus
 from diarize.types import Diarization, Turn
 
@@ -156,9 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         scoring = "0, overlap scored" if collar == 0 else "0.5 (0.25 s each side), overlap skipped"
         lines.append(f"| {name} | {scoring} | {cells} |")
     text = "\n".join(lines) + "\n"
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, args.out)
+    write_atomic(args.out, text)
     print(text)
     return 0
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from benchmarks.der import (
     machine,
 )
 from diarize.eer import compute_eer
+from diarize.rttm import write_atomic
 from diarize.types import Diarization
 
 OUT = ROOT / "benchmarks" / "WINDOWS.md"
@@ -245,9 +245,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r['target']:.2f} | {r['nontarget']:.2f} |"
             )
     text = "\n".join(lines) + "\n"
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, args.out)
+    write_atomic(args.out, text)
     print(text)
     return 0
 
