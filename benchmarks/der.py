@@ -812,13 +812,14 @@ def main(argv: list[str] | None = None) -> int:
 def fit_mfcc(encoder, items: list[Item]) -> None:
     """Standardisation statistics of the MFCC baseline from sim-tune speech windows (no labels)."""
     from diarize import audio as audio_io
-    from diarize.embed import speech_regions, windows
+    from diarize.embed import detect_regions, windows
 
     config = PipelineConfig()
     stats = []
     for item in items:
         x = audio_io.load(item.wav, encoder.sample_rate)
-        bounds = windows(speech_regions(x, config.vad, encoder.sample_rate), config.embed)
+        _, window_regions = detect_regions(x, config.vad, config.embed, encoder.sample_rate)
+        bounds = windows(window_regions, config.embed)
         stats.append(encoder.raw_stats(x, bounds))
     encoder.fit(np.concatenate(stats))
 

@@ -68,6 +68,9 @@ class EmbedConfig:
     window: float = 1.5  # seconds
     step: float = 0.25  # seconds
     min_window: float = 0.4  # seconds; speech regions shorter than this get no window of their own
+    # Seconds added around each detected speech run before windows are cut. The output's
+    # regions use [vad] pad instead: windows stay on the speech, the output keeps word edges.
+    pad: float = 0.0
     batch_size: int = 64  # windows per encoder batch (slow path)
     chunk: float = 120.0  # seconds of audio per front-end/trunk chunk
 

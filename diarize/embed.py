@@ -3,6 +3,7 @@ signals (int16 or float32), so memory depends on the chunk size, not the recordi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -10,8 +11,9 @@ import numpy as np
 from diarize.audio import as_float32, to_samples
 from diarize.config import EmbedConfig, VADConfig
 from diarize.encoder import EmbeddingModel
+from diarize.errors import ConfigError
 from diarize.types import Embeddings, Regions, Waveform
-from diarize.vad import detect_speech
+from diarize.vad import detect_speech, pad_regions
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +104,25 @@ def speech_regions(
         else:
             merged.append([start, end])
     return np.asarray(merged, dtype=np.int64)
+
+
+def detect_regions(
+    signal: np.ndarray, vad: VADConfig, embed: EmbedConfig, sample_rate: int = 16000
+) -> tuple[Regions, Regions]:
+    """One speech detection, padded twice: the regions the output covers (``vad.pad``) and
+    the regions windows are cut from (``embed.pad``).
+
+    Padding protects the output from clipped word edges, but windows that reach into the
+    padding take in silence, noise or the neighbouring talker's last syllable.
+    """
+    for section, pad in (("vad", vad.pad), ("embed", embed.pad)):
+        if pad < 0:
+            raise ConfigError(f"[{section}] pad must be >= 0 seconds, got {pad}")
+    raw = speech_regions(signal, dataclasses.replace(vad, pad=0.0), sample_rate)
+    return (
+        pad_regions(raw, vad.pad, len(signal), sample_rate),
+        pad_regions(raw, embed.pad, len(signal), sample_rate),
+    )
 
 
 def embed_chunked(

@@ -23,7 +23,7 @@ from diarize.cluster import (
     cosine_similarity,
 )
 from diarize.config import PipelineConfig, load_config, update_config
-from diarize.embed import embed_chunked, speech_regions, windows
+from diarize.embed import detect_regions, embed_chunked, windows
 from diarize.encoder import EmbeddingModel, load_encoder
 from diarize.errors import AudioError, ConfigError, DiarizeError
 from diarize.resegment import resegment, to_turns
@@ -160,7 +160,7 @@ class Pipeline:
         torch.manual_seed(config.seed)
 
         tic = time.perf_counter()
-        regions = speech_regions(waveform, config.vad, sr)
+        regions, window_regions = detect_regions(waveform, config.vad, config.embed, sr)
         timings["vad"] = time.perf_counter() - tic
         bounds = np.zeros((0, 2), dtype=np.int64)
         embeddings = np.zeros((0, self.encoder.dim), dtype=np.float32)
@@ -175,13 +175,13 @@ class Pipeline:
                 encoder = adapt_encoder(
                     encoder,
                     audio_io.as_float32(waveform),
-                    regions,
+                    window_regions,
                     config.adapt.steps,
                     config.seed,
                 )
                 timings["adapt"] = time.perf_counter() - tic
             tic = time.perf_counter()
-            bounds = windows(regions, config.embed, sr)
+            bounds = windows(window_regions, config.embed, sr)
             embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
             timings["embed"] = time.perf_counter() - tic
         return Analysis(uri, name, duration, len(waveform), regions, bounds, embeddings, timings)

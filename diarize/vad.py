@@ -190,14 +190,23 @@ def binarize(
         ends = ends[np.concatenate([keep[1:], [True]])]
         long_enough = (ends - starts) >= config.min_speech
         starts, ends = starts[long_enough], ends[long_enough]
-    starts = np.maximum(starts - config.pad, 0.0)
-    ends = np.minimum(ends + config.pad, duration)
     regions = np.stack(
         [np.round(starts * sample_rate), np.round(ends * sample_rate)], axis=1
     ).astype(np.int64)
-    regions[:, 1] = np.minimum(regions[:, 1], num_samples)
-    regions = regions[regions[:, 1] > regions[:, 0]]
-    return _merge(regions)
+    return pad_regions(regions, config.pad, num_samples, sample_rate)
+
+
+def pad_regions(
+    regions: Regions, pad: float, num_samples: int, sample_rate: int = 16000
+) -> Regions:
+    """Widen sorted regions by ``pad`` seconds on both sides, clip them to the signal
+    ``[0, num_samples)`` and merge those that then touch or overlap."""
+    if pad < 0:
+        raise ValueError(f"pad must be >= 0 seconds, got {pad}")
+    widen = int(round(pad * sample_rate))
+    regions = np.asarray(regions, dtype=np.int64).reshape(-1, 2) + np.array([-widen, widen])
+    regions = np.clip(regions, 0, num_samples)
+    return _merge(regions[regions[:, 1] > regions[:, 0]])
 
 
 def _check_waveform(waveform: np.ndarray) -> np.ndarray:
