@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diarize.config import VADConfig
+from diarize.config import EmbedConfig, VADConfig
+from diarize.embed import detect_regions
 from diarize.errors import ConfigError
-from diarize.vad import FRAME_STEP, binarize, detect_speech, speech_probability
+from diarize.vad import FRAME_STEP, binarize, detect_speech, pad_regions, speech_probability
 
 SR = 16000
 HERE = Path(__file__).resolve().parent
@@ -274,3 +275,27 @@ def test_silero_missing_package_is_a_clear_error(monkeypatch):
 
     with pytest.raises(ModelError, match="silero-vad"):
         detect_speech(np.zeros(SR, np.float32), VADConfig(method="silero"), SR)
+
+
+def test_pad_regions_widens_clips_and_merges():
+    # 1 kHz for easy arithmetic: pad 0.1 s = 100 samples.
+    regions = np.array([[50, 200], [350, 400], [700, 990]])
+    padded = pad_regions(regions, 0.1, 1000, sample_rate=1000)
+    # [0 (clipped), 300) and [250, 500) touch -> [0, 500); [600, 1000 (clipped)).
+    assert padded.tolist() == [[0, 500], [600, 1000]]
+    assert pad_regions(regions, 0.0, 1000, sample_rate=1000).tolist() == regions.tolist()
+    assert pad_regions(np.zeros((0, 2), np.int64), 0.2, 1000).shape == (0, 2)
+    with pytest.raises(ValueError, match="pad"):
+        pad_regions(regions, -0.1, 1000)
+
+
+def test_detect_regions_pads_output_and_window_regions_from_one_detection():
+    # 1 s silence, 2 s voice, 1 s silence: one run near [1 s, 3 s).
+    x = with_silence([("silence", 1.0), ("speech", 2.0), ("silence", 1.0)])
+    vad = VADConfig(method="spectral", **{**PLAIN, "pad": 0.3})
+    output, windows = detect_regions(x, vad, EmbedConfig(pad=0.0), SR)
+    plain = detect_speech(x, dataclasses.replace(vad, pad=0.0), SR)
+    assert windows.tolist() == plain.tolist()
+    assert output.tolist() == (plain + np.array([-0.3 * SR, 0.3 * SR])).astype(int).tolist()
+    with pytest.raises(ConfigError, match=r"\[embed\] pad"):
+        detect_regions(x, vad, EmbedConfig(pad=-1.0), SR)
