@@ -282,9 +282,9 @@ def _digest(array) -> str:
 @contextlib.contextmanager
 def memoized_vad():
     """Speech detection computed once per signal while thresholds are searched."""
-    import diarize.pipeline as pipeline_module
+    import diarize.embed as embed_module  # the pipeline's detect_regions calls it there
 
-    original = pipeline_module.speech_regions
+    original = embed_module.speech_regions
     cache: dict[tuple[str, str], np.ndarray] = {}
 
     def cached(signal, config, sample_rate=16000, *args, **kwargs):
@@ -293,11 +293,11 @@ def memoized_vad():
             cache[key] = original(signal, config, sample_rate, *args, **kwargs)
         return cache[key].copy()
 
-    pipeline_module.speech_regions = cached
+    embed_module.speech_regions = cached
     try:
         yield
     finally:
-        pipeline_module.speech_regions = original
+        embed_module.speech_regions = original
 
 
 # --- scoring ----------------------------------------------------------------------------------
