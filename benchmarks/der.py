@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from diarize.cluster import DEFAULT_COSINE_THRESHOLD
-from diarize.config import PipelineConfig, update_config
+from diarize.config import PipelineConfig, load_config, update_config
 from diarize.encoder import EmbeddingModel
 from diarize.errors import DiarizeError
 from diarize.rttm import read_rttm, read_uem
@@ -416,11 +416,14 @@ def reference_stats(items: list[Item]) -> dict:
 # --- running ----------------------------------------------------------------------------------
 
 
-def build_config(variant: Variant, threshold: float | None) -> PipelineConfig:
+def build_config(
+    variant: Variant, threshold: float | None, base: PipelineConfig | None = None
+) -> PipelineConfig:
+    """``base`` (default: the pipeline's defaults) with the variant's overrides."""
     overrides = json.loads(json.dumps(variant.overrides))
     if threshold is not None:
         overrides.setdefault("cluster", {})["threshold"] = float(threshold)
-    return update_config(PipelineConfig(), overrides)
+    return update_config(base or PipelineConfig(), overrides)
 
 
 def run_set(pipeline, items: list[Item], oracle: bool, log, label: str) -> Scores:
@@ -449,15 +452,15 @@ def run_set(pipeline, items: list[Item], oracle: bool, log, label: str) -> Score
     return scores
 
 
-def tune_threshold(pipeline_cls, variant, encoder, items, quick, log) -> dict:
+def tune_threshold(pipeline_cls, variant, encoder, items, quick, log, config=None) -> dict:
     """Minimise corpus DER (collar 0, overlap scored) on ``items`` over a similarity grid."""
     memo = Memo(encoder)
-    base = build_config(variant, None)
+    base = build_config(variant, None, config)
     pipeline = pipeline_cls(base, encoder=memo)
     similarity, default = pipeline.scorer(base)
 
     def corpus_der(threshold: float) -> float:
-        p = pipeline_cls(build_config(variant, threshold), encoder=memo)
+        p = pipeline_cls(build_config(variant, threshold, config), encoder=memo)
         err = tot = 0.0
         for item in items:
             try:
@@ -664,6 +667,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="ami,sim", help="comma-separated: ami, sim")
     parser.add_argument("--variants", default=",".join(v.name for v in VARIANTS))
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
+    parser.add_argument(
+        "--config", default=None, help="pipeline TOML every variant starts from (default: defaults)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sets and grid (smoke test)")
     parser.add_argument("--out", default=None, help="markdown output (default RESULTS.md)")
     parser.add_argument("--list", action="store_true", help="print the variants and exit")
@@ -692,6 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out) if args.out else (CACHE / "RESULTS-quick.md" if args.quick else RESULTS)
     )
 
+    base = load_config(args.config)  # the defaults when no file is given
     import torch
 
     torch.set_num_threads(args.threads)
@@ -753,19 +760,19 @@ def main(argv: list[str] | None = None) -> int:
                 skipped[v.name] = "no simulated tuning set to fit its standardisation on"
                 log(f"[{v.name}] skipped: {skipped[v.name]}")
                 continue
-            fit_mfcc(enc, tune_items)
+            fit_mfcc(enc, tune_items, base)
         if v.threshold == "tuned":
             if tune_items is None:
                 skipped[v.name] = "no simulated tuning set to choose its threshold on"
                 log(f"[{v.name}] skipped: {skipped[v.name]}")
                 continue
             log(f"[{v.name}] tuning the threshold on {len(tune_items)} sim-tune files")
-            tuned[v.name] = tune_threshold(Pipeline, v, enc, tune_items, args.quick, log)
+            tuned[v.name] = tune_threshold(Pipeline, v, enc, tune_items, args.quick, log, base)
             runnable.append((v, enc, tuned[v.name]["threshold"], "tuned"))
         elif isinstance(v.threshold, float):
             runnable.append((v, enc, v.threshold, "fixed"))
         else:
-            p = Pipeline(build_config(v, None), encoder=enc)
+            p = Pipeline(build_config(v, None, base), encoder=enc)
             scoring = p.config.cluster.scoring
             learned = f"{scoring}_threshold" in extra
             runnable.append((v, enc, None, "learned" if learned else "model default"))
@@ -774,7 +781,7 @@ def main(argv: list[str] | None = None) -> int:
     details: dict[str, dict] = {}
     for set_name, items in sets.items():
         for v, enc, thr, source in runnable:
-            config = build_config(v, thr)
+            config = build_config(v, thr, base)
             pipeline = Pipeline(config, encoder=enc)
             value = thr if thr is not None else pipeline.scorer(config)[1]
             log(f"[{set_name}] {v.name}: {v.what}")
@@ -809,12 +816,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def fit_mfcc(encoder, items: list[Item]) -> None:
+def fit_mfcc(encoder, items: list[Item], config: PipelineConfig | None = None) -> None:
     """Standardisation statistics of the MFCC baseline from sim-tune speech windows (no labels)."""
     from diarize import audio as audio_io
     from diarize.embed import detect_regions, windows
 
-    config = PipelineConfig()
+    config = config or PipelineConfig()
     stats = []
     for item in items:
         x = audio_io.load(item.wav, encoder.sample_rate)

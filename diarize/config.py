@@ -68,9 +68,10 @@ class EmbedConfig:
     window: float = 1.5  # seconds
     step: float = 0.25  # seconds
     min_window: float = 0.4  # seconds; speech regions shorter than this get no window of their own
-    # Seconds added around each detected speech run before windows are cut. The output's
-    # regions use [vad] pad instead: windows stay on the speech, the output keeps word edges.
-    pad: float = 0.0
+    # Seconds added around each detected speech run before windows are cut; None = the
+    # [vad] pad, as the output's regions. 0 keeps windows on the speech: better on dev/ami
+    # (37.0 vs 38.7 % DER) but far worse on a 37-min concatenation (63.7 vs 42.0 %).
+    pad: float | None = None
     batch_size: int = 64  # windows per encoder batch (slow path)
     chunk: float = 120.0  # seconds of audio per front-end/trunk chunk
 

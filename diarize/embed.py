@@ -110,19 +110,20 @@ def detect_regions(
     signal: np.ndarray, vad: VADConfig, embed: EmbedConfig, sample_rate: int = 16000
 ) -> tuple[Regions, Regions]:
     """One speech detection, padded twice: the regions the output covers (``vad.pad``) and
-    the regions windows are cut from (``embed.pad``).
+    the regions windows are cut from (``embed.pad``; None = ``vad.pad``).
 
     Padding protects the output from clipped word edges, but windows that reach into the
     padding take in silence, noise or the neighbouring talker's last syllable.
     """
-    for section, pad in (("vad", vad.pad), ("embed", embed.pad)):
-        if pad < 0:
-            raise ConfigError(f"[{section}] pad must be >= 0 seconds, got {pad}")
+    window_pad = vad.pad if embed.pad is None else embed.pad
+    for section, pad in (("vad", vad.pad), ("embed", window_pad)):
+        if isinstance(pad, bool) or not isinstance(pad, (int, float)) or pad < 0:
+            raise ConfigError(f"[{section}] pad must be a number >= 0 (seconds), got {pad!r}")
     raw = speech_regions(signal, dataclasses.replace(vad, pad=0.0), sample_rate)
-    return (
-        pad_regions(raw, vad.pad, len(signal), sample_rate),
-        pad_regions(raw, embed.pad, len(signal), sample_rate),
-    )
+    output = pad_regions(raw, vad.pad, len(signal), sample_rate)
+    if window_pad == vad.pad:
+        return output, output
+    return output, pad_regions(raw, window_pad, len(signal), sample_rate)
 
 
 def embed_chunked(
