@@ -35,6 +35,35 @@ def _num_clusters(heights: np.ndarray, threshold_distance: float) -> int:
     return int(len(heights) + 1 - np.count_nonzero(heights <= threshold_distance))
 
 
+#: Thresholds (evenly spaced over ``threshold +- spread``) whose speaker counts are pooled.
+COUNT_STEPS = 11
+
+
+def _large_clusters(
+    tree: np.ndarray, n: int, offset: float, threshold: float, min_size: int
+) -> int:
+    """Clusters of at least ``min_size`` members when merging stops at ``threshold`` (>= 1)."""
+    raw = _cut(tree, n, _num_clusters(tree[:, 2], offset - threshold))
+    return max(1, int(np.count_nonzero(np.bincount(relabel(raw)) >= min_size)))
+
+
+def speaker_count(
+    tree: np.ndarray, n: int, offset: float, threshold: float, min_size: int, spread: float
+) -> int:
+    """The number of large clusters at ``threshold``, or with ``spread`` > 0 the median of
+    that number over ``COUNT_STEPS`` thresholds spanning ``threshold +- spread``.
+
+    The count of clusters of at least ``min_size`` members is not monotonic in the
+    threshold: a speaker's cluster can split into pieces that are each too small to count,
+    so a small change of the threshold (or of the windows) can add or drop a speaker. The
+    median over a neighbourhood of thresholds is steadier.
+    """
+    if spread <= 0:
+        return _large_clusters(tree, n, offset, threshold, min_size)
+    grid = np.linspace(threshold - spread, threshold + spread, COUNT_STEPS)
+    return int(np.median([_large_clusters(tree, n, offset, t, min_size) for t in grid]))
+
+
 def ahc(
     similarity: np.ndarray,
     threshold: float,
@@ -42,6 +71,7 @@ def ahc(
     min_clusters: int | None = None,
     max_clusters: int | None = None,
     min_size: int = 1,
+    spread: float = 0.0,
 ) -> Labels:
     """Average-linkage AHC on a (n, n) similarity matrix.
 
@@ -54,6 +84,9 @@ def ahc(
     late in the merging. The tree is cut until it holds the wanted number of clusters of at
     least ``min_size`` members; the members of smaller clusters then join the large cluster
     with the highest average similarity to them.
+
+    With ``spread`` > 0 the count is the median over thresholds within ``threshold +-
+    spread`` (see :func:`speaker_count`).
     """
     n = similarity.shape[0]
     if n == 0:
@@ -65,13 +98,11 @@ def ahc(
     distance = 0.5 * (distance + distance.T)
     np.fill_diagonal(distance, 0.0)
     tree = linkage(squareform(distance, checks=False), method="average")
-    heights = tree[:, 2]
     min_size = int(max(1, min(min_size, n)))
     if num_clusters is not None:
         k = num_clusters
     else:
-        raw = _cut(tree, n, _num_clusters(heights, offset - threshold))
-        k = max(1, int(np.count_nonzero(np.bincount(relabel(raw)) >= min_size)))
+        k = speaker_count(tree, n, offset, threshold, min_size, spread)
         if min_clusters is not None:
             k = max(k, min_clusters)
         if max_clusters is not None:
@@ -231,10 +262,10 @@ def cluster(
         logger.debug("eigengap speaker count: %d", exact)
     if n <= config.max_exact:
         min_size = int(np.ceil(config.min_cluster_fraction * n))
-        return ahc(similarity(embeddings), threshold, exact, lo, hi, min_size)
+        return ahc(similarity(embeddings), threshold, exact, lo, hi, min_size, config.count_spread)
     idx = np.linspace(0, n - 1, config.max_exact).round().astype(np.int64)
     min_size = int(np.ceil(config.min_cluster_fraction * len(idx)))
-    sub = ahc(similarity(embeddings[idx]), threshold, exact, lo, hi, min_size)
+    sub = ahc(similarity(embeddings[idx]), threshold, exact, lo, hi, min_size, config.count_spread)
     cents = centroids(embeddings[idx], sub)
     first = relabel(np.argmax(embeddings @ cents.T, axis=1))
     # One refinement pass: centroids from every window, then reassign. A cluster the pass

@@ -89,6 +89,10 @@ class ClusterConfig:
     # Clusters holding fewer than this share of the windows are not counted as speakers;
     # their windows join the closest larger cluster (outlier windows: overlap, noise).
     min_cluster_fraction: float = 0.03
+    # The threshold rule's speaker count is the median of the counts at thresholds within
+    # +- this much of the stopping threshold (in the similarity's units: cosine; with PLDA
+    # scores, whose scale is far larger, 0.05 is next to no spread). 0 = the threshold alone.
+    count_spread: float = 0.05
     center: bool = False  # subtract the recording's mean embedding before scoring
     # How the speaker count is chosen when it is not given: "threshold" (AHC stops at the
     # stopping threshold) or "eigengap" (largest eigengap of a pruned k-NN affinity graph,

@@ -124,3 +124,32 @@ def test_unknown_count_method_is_an_error():
     x, _ = _blobs([5, 5])
     with pytest.raises(ValueError, match="count method"):
         cluster(x, ClusterConfig(count="guess"), 0.5)
+
+
+def split_speaker_similarity() -> np.ndarray:
+    """24 windows: speaker A (12) and a speaker B whose two halves B1, B2 (6 each) are each
+    made of two triples. Average-linkage merges: inside the triples at 0.9, the triples of
+    B1 and of B2 at 0.575, B1 with B2 at 0.555, A with B at 0.1."""
+    groups = [0] * 12 + [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3
+    between = {(1, 2): 0.575, (3, 4): 0.575}
+    sim = np.full((24, 24), 0.1)
+    for i, gi in enumerate(groups):
+        for j, gj in enumerate(groups):
+            if gi == gj:
+                sim[i, j] = 0.9
+            elif gi > 0 and gj > 0:
+                sim[i, j] = between.get((min(gi, gj), max(gi, gj)), 0.555)
+    return sim
+
+
+def test_speaker_count_pools_a_neighbourhood_of_thresholds():
+    sim = split_speaker_similarity()
+    # Large clusters (>= 6 members) by threshold: <= 0.555: A, B -> 2; 0.56-0.575: A, B1, B2
+    # -> 3; above: A and four triples too small to count -> 1. At 0.56 alone: 3 speakers.
+    alone = ahc(sim, 0.56, min_size=6)
+    assert len(set(alone.tolist())) == 3
+    # Over 0.51, 0.52, ..., 0.61 the counts are 2 x5, 3 x2, 1 x4: median 2 -> A and B.
+    pooled = ahc(sim, 0.56, min_size=6, spread=0.05)
+    assert pooled.tolist() == [0] * 12 + [1] * 12
+    # A count given explicitly is not pooled.
+    assert len(set(ahc(sim, 0.56, num_clusters=3, min_size=6, spread=0.05).tolist())) == 3
