@@ -70,7 +70,8 @@ class EmbedConfig:
     min_window: float = 0.4  # seconds; speech regions shorter than this get no window of their own
     # Seconds added around each detected speech run before windows are cut; None = the
     # [vad] pad, as the output's regions. 0 keeps windows on the speech: better on dev/ami
-    # (37.0 vs 38.7 % DER) but far worse on a 37-min concatenation (63.7 vs 42.0 %).
+    # (37.0 vs 38.7 % DER), worse on the simulated set (39.9 vs 39.6 %) and on a 37-min
+    # concatenation (43.2 vs 42.0 %); benchmarks/RESULTS-embed-pad0.md.
     pad: float | None = None
     batch_size: int = 64  # windows per encoder batch (slow path)
     chunk: float = 120.0  # seconds of audio per front-end/trunk chunk
