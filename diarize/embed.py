@@ -13,7 +13,7 @@ from diarize.config import EmbedConfig, VADConfig
 from diarize.encoder import EmbeddingModel
 from diarize.errors import ConfigError
 from diarize.types import Embeddings, Regions, Waveform
-from diarize.vad import detect_speech, pad_regions
+from diarize.vad import detect_speech, merge_regions, pad_regions
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +95,7 @@ def speech_regions(
         regions = np.clip(regions, c0, c1)
         pieces.append(regions[regions[:, 1] > regions[:, 0]])
     regions = np.concatenate(pieces) if pieces else np.zeros((0, 2), dtype=np.int64)
-    if len(regions) == 0:
-        return regions.astype(np.int64).reshape(0, 2)
-    merged = [regions[0].tolist()]
-    for start, end in regions[1:].tolist():
-        if start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return np.asarray(merged, dtype=np.int64)
+    return merge_regions(regions.astype(np.int64))
 
 
 def detect_regions(

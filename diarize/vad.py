@@ -206,7 +206,7 @@ def pad_regions(
     widen = int(round(pad * sample_rate))
     regions = np.asarray(regions, dtype=np.int64).reshape(-1, 2) + np.array([-widen, widen])
     regions = np.clip(regions, 0, num_samples)
-    return _merge(regions[regions[:, 1] > regions[:, 0]])
+    return merge_regions(regions[regions[:, 1] > regions[:, 0]])
 
 
 def _check_waveform(waveform: np.ndarray) -> np.ndarray:
@@ -247,8 +247,8 @@ def _hysteresis(probs: np.ndarray, onset: float, offset: float) -> np.ndarray:
     return np.where(last >= 0, rising[np.maximum(last, 0)], False)
 
 
-def _merge(regions: np.ndarray) -> np.ndarray:
-    """Merge touching/overlapping sorted regions."""
+def merge_regions(regions: np.ndarray) -> np.ndarray:
+    """Merge touching/overlapping regions sorted by start."""
     if len(regions) < 2:
         return regions.reshape(-1, 2)
     new = np.concatenate([[True], regions[1:, 0] > np.maximum.accumulate(regions[:-1, 1])])
