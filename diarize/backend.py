@@ -59,12 +59,13 @@ class PLDA:
         c = float(np.sum(np.log(p + 1) - 0.5 * np.log(2 * p + 1)))
         return a, b, c
 
-    def score_matrix(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n, dim) -> (n, n) pairwise same-vs-different log-likelihood ratios."""
+    def score_matrix(self, embeddings: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
+        """(n, dim) -> (n, n) pairwise same-vs-different log-likelihood ratios; with
+        ``other`` (m, dim), the (n, m) ratios of every row against every row of ``other``."""
         u = self.project(embeddings)
+        v = u if other is None else self.project(other)
         a, b, c = self._coefficients()
-        quad = (u * u) @ b
-        return (u * a) @ u.T + quad[:, None] + quad[None, :] + c
+        return (u * a) @ v.T + ((u * u) @ b)[:, None] + ((v * v) @ b)[None, :] + c
 
     def score_pairs(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Row-wise LLR of (n, dim) against (n, dim)."""

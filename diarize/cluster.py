@@ -19,15 +19,45 @@ from diarize.types import Embeddings, Labels
 
 logger = logging.getLogger(__name__)
 
-#: pairwise similarity: (n, dim) -> (n, n), larger = more alike
-Similarity = Callable[[np.ndarray], np.ndarray]
+#: pairwise similarity, larger = more alike: ``f(x)`` (n, dim) -> (n, n), and
+#: ``f(x, y)`` (n, dim), (m, dim) -> (n, m); symmetric: f(x, y) == f(y, x).T
+Similarity = Callable[..., np.ndarray]
 
 DEFAULT_COSINE_THRESHOLD = 0.5
 
+#: Rows of the similarity matrix computed at once when it is built block by block.
+BLOCK_ROWS = 512
 
-def cosine_similarity(embeddings: np.ndarray) -> np.ndarray:
+
+def cosine_similarity(embeddings: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
     x = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
-    return x @ x.T
+    if other is None:
+        return x @ x.T
+    y = other / np.maximum(np.linalg.norm(other, axis=1, keepdims=True), 1e-12)
+    return x @ y.T
+
+
+def condensed_distance(
+    embeddings: np.ndarray, similarity: Similarity, block: int = BLOCK_ROWS
+) -> tuple[np.ndarray, float]:
+    """Upper triangle of ``max(similarity) - similarity`` as scipy's condensed vector
+    (float64, n (n - 1) / 2 values), and that offset; built ``block`` rows at a time, so the
+    square matrix never exists in memory."""
+    n = len(embeddings)
+    out = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    offset = -np.inf
+    pos = 0
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        rows = similarity(embeddings[a:b], embeddings[a:])  # columns a.. (diagonal included)
+        offset = max(offset, float(rows.max()))
+        for i in range(b - a):
+            row = rows[i, i + 1 :]
+            out[pos : pos + len(row)] = row
+            pos += len(row)
+    np.subtract(offset, out, out=out)
+    np.maximum(out, 0.0, out=out)
+    return out, offset
 
 
 def _num_clusters(heights: np.ndarray, threshold_distance: float) -> int:
@@ -89,15 +119,72 @@ def ahc(
     spread`` (see :func:`speaker_count`).
     """
     n = similarity.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    if n == 1:
-        return np.zeros(1, dtype=np.int64)
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64)
     offset = float(similarity.max())
     distance = offset - similarity  # non-negative; average linkage is shift invariant
     distance = 0.5 * (distance + distance.T)
     np.fill_diagonal(distance, 0.0)
-    tree = linkage(squareform(distance, checks=False), method="average")
+    condensed = squareform(distance, checks=False)
+    del distance
+
+    def affinity(rows: np.ndarray, members: np.ndarray) -> np.ndarray:
+        return similarity[rows] @ members
+
+    return _decide(
+        condensed, offset, n, affinity, threshold,
+        num_clusters, min_clusters, max_clusters, min_size, spread,
+    )  # fmt: skip
+
+
+def ahc_embeddings(
+    embeddings: np.ndarray,
+    similarity: Similarity,
+    threshold: float,
+    num_clusters: int | None = None,
+    min_clusters: int | None = None,
+    max_clusters: int | None = None,
+    min_size: int = 1,
+    spread: float = 0.0,
+) -> Labels:
+    """:func:`ahc` on the pairwise ``similarity`` of ``embeddings``, without ever holding
+    the square matrix: memory is the condensed distances (8 bytes per pair) and scipy's
+    copy of them."""
+    n = len(embeddings)
+    if n <= 1:
+        return np.zeros(n, dtype=np.int64)
+    condensed, offset = condensed_distance(embeddings, similarity)
+
+    def affinity(rows: np.ndarray, members: np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), members.shape[1]))
+        for a in range(0, len(rows), BLOCK_ROWS):
+            block = rows[a : a + BLOCK_ROWS]
+            out[a : a + len(block)] = similarity(embeddings[block], embeddings) @ members
+        return out
+
+    return _decide(
+        condensed, offset, n, affinity, threshold,
+        num_clusters, min_clusters, max_clusters, min_size, spread,
+    )  # fmt: skip
+
+
+def _decide(
+    condensed: np.ndarray,
+    offset: float,
+    n: int,
+    affinity: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    threshold: float,
+    num_clusters: int | None,
+    min_clusters: int | None,
+    max_clusters: int | None,
+    min_size: int,
+    spread: float,
+) -> Labels:
+    """Build the average-linkage tree, choose the count, cut, and place the windows of
+    small clusters (see :func:`ahc`). ``affinity(rows, members)`` = summed similarity of the
+    windows ``rows`` to the members of each cluster ((n, k) 0/1 matrix)."""
+    tree = linkage(condensed, method="average")
+    del condensed
     min_size = int(max(1, min(min_size, n)))
     if num_clusters is not None:
         k = num_clusters
@@ -129,8 +216,8 @@ def ahc(
         # Average similarity of each loose window to each anchor cluster.
         members = np.zeros((n, k))
         members[~loose, out[~loose]] = 1.0
-        affinity = similarity[loose] @ members / members.sum(axis=0)
-        out[loose] = np.argmax(affinity, axis=1)
+        scores = affinity(np.flatnonzero(loose), members) / members.sum(axis=0)
+        out[loose] = np.argmax(scores, axis=1)
     return relabel(out)
 
 
@@ -233,7 +320,8 @@ def cluster(
     """Cluster window embeddings into speakers.
 
     Above ``config.max_exact`` windows, AHC runs on an evenly spaced subset and every window
-    is then assigned to the nearest resulting centroid, so memory stays O(max_exact^2).
+    is then assigned to the nearest resulting centroid, so memory stays O(max_exact^2):
+    about 16 bytes per pair of windows (the condensed distances and scipy's copy).
 
     Parameters
     ----------
@@ -260,12 +348,13 @@ def cluster(
         exact = max(exact, lo) if lo is not None else exact
         exact = min(exact, hi) if hi is not None else exact
         logger.debug("eigengap speaker count: %d", exact)
+    spread = config.count_spread
     if n <= config.max_exact:
         min_size = int(np.ceil(config.min_cluster_fraction * n))
-        return ahc(similarity(embeddings), threshold, exact, lo, hi, min_size, config.count_spread)
+        return ahc_embeddings(embeddings, similarity, threshold, exact, lo, hi, min_size, spread)
     idx = np.linspace(0, n - 1, config.max_exact).round().astype(np.int64)
     min_size = int(np.ceil(config.min_cluster_fraction * len(idx)))
-    sub = ahc(similarity(embeddings[idx]), threshold, exact, lo, hi, min_size, config.count_spread)
+    sub = ahc_embeddings(embeddings[idx], similarity, threshold, exact, lo, hi, min_size, spread)
     cents = centroids(embeddings[idx], sub)
     first = relabel(np.argmax(embeddings @ cents.T, axis=1))
     # One refinement pass: centroids from every window, then reassign. A cluster the pass

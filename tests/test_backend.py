@@ -105,3 +105,11 @@ def test_threshold_estimate_separates_orthogonal_speakers():
     # Same-speaker similarity is ~0.96, cross-speaker ~0: a good threshold lies between.
     assert 0.1 < thr < 0.9
     assert errors[-1] > 0  # a threshold of 0.99 over-splits
+
+
+def test_cross_scores_are_the_blocks_of_the_square_matrix():
+    x, y = _speakers()
+    plda = fit_plda(x, y)
+    square = plda.score_matrix(x[:9])
+    np.testing.assert_allclose(plda.score_matrix(x[:4], x[4:9]), square[:4, 4:9])
+    np.testing.assert_allclose(plda.score_matrix(x[4:9], x[:4]), square[4:9, :4])

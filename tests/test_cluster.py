@@ -153,3 +153,29 @@ def test_speaker_count_pools_a_neighbourhood_of_thresholds():
     assert pooled.tolist() == [0] * 12 + [1] * 12
     # A count given explicitly is not pooled.
     assert len(set(ahc(sim, 0.56, num_clusters=3, min_size=6, spread=0.05).tolist())) == 3
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"min_size": 12, "spread": 0.05}, {"num_clusters": 4}])
+def test_blockwise_ahc_equals_the_square_matrix_one(kwargs, monkeypatch):
+    import diarize.cluster as C
+
+    x, _ = _blobs([40, 25, 30, 5, 3], spread=0.4, seed=3)
+    monkeypatch.setattr(C, "BLOCK_ROWS", 7)  # many blocks, one of them ragged
+    square = ahc(C.cosine_similarity(x), 0.5, **kwargs)
+    blocks = C.ahc_embeddings(x, C.cosine_similarity, 0.5, **kwargs)
+    assert square.tolist() == blocks.tolist()
+
+
+def test_condensed_distance_is_scipys_layout(monkeypatch):
+    from scipy.spatial.distance import squareform
+
+    import diarize.cluster as C
+
+    x, _ = _blobs([6, 5], spread=0.3)
+    monkeypatch.setattr(C, "BLOCK_ROWS", 4)
+    condensed, offset = C.condensed_distance(x, C.cosine_similarity)
+    square = C.cosine_similarity(x)
+    assert offset == pytest.approx(square.max())
+    expected = offset - square
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(squareform(condensed), expected, atol=1e-6)
