@@ -86,7 +86,10 @@ class ClusterConfig:
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
-    max_exact: int = 4000  # above this many windows, cluster a subset then assign the rest
+    # Above this many windows (8,000 = about 33 min of speech), AHC runs on an evenly spaced
+    # subset of this size and the other windows are assigned; exact AHC on 8,000 windows
+    # holds about 0.5 GB of pairwise distances.
+    max_exact: int = 8000
     # Clusters holding fewer than this share of the windows are not counted as speakers;
     # their windows join the closest larger cluster (outlier windows: overlap, noise).
     min_cluster_fraction: float = 0.03
@@ -111,6 +114,12 @@ class ResegmentConfig:
     switch_penalty: float = 8.0  # log-domain cost of a speaker change
     min_duration: float = 0.2  # seconds; shortest turn kept
     temperature: float = 0.1  # scales similarities into log-likelihoods
+    # Seconds around each speech region within which a speaker must own a window to be a
+    # candidate there (the speakers of one part of a long recording are not those of
+    # another); 0 = every speaker everywhere.
+    local_horizon: float = 60.0
+    # ... and must own at least this share of the windows there.
+    local_min_share: float = 0.03
 
 
 @dataclass(frozen=True)

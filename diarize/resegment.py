@@ -117,6 +117,38 @@ def _absorb_short(path: np.ndarray, scores: np.ndarray, min_frames: int) -> np.n
         path[s:e] = best
 
 
+def local_speakers(
+    bounds: np.ndarray,
+    labels: np.ndarray,
+    regions: Regions,
+    horizon: int,
+    k: int,
+    min_share: float = 0.0,
+) -> np.ndarray:
+    """(num_regions, k) bool: the speakers that own more than ``min_share`` of the windows
+    whose centres lie within ``horizon`` samples of each region, and at least one of them.
+    The speaker owning the most such windows is always a candidate."""
+    centres = (bounds[:, 0] + bounds[:, 1]) // 2
+    order = np.argsort(centres, kind="stable")
+    centres, ordered = centres[order], labels[order]
+    lo = np.searchsorted(centres, regions[:, 0] - horizon, side="left")
+    hi = np.searchsorted(centres, regions[:, 1] + horizon, side="right")
+    allowed = np.zeros((len(regions), k), dtype=bool)
+    for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        if b <= a:
+            continue
+        owned = np.bincount(ordered[a:b], minlength=k)
+        allowed[i] = owned > min_share * (b - a)
+        allowed[i, np.argmax(owned)] = True
+    # A region without any window nearby (only possible with a tiny horizon) keeps them all.
+    allowed[~allowed.any(axis=1)] = True
+    return allowed
+
+
+#: Score given to speakers that are not candidates in a region (far below any similarity).
+_EXCLUDED = -1e6
+
+
 def resegment(
     bounds: np.ndarray,
     embeddings: np.ndarray,
@@ -161,11 +193,18 @@ def resegment(
     scores, count = frame_scores(bounds, window_scores, num_frames, frame_samples)
     scores = _fill_uncovered(scores, count > 0)
     min_frames = max(1, int(round(config.min_duration / config.frame_step)))
+    if config.local_horizon > 0 and k > 1:
+        horizon = int(round(config.local_horizon * sample_rate))
+        allowed = local_speakers(
+            bounds, labels, np.asarray(regions), horizon, k, config.local_min_share
+        )
+    else:
+        allowed = np.ones((len(regions), k), dtype=bool)
     paths = []
-    for start, end in regions:
+    for (start, end), ok in zip(regions, allowed, strict=True):
         a = int(start) // frame_samples
         b = max(a + 1, -(-int(end) // frame_samples))
-        region_scores = scores[a:b]
+        region_scores = np.where(ok, scores[a:b], _EXCLUDED)
         if config.enabled:
             path = viterbi(region_scores / config.temperature, config.switch_penalty)
             path = _absorb_short(path, region_scores, min_frames)
@@ -176,7 +215,7 @@ def resegment(
         _restore_missing(paths, bounds, window_scores, labels, frame_samples)
     segments: list[tuple[int, int, int]] = []
     min_overlap = max(1, min_frames // 2)
-    for start, end, a, path in paths:
+    for (start, end, a, path), ok in zip(paths, allowed, strict=True):
         for s, e, spk in _runs(path):
             seg_start = max(start, (a + s) * frame_samples)
             seg_end = min(end, (a + e) * frame_samples)
@@ -187,9 +226,10 @@ def resegment(
         flags = overlap[a : a + len(path)]
         if not flags.any():
             continue
-        region_scores = scores[a : a + len(path)].copy()
+        region_scores = np.where(ok, scores[a : a + len(path)], -np.inf)
         region_scores[np.arange(len(path)), path] = -np.inf
-        second = np.where(flags[: len(path)], np.argmax(region_scores, axis=1), -1)
+        usable = flags[: len(path)] & np.isfinite(region_scores.max(axis=1))
+        second = np.where(usable, np.argmax(region_scores, axis=1), -1)
         for s, e, spk in _runs(second):
             if spk < 0 or e - s < min_overlap:
                 continue

@@ -1,7 +1,14 @@
 import numpy as np
 
 from diarize.config import ResegmentConfig
-from diarize.resegment import _absorb_short, frame_scores, resegment, to_turns, viterbi
+from diarize.resegment import (
+    _absorb_short,
+    frame_scores,
+    local_speakers,
+    resegment,
+    to_turns,
+    viterbi,
+)
 
 
 def test_frame_scores_average_overlapping_windows():
@@ -93,3 +100,36 @@ def test_to_turns_merges_per_speaker_across_interleaving():
         (0.0, 2.0, "SPEAKER_00"),
         (0.5, 3.0, "SPEAKER_01"),
     ]
+
+
+def test_local_speakers_by_hand():
+    # 50 windows 2 samples apart (centres 0, 2, ..., 98): speaker 0 up to centre 48 except
+    # one stray window of speaker 2 at centre 10; speaker 1 from centre 50 on.
+    centres = np.arange(0, 100, 2)
+    bounds = np.stack([centres - 1, centres + 1], axis=1)
+    labels = np.where(centres < 50, 0, 1)
+    labels[centres == 10] = 2
+    regions = np.array([[0, 20], [80, 90]])
+    # Region [0, 20] with a horizon of 10 sees the windows centred in [-10, 30]: 16 of them,
+    # 15 of speaker 0 and 1 (6.25 %) of speaker 2. Region [80, 90] sees 70..98: speaker 1.
+    strict = local_speakers(bounds, labels, regions, horizon=10, k=3, min_share=0.1)
+    assert strict.tolist() == [[True, False, False], [False, True, False]]
+    loose = local_speakers(bounds, labels, regions, horizon=10, k=3, min_share=0.05)
+    assert loose.tolist() == [[True, False, True], [False, True, False]]
+
+
+def test_a_speaker_far_away_is_not_a_candidate():
+    # Speaker 0 talks at [0, 100) with embedding (0.8, 0.6) and at [1000, 1100) with (1, 0);
+    # speaker 1 talks at [2000, 2100) with (0.6, 0.8). The first region's windows are closer
+    # to speaker 1's centroid (0.96) than to speaker 0's (0.95), but speaker 1 is far away.
+    bounds = np.array([[0, 50], [50, 100], [1000, 1050], [1050, 1100], [2000, 2050], [2050, 2100]])
+    emb = np.array([[0.8, 0.6]] * 2 + [[1.0, 0.0]] * 2 + [[0.6, 0.8]] * 2, dtype=np.float32)
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    regions = np.array([[0, 100], [1000, 1100], [2000, 2100]])
+
+    def run(horizon):
+        cfg = ResegmentConfig(frame_step=0.01, min_duration=0.02, local_horizon=horizon)
+        return resegment(bounds, emb, labels, regions, 2100, cfg, sample_rate=1000)
+
+    assert run(0.5)[0] == (0, 100, 0)  # 500 samples: only speaker 0 is near
+    assert run(0.0)[0] == (0, 100, 1)  # every speaker everywhere
