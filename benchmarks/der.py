@@ -83,10 +83,17 @@ V, TUNED, FIXED = Variant, "tuned", DEFAULT_COSINE_THRESHOLD
 NO_RESEG, PLDA = {"resegment": {"enabled": False}}, {"cluster": {"scoring": "plda"}}
 ADAPT, ONE = {"adapt": {"enabled": True}}, {"cluster": {"num_speakers": 1}}
 EIGEN = {"cluster": {"count": "eigengap"}}
+GLOBAL_RESEG = {"resegment": {"local_horizon": 0.0}}
 VARIANTS = [
     V("shipped", "shipped", "shipped pipeline, defaults"),
     V("shipped-tuned", "shipped", "shipped, threshold tuned as the baselines'", threshold=TUNED),
     V("no-reseg", "shipped", "shipped, no resegmentation", NO_RESEG),
+    V(
+        "global-reseg",
+        "shipped",
+        "shipped, every speaker a candidate everywhere in resegmentation",
+        GLOBAL_RESEG,
+    ),
     V("fixed-thr", "shipped", "shipped, fixed threshold instead of learned", threshold=FIXED),
     V("plda", "shipped", "shipped, PLDA scoring instead of cosine", PLDA, needs="plda"),
     V("adapt", "shipped", "shipped, adaptation on the recording", ADAPT, needs="adapt"),

@@ -76,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
     parser.add_argument("--config", default=None, help="pipeline TOML (default: defaults)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the simulated set (default 0: the set of benchmarks.der)",
+    )
     args = parser.parse_args(argv)
 
     from diarize.config import load_config
@@ -85,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (DATA / "train").is_dir():
         print(f"skipped: {DATA} not found", file=sys.stderr)
         return 0
-    folder = ensure_simulated("sim", SimulationConfig(), lambda m: print(m, file=sys.stderr))
+    simulation = SimulationConfig(seed=args.seed)
+    folder = ensure_simulated("sim", simulation, lambda m: print(m, file=sys.stderr))
     if folder is None:
         return 0
     items = load_set(folder)
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     short_wall = time.perf_counter() - t0
 
     # One long recording: the conversations back to back, references shifted to match.
-    long_wav = CACHE / "sim-concat.wav"
+    long_wav = CACHE / ("sim-concat.wav" if args.seed == 0 else f"sim-s{args.seed}-concat.wav")
     offset, true_turns, conv_turns, uem, spans = 0.0, [], [], [], []
     with sf.SoundFile(str(long_wav), "w", 16000, 1, "PCM_16") as out:
         for item in items:
@@ -139,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# One long file vs the same conversations file by file",
         "",
-        f"`python -m benchmarks.long_der`, {dt.datetime.now():%Y-%m-%d %H:%M}, {machine()}, "
+        f"`{' '.join(['python -m benchmarks.long_der', *(argv or sys.argv[1:])])}`, "
+        f"{dt.datetime.now():%Y-%m-%d %H:%M}, {machine()}, "
         f"load average {os.getloadavg()[0]:.1f} at the end; {git_state()}.",
         "",
         f"{len(items)} simulated conversations (`{folder.relative_to(ROOT)}`), "
