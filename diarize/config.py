@@ -69,10 +69,11 @@ class EmbedConfig:
     step: float = 0.25  # seconds
     min_window: float = 0.4  # seconds; speech regions shorter than this get no window of their own
     # Seconds added around each detected speech run before windows are cut; None = the
-    # [vad] pad, as the output's regions. 0 keeps windows on the speech: better on dev/ami
-    # (37.0 vs 38.7 % DER), worse on the simulated set (39.9 vs 39.6 %) and on a 37-min
-    # concatenation (43.2 vs 42.0 %); benchmarks/RESULTS-embed-pad0.md.
-    pad: float | None = None
+    # [vad] pad, as the output's regions. 0 (default) keeps windows on the speech, so fewer
+    # windows mix a voice with the silence or the next talker around it: dev/ami DER 37.0 %
+    # against 38.7 % with the 0.2 s padding, simulated set 39.9 against 39.6 %
+    # (benchmarks/RESULTS.md, benchmarks/RESULTS-embed-vadpad.md).
+    pad: float | None = 0.0
     batch_size: int = 64  # windows per encoder batch (slow path)
     chunk: float = 120.0  # seconds of audio per front-end/trunk chunk
 

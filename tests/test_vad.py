@@ -297,7 +297,7 @@ def test_detect_regions_pads_output_and_window_regions_from_one_detection():
     plain = detect_speech(x, dataclasses.replace(vad, pad=0.0), SR)
     assert windows.tolist() == plain.tolist()
     assert output.tolist() == (plain + np.array([-0.3 * SR, 0.3 * SR])).astype(int).tolist()
-    same_output, same_windows = detect_regions(x, vad, EmbedConfig(), SR)  # pad None: vad's
+    same_output, same_windows = detect_regions(x, vad, EmbedConfig(pad=None), SR)  # the vad's
     assert same_output.tolist() == same_windows.tolist() == output.tolist()
     with pytest.raises(ConfigError, match=r"\[embed\] pad"):
         detect_regions(x, vad, EmbedConfig(pad=-1.0), SR)
