@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.cluster.hierarchy import linkage
-from scipy.spatial.distance import squareform
 
 from diarize.config import ClusterConfig
 from diarize.types import Embeddings, Labels
@@ -103,7 +102,33 @@ def ahc(
     min_size: int = 1,
     spread: float = 0.0,
 ) -> Labels:
-    """Average-linkage AHC on a (n, n) similarity matrix.
+    """Average-linkage AHC on a (n, n) similarity matrix (made symmetric first); the
+    arguments and the result are those of :func:`ahc_embeddings`."""
+    sym = 0.5 * (similarity + similarity.T)
+    index = np.arange(len(sym))[:, None]
+
+    def lookup(rows: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        cols = rows if cols is None else cols
+        return sym[np.ix_(rows[:, 0], cols[:, 0])]
+
+    return ahc_embeddings(
+        index, lookup, threshold, num_clusters, min_clusters, max_clusters, min_size, spread
+    )
+
+
+def ahc_embeddings(
+    embeddings: np.ndarray,
+    similarity: Similarity,
+    threshold: float,
+    num_clusters: int | None = None,
+    min_clusters: int | None = None,
+    max_clusters: int | None = None,
+    min_size: int = 1,
+    spread: float = 0.0,
+) -> Labels:
+    """Average-linkage AHC on the pairwise ``similarity`` of ``embeddings``, without ever
+    holding the square matrix: memory is the condensed distances (8 bytes per pair) and
+    scipy's copy of them.
 
     Merging stops once the best average similarity between two clusters drops below
     ``threshold``; ``num_clusters`` overrides that, and the count is clamped to
@@ -118,71 +143,10 @@ def ahc(
     With ``spread`` > 0 the count is the median over thresholds within ``threshold +-
     spread`` (see :func:`speaker_count`).
     """
-    n = similarity.shape[0]
-    if n <= 1:
-        return np.zeros(n, dtype=np.int64)
-    offset = float(similarity.max())
-    distance = offset - similarity  # non-negative; average linkage is shift invariant
-    distance = 0.5 * (distance + distance.T)
-    np.fill_diagonal(distance, 0.0)
-    condensed = squareform(distance, checks=False)
-    del distance
-
-    def affinity(rows: np.ndarray, members: np.ndarray) -> np.ndarray:
-        return similarity[rows] @ members
-
-    return _decide(
-        condensed, offset, n, affinity, threshold,
-        num_clusters, min_clusters, max_clusters, min_size, spread,
-    )  # fmt: skip
-
-
-def ahc_embeddings(
-    embeddings: np.ndarray,
-    similarity: Similarity,
-    threshold: float,
-    num_clusters: int | None = None,
-    min_clusters: int | None = None,
-    max_clusters: int | None = None,
-    min_size: int = 1,
-    spread: float = 0.0,
-) -> Labels:
-    """:func:`ahc` on the pairwise ``similarity`` of ``embeddings``, without ever holding
-    the square matrix: memory is the condensed distances (8 bytes per pair) and scipy's
-    copy of them."""
     n = len(embeddings)
     if n <= 1:
         return np.zeros(n, dtype=np.int64)
     condensed, offset = condensed_distance(embeddings, similarity)
-
-    def affinity(rows: np.ndarray, members: np.ndarray) -> np.ndarray:
-        out = np.empty((len(rows), members.shape[1]))
-        for a in range(0, len(rows), BLOCK_ROWS):
-            block = rows[a : a + BLOCK_ROWS]
-            out[a : a + len(block)] = similarity(embeddings[block], embeddings) @ members
-        return out
-
-    return _decide(
-        condensed, offset, n, affinity, threshold,
-        num_clusters, min_clusters, max_clusters, min_size, spread,
-    )  # fmt: skip
-
-
-def _decide(
-    condensed: np.ndarray,
-    offset: float,
-    n: int,
-    affinity: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    threshold: float,
-    num_clusters: int | None,
-    min_clusters: int | None,
-    max_clusters: int | None,
-    min_size: int,
-    spread: float,
-) -> Labels:
-    """Build the average-linkage tree, choose the count, cut, and place the windows of
-    small clusters (see :func:`ahc`). ``affinity(rows, members)`` = summed similarity of the
-    windows ``rows`` to the members of each cluster ((n, k) 0/1 matrix)."""
     tree = linkage(condensed, method="average")
     del condensed
     min_size = int(max(1, min(min_size, n)))
@@ -211,13 +175,16 @@ def _decide(
     anchor_of = -np.ones(len(sizes), dtype=np.int64)
     anchor_of[anchors] = np.arange(k)
     out = anchor_of[labels]
-    loose = out < 0
-    if loose.any():
-        # Average similarity of each loose window to each anchor cluster.
+    loose = np.flatnonzero(out < 0)
+    if len(loose):
+        # Average similarity of each loose window to each anchor cluster, a block at a time.
         members = np.zeros((n, k))
-        members[~loose, out[~loose]] = 1.0
-        scores = affinity(np.flatnonzero(loose), members) / members.sum(axis=0)
-        out[loose] = np.argmax(scores, axis=1)
+        members[out >= 0, out[out >= 0]] = 1.0
+        members /= members.sum(axis=0)
+        for a in range(0, len(loose), BLOCK_ROWS):
+            rows = loose[a : a + BLOCK_ROWS]
+            affinity = similarity(embeddings[rows], embeddings) @ members
+            out[rows] = np.argmax(affinity, axis=1)
     return relabel(out)
 
 
