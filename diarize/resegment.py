@@ -4,9 +4,11 @@ Each window's similarity to every speaker centroid is spread over the frames it 
 averaged (a frame inside six overlapping windows gets the mean of six score vectors). A
 Viterbi pass over each speech region then picks one speaker per frame, paying
 ``switch_penalty`` (log domain) for every change of speaker, with frame log-likelihoods
-``similarity / temperature``. Turns shorter than ``min_duration`` are absorbed by the
-neighbour they resemble most. Without resegmentation, each frame takes the majority label
-of the windows covering it.
+``similarity / temperature``. Only the speakers that own at least ``local_min_share`` of
+the windows within ``local_horizon`` seconds of a speech region are candidates in it, so
+on a long recording a voice from another part cannot take over a stretch it resembles.
+Turns shorter than ``min_duration`` are absorbed by the neighbour they resemble most.
+Without resegmentation, each frame takes the majority label of the windows covering it.
 """
 
 from __future__ import annotations
