@@ -84,10 +84,17 @@ NO_RESEG, PLDA = {"resegment": {"enabled": False}}, {"cluster": {"scoring": "pld
 ADAPT, ONE = {"adapt": {"enabled": True}}, {"cluster": {"num_speakers": 1}}
 EIGEN = {"cluster": {"count": "eigengap"}}
 GLOBAL_RESEG = {"resegment": {"local_horizon": 0.0}}
+NO_GMM = {"resegment": {"gmm_rounds": 0}}
 VARIANTS = [
     V("shipped", "shipped", "shipped pipeline, defaults"),
     V("shipped-tuned", "shipped", "shipped, threshold tuned as the baselines'", threshold=TUNED),
     V("no-reseg", "shipped", "shipped, no resegmentation", NO_RESEG),
+    V(
+        "no-gmm-pass",
+        "shipped",
+        "shipped, window-level resegmentation only (no MFCC second pass)",
+        NO_GMM,
+    ),
     V(
         "global-reseg",
         "shipped",

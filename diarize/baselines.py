@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from diarize.config import FeatureConfig
 from diarize.encoder import EmbeddingModel
-from diarize.features import Fbank
+from diarize.features import Mfcc
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -26,12 +25,10 @@ class MfccStatsEncoder(EmbeddingModel):
     name = "mfcc-stats"
 
     def __init__(self, num_ceps: int = 20, num_mel_bins: int = 40):
-        self.fbank = Fbank(FeatureConfig(num_mel_bins=num_mel_bins))
+        mfcc = Mfcc(num_ceps, num_mel_bins)
+        self.fbank = mfcc.fbank
         self.sample_rate = self.fbank.config.sample_rate
-        n = np.arange(num_mel_bins)
-        k = np.arange(1, num_ceps + 1)[:, None]
-        # Orthonormal DCT-II rows 1..num_ceps.
-        self.dct = np.sqrt(2.0 / num_mel_bins) * np.cos(np.pi * k * (n + 0.5) / num_mel_bins)
+        self.dct = mfcc.dct
         self.dim = 2 * num_ceps
         self.mean = np.zeros(self.dim)
         self.scale = np.ones(self.dim)

@@ -121,6 +121,16 @@ class ResegmentConfig:
     local_horizon: float = 60.0
     # ... and must own at least this share of the windows there.
     local_min_share: float = 0.03
+    # Second pass on 10 ms MFCC frames (0 rounds = off): a diagonal Gaussian mixture of up to
+    # gmm_components per speaker is fitted on the frames the first pass gave that speaker,
+    # the frames' log-likelihoods are averaged over gmm_smooth seconds, and a Viterbi pass
+    # (gmm_penalty per change of speaker) relabels every speech frame; gmm_rounds rounds.
+    # Sharper turn boundaries than 1.5 s windows allow (benchmarks/RESULTS.md, the
+    # no-gmm-pass row).
+    gmm_rounds: int = 2
+    gmm_components: int = 8
+    gmm_smooth: float = 0.2
+    gmm_penalty: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,12 @@ waveform of ``num_samples`` gives ``1 + (num_samples - win) // hop`` frames.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchaudio.functional as AF
 
+from diarize.audio import as_float32
 from diarize.config import FeatureConfig
 
 
@@ -96,3 +98,51 @@ def sliding_cmn(
         masked = window_sum(feats * m) / count.clamp(min=1.0)
         mean = torch.where(count > 0, masked, mean)
     return feats - mean.to(feats.dtype)
+
+
+class Mfcc:
+    """MFCCs c1..c``num_ceps`` (orthonormal DCT-II of ``num_mel_bins`` log-mel bands; c0, the
+    frame energy, left out), 25 ms frames every 10 ms."""
+
+    def __init__(self, num_ceps: int = 20, num_mel_bins: int = 40, sample_rate: int = 16000):
+        self.fbank = Fbank(FeatureConfig(num_mel_bins=num_mel_bins, sample_rate=sample_rate))
+        n = np.arange(num_mel_bins)
+        k = np.arange(1, num_ceps + 1)[:, None]
+        #: (num_ceps, num_mel_bins) float64 orthonormal DCT-II rows 1..num_ceps
+        self.dct = np.sqrt(2.0 / num_mel_bins) * np.cos(np.pi * k * (n + 0.5) / num_mel_bins)
+        self._dct = torch.from_numpy(self.dct.T.astype(np.float32))
+        self.num_ceps = num_ceps
+
+    @property
+    def hop_samples(self) -> int:
+        return self.fbank.hop_samples
+
+    @torch.inference_mode()
+    def __call__(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """(batch, num_samples) float32 -> (batch, num_frames, num_ceps)."""
+        return self.fbank.log_mel(waveforms) @ self._dct
+
+    @torch.inference_mode()
+    def frames(self, signal, chunk_seconds: float = 300.0):
+        """MFCCs of a whole recording on a grid of hops: frame ``t`` is centred on the middle
+        of samples ``[t * hop, (t + 1) * hop)``; ``ceil(num_samples / hop)`` frames.
+
+        ``signal`` is a (num_samples,) int16 or float array; it is read ``chunk_seconds`` at a
+        time, so memory holds one chunk of audio besides the (num_frames, num_ceps) float32
+        result.
+        """
+        hop, win = self.fbank.hop_samples, self.fbank.win_samples
+        lead = (win - hop) // 2  # frame t then starts at t * hop - lead
+        num_frames = -(-len(signal) // hop)
+        out = np.zeros((num_frames, self.num_ceps), dtype=np.float32)
+        step = max(1, int(chunk_seconds * self.fbank.config.sample_rate) // hop)
+        for f0 in range(0, num_frames, step):
+            f1 = min(num_frames, f0 + step)
+            a = f0 * hop - lead
+            b = (f1 - 1) * hop - lead + win
+            left, right = max(-a, 0), max(b - len(signal), 0)
+            piece = as_float32(signal[max(a, 0) : min(b, len(signal))])
+            piece = np.pad(piece, (left, right))
+            x = torch.from_numpy(np.ascontiguousarray(piece, dtype=np.float32))[None]
+            out[f0:f1] = self(x)[0, : f1 - f0].numpy()
+        return out

@@ -26,7 +26,8 @@ from diarize.config import PipelineConfig, load_config, update_config
 from diarize.embed import detect_regions, embed_chunked, windows
 from diarize.encoder import EmbeddingModel, load_encoder
 from diarize.errors import AudioError, ConfigError, DiarizeError
-from diarize.resegment import resegment, to_turns
+from diarize.features import Mfcc
+from diarize.resegment import candidate_speakers, refine_gmm, resegment, to_turns
 from diarize.rttm import write_atomic
 from diarize.types import Diarization
 
@@ -52,6 +53,7 @@ class Pipeline:
         self.timings: dict[str, float] = {}
         self._plda: PLDA | None = None
         self._decide_timings: dict[str, float] = {}
+        self.mfcc = Mfcc(sample_rate=self.encoder.sample_rate)
 
     @property
     def sample_rate(self) -> int:
@@ -184,7 +186,16 @@ class Pipeline:
             bounds = windows(window_regions, config.embed, sr)
             embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
             timings["embed"] = time.perf_counter() - tic
-        return Analysis(uri, name, duration, len(waveform), regions, bounds, embeddings, timings)
+        frames = None
+        if len(regions):
+            tic = time.perf_counter()
+            # Short-term features for the second resegmentation pass, kept as float16 (a
+            # 4-hour recording: 58 MB).
+            frames = self.mfcc.frames(waveform).astype(np.float16)
+            timings["frames"] = time.perf_counter() - tic
+        return Analysis(
+            uri, name, duration, len(waveform), regions, bounds, embeddings, timings, frames
+        )
 
     def decide(
         self, analysis: Analysis, config=None, threshold: float | None = None
@@ -222,6 +233,27 @@ class Pipeline:
             sr,
             keep_all,
         )
+        if (
+            config.resegment.enabled
+            and config.resegment.gmm_rounds > 0
+            and analysis.frames is not None
+            and len(labels)
+        ):
+            k = int(labels.max()) + 1
+            candidates = candidate_speakers(
+                analysis.bounds, labels, analysis.regions, k, config.resegment, sr
+            )
+            segments = refine_gmm(
+                segments,
+                analysis.frames,
+                self.mfcc.hop_samples,
+                analysis.regions,
+                candidates,
+                config.resegment,
+                keep_all,
+                config.seed,
+                sr,
+            )
         turns = to_turns(segments, sr)
         self._decide_timings["resegment"] = time.perf_counter() - tic
         logger.info(
@@ -247,6 +279,9 @@ class Analysis:
     bounds: np.ndarray  # (num_windows, 2) int64 window [start, end) samples
     embeddings: np.ndarray  # (num_windows, dim) float32, L2-normed
     timings: dict[str, float]
+    # (num_frames, 20) float16 MFCCs every 10 ms (None when no speech): the features of
+    # the second resegmentation pass
+    frames: np.ndarray | None = None
 
 
 def diarize(

@@ -84,3 +84,22 @@ def test_chunked_embedding_does_not_depend_on_chunk_size(tiny_encoder, two_voice
     np.testing.assert_allclose(small, large, atol=1e-4)
     pcm = embed_chunked(to_pcm16(x), bounds, tiny_encoder, EmbedConfig(chunk=2.0))
     assert (pcm * large).sum(axis=1).min() > 0.999
+
+
+def test_mfcc_frames_grid_and_chunking():
+    import torch
+
+    from diarize.features import Mfcc
+
+    mfcc = Mfcc()
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(16000 * 3 + 77) * 3000).astype(np.int16)
+    whole = mfcc.frames(x)
+    assert whole.shape == (-(-len(x) // 160), 20)
+    # Chunked reading changes nothing.
+    assert np.allclose(mfcc.frames(x, chunk_seconds=0.7), whole, atol=1e-4)
+    # Frame t is the 25 ms frame centred on the middle of samples [160 t, 160 t + 160).
+    t = 100
+    piece = x[t * 160 - 120 : t * 160 + 280].astype(np.float32) / 32768.0
+    direct = mfcc(torch.from_numpy(piece)[None])[0, 0].numpy()
+    assert np.allclose(direct, whole[t], atol=1e-4)

@@ -3,8 +3,10 @@ import numpy as np
 from diarize.config import ResegmentConfig
 from diarize.resegment import (
     _absorb_short,
+    candidate_speakers,
     frame_scores,
     local_speakers,
+    refine_gmm,
     resegment,
     to_turns,
     viterbi,
@@ -133,3 +135,87 @@ def test_a_speaker_far_away_is_not_a_candidate():
 
     assert run(0.5)[0] == (0, 100, 0)  # 500 samples: only speaker 0 is near
     assert run(0.0)[0] == (0, 100, 1)  # every speaker everywhere
+
+
+# --- second pass on short-term features ---------------------------------------------------
+
+HOP = 160  # 10 ms frames at 16 kHz
+
+
+def _two_voice_frames(num_frames=1000, change=500, seed=0):
+    """Frames of speaker 0 ~ N(+2, 1) before ``change``, of speaker 1 ~ N(-2, 1) after."""
+    rng = np.random.default_rng(seed)
+    frames = rng.standard_normal((num_frames, 4)).astype(np.float32)
+    frames[:change] += 2.0
+    frames[change:] -= 2.0
+    return frames
+
+
+def _gmm_config(**kw):
+    return ResegmentConfig(**{"gmm_rounds": 2, "gmm_components": 2, **kw})
+
+
+def test_refine_moves_a_late_boundary_to_the_change():
+    frames = _two_voice_frames()
+    # First pass: the change placed 0.6 s late (frame 560 instead of 500).
+    segments = [(0, 560 * HOP, 0), (560 * HOP, 1000 * HOP, 1)]
+    regions = np.array([[0, 1000 * HOP]])
+    out = refine_gmm(segments, frames, HOP, regions, np.ones((1, 2), bool), _gmm_config())
+    assert [spk for _, _, spk in out] == [0, 1]
+    assert out[0][0] == 0 and out[-1][1] == 1000 * HOP  # region edges kept exactly
+    # Within half the smoothing width (0.1 s) of the true change: the averaged
+    # log-likelihoods of a clean model (speaker 1) and a blurred one (speaker 0, trained on
+    # the 0.6 s it was wrongly given) cross a little after the change.
+    assert 500 * HOP <= out[0][1] <= 510 * HOP
+    assert out[0][1] == out[1][0]
+
+
+def test_refine_is_off_with_zero_rounds_and_keeps_silence_out():
+    frames = _two_voice_frames()
+    segments = [(0, 560 * HOP, 0), (560 * HOP, 900 * HOP, 1)]
+    regions = np.array([[0, 900 * HOP]])
+    ok = np.ones((1, 2), bool)
+    assert refine_gmm(segments, frames, HOP, regions, ok, _gmm_config(gmm_rounds=0)) == segments
+    out = refine_gmm(segments, frames, HOP, regions, ok, _gmm_config())
+    assert max(e for _, e, _ in out) == 900 * HOP  # nothing labelled outside the regions
+
+
+def test_refine_respects_candidates():
+    frames = _two_voice_frames()
+    segments = [(0, 560 * HOP, 0), (560 * HOP, 1000 * HOP, 1)]
+    regions = np.array([[0, 1000 * HOP]])
+    # Speaker 1 is not a candidate in this region: the region keeps its first-pass labels
+    # (fewer than two candidates can be modelled there).
+    only_0 = np.array([[True, False]])
+    assert refine_gmm(segments, frames, HOP, regions, only_0, _gmm_config()) == segments
+
+
+def test_refine_leaves_a_region_with_an_unmodelled_speaker():
+    frames = _two_voice_frames()
+    # Speaker 2 has 0.5 s (50 frames): too little for a model, so its region is untouched.
+    segments = [(0, 450 * HOP, 0), (450 * HOP, 500 * HOP, 2), (500 * HOP, 1000 * HOP, 1)]
+    regions = np.array([[0, 1000 * HOP]])
+    out = refine_gmm(segments, frames, HOP, regions, np.ones((1, 3), bool), _gmm_config())
+    assert out == segments
+
+
+def test_refine_keep_all_restores_a_vanishing_speaker():
+    frames = _two_voice_frames(num_frames=1500, change=1000)
+    # Speaker 2 was given 2 s in the middle of speaker 0's voice: the pass hands them to 0.
+    segments = [(0, 400 * HOP, 0), (400 * HOP, 600 * HOP, 2), (600 * HOP, 1000 * HOP, 0)]
+    segments.append((1000 * HOP, 1500 * HOP, 1))
+    regions = np.array([[0, 1500 * HOP]])
+    ok = np.ones((1, 3), bool)
+    cfg = _gmm_config(gmm_components=1)
+    dropped = refine_gmm(segments, frames, HOP, regions, ok, cfg)
+    assert {spk for _, _, spk in dropped} == {0, 1}
+    kept = refine_gmm(segments, frames, HOP, regions, ok, cfg, keep_all=True)
+    assert (400 * HOP, 600 * HOP, 2) in kept
+
+
+def test_candidate_speakers_all_when_local_set_off():
+    bounds = np.array([[0, 10], [10, 20]])
+    labels = np.array([0, 1])
+    regions = np.array([[0, 20]])
+    off = ResegmentConfig(local_horizon=0.0)
+    assert candidate_speakers(bounds, labels, regions, 3, off).tolist() == [[True, True, True]]
