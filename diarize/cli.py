@@ -134,7 +134,8 @@ def pipeline_options(command):
             "--no-resegment",
             is_flag=True,
             default=False,
-            help="Skip frame-level resegmentation (turns then follow the sliding windows).",
+            help="Skip frame-level resegmentation, both passes (turns then follow the sliding "
+            "windows).",
         ),
         click.option(
             "--adapt",

@@ -131,6 +131,9 @@ class ResegmentConfig:
     gmm_components: int = 8
     gmm_smooth: float = 0.2
     gmm_penalty: float = 30.0
+    # Seconds per block of a long recording: its regions are decoded with speaker models
+    # trained on that block and half a block either side (0 = one set for the recording).
+    gmm_block: float = 150.0
 
 
 @dataclass(frozen=True)

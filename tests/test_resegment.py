@@ -36,6 +36,22 @@ def test_viterbi_follows_a_real_change():
     assert viterbi(ll, 2.0).tolist() == [0] * 5 + [1] * 5
 
 
+def test_viterbi_matches_exhaustive_search():
+    import itertools
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        loglik = rng.standard_normal((6, 3)) * 2
+        penalty = float(rng.uniform(0, 3))
+
+        def score(path, loglik=loglik, penalty=penalty):
+            switches = sum(a != b for a, b in zip(path[:-1], path[1:], strict=True))
+            return loglik[np.arange(6), list(path)].sum() - penalty * switches
+
+        best = max(score(p) for p in itertools.product(range(3), repeat=6))
+        assert np.isclose(score(tuple(viterbi(loglik, penalty))), best)
+
+
 def test_absorb_short_runs():
     path = np.array([0, 0, 0, 1, 0, 0, 2, 2, 2, 2])
     scores = np.zeros((10, 3))
@@ -219,3 +235,31 @@ def test_candidate_speakers_all_when_local_set_off():
     regions = np.array([[0, 20]])
     off = ResegmentConfig(local_horizon=0.0)
     assert candidate_speakers(bounds, labels, regions, 3, off).tolist() == [[True, True, True]]
+
+
+def test_refine_models_are_local_to_blocks():
+    # Two 10 s stretches 30 s apart; the "channel" flips between them, so each voice's
+    # frames look like the other's far away. Local models (10 s blocks) still correct both
+    # late boundaries.
+    rng = np.random.default_rng(1)
+    frames = rng.standard_normal((4000, 4)).astype(np.float32)
+    frames[0:500] += 2.0  # speaker 0, first stretch
+    frames[500:1000] -= 2.0  # speaker 1
+    frames[3000:3500] -= 2.0  # speaker 0, second stretch, flipped
+    frames[3500:4000] += 2.0  # speaker 1
+    segments = [(0, 560 * HOP, 0), (560 * HOP, 1000 * HOP, 1)]
+    segments += [(3000 * HOP, 3560 * HOP, 0), (3560 * HOP, 4000 * HOP, 1)]
+    regions = np.array([[0, 1000 * HOP], [3000 * HOP, 4000 * HOP]])
+    out = refine_gmm(
+        segments, frames, HOP, regions, np.ones((2, 2), bool), _gmm_config(gmm_block=10.0)
+    )
+    changes = [end for (_, end, spk) in out if spk == 0]
+    assert len(out) == 4 and [spk for *_, spk in out] == [0, 1, 0, 1]
+    assert 500 * HOP <= changes[0] <= 510 * HOP
+    assert 3500 * HOP <= changes[1] <= 3510 * HOP
+    # One set of models for the whole input mixes both channels in each voice's model,
+    # and the pass then cannot tell the two voices apart in either stretch.
+    whole = refine_gmm(
+        segments, frames, HOP, regions, np.ones((2, 2), bool), _gmm_config(gmm_block=0.0)
+    )
+    assert len(whole) < 4
