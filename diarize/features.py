@@ -123,18 +123,18 @@ class Mfcc:
         return self.fbank.log_mel(waveforms) @ self._dct
 
     @torch.inference_mode()
-    def frames(self, signal, chunk_seconds: float = 300.0):
+    def frames(self, signal, chunk_seconds: float = 30.0, dtype=np.float32):
         """MFCCs of a whole recording on a grid of hops: frame ``t`` is centred on the middle
         of samples ``[t * hop, (t + 1) * hop)``; ``ceil(num_samples / hop)`` frames.
 
         ``signal`` is a (num_samples,) int16 or float array; it is read ``chunk_seconds`` at a
-        time, so memory holds one chunk of audio besides the (num_frames, num_ceps) float32
-        result.
+        time, so memory holds one chunk's spectra (about 20 MB for 30 s) besides the
+        (num_frames, num_ceps) result of ``dtype``.
         """
         hop, win = self.fbank.hop_samples, self.fbank.win_samples
         lead = (win - hop) // 2  # frame t then starts at t * hop - lead
         num_frames = -(-len(signal) // hop)
-        out = np.zeros((num_frames, self.num_ceps), dtype=np.float32)
+        out = np.zeros((num_frames, self.num_ceps), dtype=dtype)
         step = max(1, int(chunk_seconds * self.fbank.config.sample_rate) // hop)
         for f0 in range(0, num_frames, step):
             f1 = min(num_frames, f0 + step)

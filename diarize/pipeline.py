@@ -191,7 +191,7 @@ class Pipeline:
             tic = time.perf_counter()
             # Short-term features for the second resegmentation pass, kept as float16 (a
             # 4-hour recording: 58 MB).
-            frames = self.mfcc.frames(waveform).astype(np.float16)
+            frames = self.mfcc.frames(waveform, dtype=np.float16)
             timings["frames"] = time.perf_counter() - tic
         return Analysis(
             uri, name, duration, len(waveform), regions, bounds, embeddings, timings, frames
