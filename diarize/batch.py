@@ -232,9 +232,13 @@ def _build_pipeline(run_options: RunOptions):
 
 
 def _set_torch_threads(num_threads: int) -> None:
+    """Threads of a worker: torch's, and the BLAS/OpenMP pools numpy and scikit-learn use
+    (the second resegmentation pass), so two workers do not oversubscribe two cores."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(num_threads)
+    threadpool_limits(num_threads)
 
 
 def _init_worker(run_options: RunOptions, num_threads: int, log_level: int) -> None:
