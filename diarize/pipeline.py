@@ -187,7 +187,7 @@ class Pipeline:
             embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
             timings["embed"] = time.perf_counter() - tic
         frames = None
-        if len(regions):
+        if len(regions) and config.resegment.enabled and config.resegment.gmm_rounds > 0:
             tic = time.perf_counter()
             # Short-term features for the second resegmentation pass, kept as float16 (a
             # 4-hour recording: 58 MB).
@@ -223,6 +223,17 @@ class Pipeline:
         keep_all = config.cluster.num_speakers is not None or (
             config.cluster.min_speakers is not None
         )
+        candidates = None
+        if len(labels):
+            # The speakers allowed in each region: one set for both resegmentation passes.
+            candidates = candidate_speakers(
+                analysis.bounds,
+                labels,
+                analysis.regions,
+                int(labels.max()) + 1,
+                config.resegment,
+                sr,
+            )
         segments = resegment(
             analysis.bounds,
             analysis.embeddings,
@@ -232,17 +243,14 @@ class Pipeline:
             config.resegment,
             sr,
             keep_all,
+            candidates=candidates,
         )
         if (
             config.resegment.enabled
             and config.resegment.gmm_rounds > 0
             and analysis.frames is not None
-            and len(labels)
+            and candidates is not None
         ):
-            k = int(labels.max()) + 1
-            candidates = candidate_speakers(
-                analysis.bounds, labels, analysis.regions, k, config.resegment, sr
-            )
             segments = refine_gmm(
                 segments,
                 analysis.frames,

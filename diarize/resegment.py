@@ -187,6 +187,7 @@ def resegment(
     sample_rate: int = 16000,
     keep_all: bool = False,
     overlap: np.ndarray | None = None,
+    candidates: np.ndarray | None = None,
 ) -> list[tuple[int, int, int]]:
     """Label every speech sample with a speaker (two speakers where overlap is detected).
 
@@ -202,6 +203,8 @@ def resegment(
     embeddings : (num_windows, dim) float32, L2-normed
     labels : (num_windows,) int64 cluster of each window, 0..k-1
     regions : (num_regions, 2) int64 speech [start, end) in samples
+    candidates : (num_regions, k) bool speakers allowed per region; None =
+        :func:`candidate_speakers` of ``config``
 
     Returns
     -------
@@ -221,7 +224,9 @@ def resegment(
     scores, count = frame_scores(bounds, window_scores, num_frames, frame_samples)
     scores = _fill_uncovered(scores, count > 0)
     min_frames = max(1, int(round(config.min_duration / config.frame_step)))
-    allowed = candidate_speakers(bounds, labels, regions, k, config, sample_rate)
+    allowed = candidates
+    if allowed is None:
+        allowed = candidate_speakers(bounds, labels, regions, k, config, sample_rate)
     paths = []
     for (start, end), ok in zip(regions, allowed, strict=True):
         a = int(start) // frame_samples
