@@ -186,16 +186,12 @@ def resegment(
     config: ResegmentConfig,
     sample_rate: int = 16000,
     keep_all: bool = False,
-    overlap: np.ndarray | None = None,
     candidates: np.ndarray | None = None,
 ) -> list[tuple[int, int, int]]:
-    """Label every speech sample with a speaker (two speakers where overlap is detected).
+    """Label every speech sample with one speaker.
 
     With ``keep_all``, a cluster that resegmentation would make vanish keeps the span of its
     most confident window (an exact or minimum speaker count must survive this stage).
-    ``overlap`` (num_frames,) bool on the ``config.frame_step`` grid marks frames where two
-    people talk; there the speaker with the second-best score is added (Bullock et al.,
-    "Overlap-aware diarization", ICASSP 2020), in runs of at least ``min_duration / 2``.
 
     Parameters
     ----------
@@ -241,25 +237,8 @@ def resegment(
     if keep_all:
         _restore_missing(paths, bounds, window_scores, labels, frame_samples)
     segments: list[tuple[int, int, int]] = []
-    min_overlap = max(1, min_frames // 2)
-    for (start, end, a, path), ok in zip(paths, allowed, strict=True):
+    for start, end, a, path in paths:
         for s, e, spk in _runs(path):
-            seg_start = max(start, (a + s) * frame_samples)
-            seg_end = min(end, (a + e) * frame_samples)
-            if seg_end > seg_start:
-                segments.append((seg_start, seg_end, spk))
-        if overlap is None or k < 2:
-            continue
-        flags = overlap[a : a + len(path)]
-        if not flags.any():
-            continue
-        region_scores = np.where(ok, scores[a : a + len(path)], -np.inf)
-        region_scores[np.arange(len(path)), path] = -np.inf
-        usable = flags[: len(path)] & np.isfinite(region_scores.max(axis=1))
-        second = np.where(usable, np.argmax(region_scores, axis=1), -1)
-        for s, e, spk in _runs(second):
-            if spk < 0 or e - s < min_overlap:
-                continue
             seg_start = max(start, (a + s) * frame_samples)
             seg_end = min(end, (a + e) * frame_samples)
             if seg_end > seg_start:

@@ -94,23 +94,6 @@ def test_speaker_names_in_order_of_first_appearance():
     assert [t.speaker for t in turns] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_00"]
 
 
-def test_overlap_frames_get_the_second_best_speaker():
-    # Speaker 0 windows on [0, 100), speaker 1 on [100, 200); frames 80..120 are overlap.
-    bounds = np.array([[0, 50], [50, 100], [100, 150], [150, 200]])
-    emb = np.array([[1, 0], [1, 0], [0, 1], [0, 1]], dtype=np.float32)
-    labels = np.array([0, 0, 1, 1])
-    cfg = ResegmentConfig(frame_step=0.001, min_duration=0.002)
-    overlap = np.zeros(200, dtype=bool)
-    overlap[80:120] = True
-    segs = resegment(bounds, emb, labels, np.array([[0, 200]]), 200, cfg, 1000, overlap=overlap)
-    assert sorted(segs) == [(0, 100, 0), (80, 100, 1), (100, 120, 0), (100, 200, 1)]
-    turns = to_turns(segs, sample_rate=1000)
-    assert [(t.start, t.end, t.speaker) for t in turns] == [
-        (0.0, 0.12, "SPEAKER_00"),
-        (0.08, 0.2, "SPEAKER_01"),
-    ]
-
-
 def test_to_turns_merges_per_speaker_across_interleaving():
     segs = [(0, 10, 0), (5, 15, 1), (10, 20, 0), (15, 30, 1)]
     turns = to_turns(segs, sample_rate=10)

@@ -1,1 +1,1 @@
-"""Training: the self-supervised speaker encoder and the speaker-count segmentation model."""
+"""Training of the self-supervised speaker encoder."""
