@@ -119,7 +119,8 @@ def pipeline_options(command):
             "--threshold",
             type=float,
             default=None,
-            help="Clustering stopping threshold (default: the value estimated for the model).",
+            help="Clustering stopping threshold (default: the value estimated for the model, "
+            "or its narrowband value when the audio is telephone-band).",
         ),
         click.option(
             "--count",
@@ -286,7 +287,12 @@ def fit_backend_command(data, model, out, seed, num_mixtures, conversations, ver
             f"{summary['recordings']} recordings; cosine threshold "
             f"{summary['cosine_threshold']:.3f} (error {100 * summary['cosine_error']:.1f}%), "
             f"PLDA threshold {summary['plda_threshold']:.3f} "
-            f"(error {100 * summary['plda_error']:.1f}%)",
+            f"(error {100 * summary['plda_error']:.1f}%)"
+            + (
+                f"; narrowband cosine threshold {summary['cosine_threshold_narrowband']:.3f}"
+                if "cosine_threshold_narrowband" in summary
+                else ""
+            ),
             err=True,
         )
 

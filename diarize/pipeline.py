@@ -59,13 +59,16 @@ class Pipeline:
     def sample_rate(self) -> int:
         return self.encoder.sample_rate
 
-    def scorer(self, config: PipelineConfig) -> tuple[Similarity, float]:
-        """The similarity AHC uses and its stopping threshold (explicit, else the model's)."""
+    def scorer(self, config: PipelineConfig, narrowband: bool = False) -> tuple[Similarity, float]:
+        """The similarity AHC uses and its stopping threshold (explicit, else the model's;
+        for ``narrowband`` audio the model's narrowband threshold when it has one)."""
         extra = getattr(self.encoder, "extra", {}) or {}
         scoring = config.cluster.scoring
         if scoring == "cosine":
             similarity: Similarity = cosine_similarity
             default = float(extra.get("cosine_threshold", DEFAULT_COSINE_THRESHOLD))
+            if narrowband and "cosine_threshold_narrowband" in extra:
+                default = float(extra["cosine_threshold_narrowband"])
         elif scoring == "plda":
             if "plda" not in extra:
                 raise ConfigError(
@@ -186,6 +189,7 @@ class Pipeline:
             bounds = windows(window_regions, config.embed, sr)
             embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
             timings["embed"] = time.perf_counter() - tic
+        narrowband = bool(len(regions)) and audio_io.is_narrowband(waveform, regions, sr)
         frames = None
         if len(regions) and config.resegment.enabled and config.resegment.gmm_rounds > 0:
             tic = time.perf_counter()
@@ -194,7 +198,16 @@ class Pipeline:
             frames = self.mfcc.frames(waveform, dtype=np.float16)
             timings["frames"] = time.perf_counter() - tic
         return Analysis(
-            uri, name, duration, len(waveform), regions, bounds, embeddings, timings, frames
+            uri,
+            name,
+            duration,
+            len(waveform),
+            regions,
+            bounds,
+            embeddings,
+            timings,
+            frames,
+            narrowband,
         )
 
     def decide(
@@ -210,7 +223,7 @@ class Pipeline:
         self._decide_timings = {}
         if len(analysis.regions) == 0:
             return Diarization(uri=analysis.uri, turns=(), duration=analysis.duration)
-        similarity, default = self.scorer(config)
+        similarity, default = self.scorer(config, analysis.narrowband)
         tic = time.perf_counter()
         labels = cluster(
             analysis.embeddings,
@@ -290,6 +303,8 @@ class Analysis:
     # (num_frames, 20) float16 MFCCs every 10 ms (None when no speech): the features of
     # the second resegmentation pass
     frames: np.ndarray | None = None
+    # speech with (almost) nothing above 4 kHz: telephone audio (diarize.audio.is_narrowband)
+    narrowband: bool = False
 
 
 def diarize(

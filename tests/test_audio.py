@@ -95,3 +95,21 @@ def test_flac_and_ogg(tmp_path):
         path = tmp_path / f"a.{fmt}"
         sf.write(path, _tone(22050, 1.0), 22050)
         assert abs(len(audio.load(path)) - 16000) <= 1
+
+
+def test_narrowband_detection_on_white_noise():
+    rng = np.random.default_rng(0)
+    x = (0.1 * rng.standard_normal(64000)).astype(np.float32)
+    regions = np.array([[0, 64000]])
+    # Flat spectrum: the power ratio is the bandwidth ratio, (0.95 * 8000 - 5500) / (4000 - 100).
+    assert audio.high_band_ratio(x, regions) == pytest.approx(2100 / 3900, rel=0.1)
+    assert not audio.is_narrowband(x, regions)
+    # The same noise through an 8 kHz channel (telephone band) and back to 16 kHz.
+    y = audio.resample(audio.resample(x, 16000, 8000), 8000, 16000)
+    assert audio.is_narrowband(y, regions)
+    # Only the speech regions count: a narrowband stretch inside a wideband file.
+    z = np.concatenate([x[:32000], y[32000:]])
+    assert audio.is_narrowband(z, np.array([[32000, 64000]]))
+    assert not audio.is_narrowband(z, np.array([[0, 32000]]))
+    # No speech, no decision.
+    assert not audio.is_narrowband(x, np.zeros((0, 2), dtype=np.int64))

@@ -64,3 +64,43 @@ def test_conversation_der_by_hand(tmp_path, tiny_encoder):
     # Threshold -1 merges everything: one speaker for two equal talkers is 50 % confusion,
     # plus whatever the speech detector adds at the turn edges.
     assert 0.45 < der[0] < 0.6
+    # The same conversation through an 8 kHz channel: merging everything is still 50 %.
+    narrow = conversation_der(
+        tiny_encoder,
+        tmp_path,
+        "cosine",
+        np.array([-1.0]),
+        vad=SYNTH_CONFIG.vad,
+        narrowband=True,
+    )
+    assert 0.45 < narrow[0] < 0.6
+
+
+def test_fit_backend_learns_a_narrowband_threshold_from_conversations(tmp_path, tiny_encoder):
+    model = tmp_path / "tiny.pt"
+    save_encoder(model, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(4):
+        x = synth_voice(90 + 35 * i, (500 + 80 * i, 1500 + 150 * i), 6.0, seed=i)
+        sf.write(data / f"rec{i}.wav", np.concatenate([np.zeros(SR, np.float32), x]), SR)
+    conv = tmp_path / "conv"
+    (conv / "wav").mkdir(parents=True)
+    (conv / "rttm").mkdir()
+    x, turns = conversation()
+    sf.write(conv / "wav" / "c0.wav", x, SR)
+    (conv / "rttm" / "c0.rttm").write_text(
+        "".join(f"SPEAKER c0 1 {s:.3f} {e - s:.3f} <NA> <NA> {w} <NA> <NA>\n" for s, e, w in turns)
+    )
+    cfg = CalibrationConfig(
+        num_mixtures=10,
+        plda_rank=4,
+        min_windows=3,
+        vad=SYNTH_CONFIG.vad,
+        cosine_candidates=(-1.0, 0.5, 0.9999),
+    )
+    summary = fit_backend(model, [data], tmp_path / "out.pt", cfg, conversations=conv)
+    extra = load_encoder(tmp_path / "out.pt").extra
+    assert extra["cosine_threshold_narrowband"] == summary["cosine_threshold_narrowband"]
+    assert extra["cosine_threshold_narrowband"] in cfg.cosine_candidates
+    assert extra["cosine_threshold"] in cfg.cosine_candidates

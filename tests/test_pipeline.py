@@ -87,3 +87,25 @@ def test_plda_without_back_end_is_a_clear_error(tiny_encoder, two_voices):
     cfg = update_config(SYNTH_CONFIG, {"cluster": {"scoring": "plda"}})
     with pytest.raises(ConfigError, match="no PLDA back end"):
         Pipeline(cfg, encoder=tiny_encoder)(two_voices[0])
+
+
+def test_narrowband_audio_takes_the_models_narrowband_threshold(tiny_encoder, two_voices):
+    from diarize import audio
+    from diarize.encoder import Encoder
+
+    x, _ = two_voices
+    # Wideband threshold: every window its own speaker; narrowband: one speaker.
+    extra = {"cosine_threshold": 0.99999, "cosine_threshold_narrowband": -1.0}
+    enc = Encoder(tiny_encoder.model, tiny_encoder.feature_config, tiny_encoder.meta, extra)
+    cfg = update_config(SYNTH_CONFIG, {"resegment": {"gmm_rounds": 0}})
+    pipe = Pipeline(cfg, encoder=enc)
+    wide = pipe.analyse(x)
+    narrow = pipe.analyse(audio.resample(audio.resample(x, SR, 8000), 8000, SR))
+    assert not wide.narrowband and narrow.narrowband
+    assert pipe.scorer(cfg, narrowband=False)[1] == 0.99999
+    assert pipe.scorer(cfg, narrowband=True)[1] == -1.0
+    assert pipe.decide(narrow).num_speakers == 1
+    assert pipe.decide(wide).num_speakers > 1
+    # An explicit threshold wins over both.
+    fixed = update_config(cfg, {"cluster": {"threshold": 0.3}})
+    assert pipe.scorer(fixed, narrowband=True)[1] == 0.3
