@@ -185,25 +185,21 @@ def fit_backend(
     extra.update(plda=plda.to_dict())
     if conversations is not None:
         calibrated = Encoder(encoder.model, encoder.feature_config, encoder.meta, extra)
-        cos_der = conversation_der(
-            calibrated,
-            conversations,
-            "cosine",
-            np.asarray(config.cosine_candidates),
-            progress,
-            config.vad,
+        # The same conversations as recorded and through 8 kHz (telephone band).
+        cos_der, narrow_der = (
+            conversation_der(
+                calibrated,
+                conversations,
+                "cosine",
+                np.asarray(config.cosine_candidates),
+                progress,
+                config.vad,
+                narrowband=narrowband,
+            )
+            for narrowband in (False, True)
         )
         plda_der = conversation_der(
             calibrated, conversations, "plda", plda_candidates, progress, config.vad
-        )
-        narrow_der = conversation_der(
-            calibrated,
-            conversations,
-            "cosine",
-            np.asarray(config.cosine_candidates),
-            progress,
-            config.vad,
-            narrowband=True,
         )
         cos_threshold = float(config.cosine_candidates[int(np.argmin(cos_der))])
         plda_threshold = float(plda_candidates[int(np.argmin(plda_der))])

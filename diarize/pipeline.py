@@ -189,7 +189,7 @@ class Pipeline:
             bounds = windows(window_regions, config.embed, sr)
             embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
             timings["embed"] = time.perf_counter() - tic
-        narrowband = bool(len(regions)) and audio_io.is_narrowband(waveform, regions, sr)
+        narrowband = audio_io.is_narrowband(waveform, regions, sr)
         frames = None
         if len(regions) and config.resegment.enabled and config.resegment.gmm_rounds > 0:
             tic = time.perf_counter()
