@@ -278,3 +278,50 @@ def is_narrowband(
     rate the file was stored at."""
     ratio = high_band_ratio(waveform, regions, sample_rate)
     return bool(ratio < NARROWBAND_RATIO)
+
+
+#: A recording whose loud samples (99.9th percentile of |x|) stay under this level (dBFS) is
+#: raised before analysis: the speech detector misses, and the encoder confuses, speech
+#: that is much quieter than what they were built on.
+QUIET_LEVEL_DB = -35.0
+#: Level (dBFS) a quiet recording's loud samples are raised to, and the limits of the gain.
+TARGET_LEVEL_DB = -12.0
+MAX_GAIN_DB = 30.0
+PEAK_LEVEL_DB = -1.0
+
+
+def loud_level_db(waveform: np.ndarray, max_samples: int = 2_000_000) -> float:
+    """99.9th percentile of |x| in dBFS (on an evenly strided subset of long signals);
+    -inf for digital silence or an empty signal."""
+    if len(waveform) == 0:
+        return float("-inf")
+    x = np.abs(as_float32(waveform[:: max(1, len(waveform) // max_samples)]))
+    level = float(np.percentile(x, 99.9))
+    return 20.0 * math.log10(level) if level > 0 else float("-inf")
+
+
+def raise_quiet(waveform: np.ndarray) -> tuple[np.ndarray, float]:
+    """(waveform, gain in dB): a recording quieter than ``QUIET_LEVEL_DB`` is scaled so that
+    its loud samples reach ``TARGET_LEVEL_DB``, by at most ``MAX_GAIN_DB`` and never past a
+    peak of ``PEAK_LEVEL_DB``; any other recording is returned as it is (gain 0). int16
+    input stays int16 (scaled in chunks)."""
+    level = loud_level_db(waveform)
+    if not (math.isfinite(level) and level < QUIET_LEVEL_DB):
+        return waveform, 0.0
+    peak = max(abs(float(waveform.max())), abs(float(waveform.min())))
+    if waveform.dtype == np.int16:
+        peak /= 32768.0
+    if peak <= 0:
+        return waveform, 0.0
+    gain_db = min(TARGET_LEVEL_DB - level, MAX_GAIN_DB, PEAK_LEVEL_DB - 20.0 * math.log10(peak))
+    if gain_db <= 0:
+        return waveform, 0.0
+    gain = 10.0 ** (gain_db / 20.0)
+    if waveform.dtype != np.int16:
+        return (as_float32(waveform) * np.float32(gain)).astype(np.float32), gain_db
+    out = np.empty_like(waveform)
+    step = 1 << 22
+    for a in range(0, len(waveform), step):
+        chunk = waveform[a : a + step].astype(np.float32) * np.float32(gain)
+        out[a : a + step] = np.clip(np.rint(chunk), -32768, 32767).astype(np.int16)
+    return out, gain_db

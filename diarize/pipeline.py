@@ -153,6 +153,9 @@ class Pipeline:
                 raise AudioError(f"expected a mono (num_samples,) waveform, got {waveform.shape}")
             uri = uri if uri is not None else "audio"
             name = uri
+        waveform, gain_db = audio_io.raise_quiet(waveform)
+        if gain_db:
+            logger.info("%s: quiet recording raised by %.1f dB", name, gain_db)
         timings["load"] = time.perf_counter() - tic
         sr = self.sample_rate
         duration = len(waveform) / sr

@@ -1,0 +1,114 @@
+"""Recording level: the same recordings played back quieter.
+
+    python -m benchmarks.levels            # writes benchmarks/LEVELS.md
+
+Every recording of dev/ami and of the simulated set is diarized as it is and attenuated by
+20, 35 and 45 dB (then stored as 16-bit samples, as a quiet file would be). Recordings
+whose loud samples (99.9th percentile of |x|) stay under -35 dBFS are raised towards
+-12 dBFS before analysis (``diarize.audio.raise_quiet``, at most +30 dB); the rows
+"not raised" switch that off, to show what it buys. DER from pyannote.metrics, corpus
+totals, collar 0 with overlap scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from unittest import mock
+
+from benchmarks.der import DATA, ROOT, ensure_simulated, git_state, load_set, machine
+
+OUT = ROOT / "benchmarks" / "LEVELS.md"
+ATTENUATIONS = (0, 20, 35, 45)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+
+    import numpy as np
+    import torch
+
+    from diarize import audio
+    from diarize.pipeline import Pipeline
+    from diarize.rttm import write_atomic
+    from diarize.scoring import der_components
+    from diarize.simulate import SimulationConfig
+
+    torch.set_num_threads(1)
+    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    sets = {}
+    ami = DATA / "dev" / "ami"
+    if (ami / "all.lst").exists():
+        sets["dev/ami"] = load_set(ami)
+    else:
+        log(f"[ami] skipped: {ami} not found")
+    folder = ensure_simulated("sim", SimulationConfig(), log)
+    if folder is not None:
+        sets[f"simulated ({folder.relative_to(ROOT)})"] = load_set(folder)
+    if not sets:
+        log("nothing to run: no data set found")
+        return 1
+    pipe = Pipeline()
+    rows = []
+    for set_name, items in sets.items():
+        totals: dict[str, dict[str, float]] = {}
+        for item in items:
+            log(f"[{set_name}] {item.uri}")
+            x = audio.load(item.wav, pipe.sample_rate)
+            for db in ATTENUATIONS:
+                quiet = audio.as_float32(audio.to_pcm16(x * np.float32(10 ** (-db / 20))))
+                variants = [("raised when quiet", None)]
+                if db:
+                    variants.append(("not raised", lambda w: (w, 0.0)))
+                for label, patch in variants:
+                    if patch is None:
+                        hyp = pipe(quiet, uri=item.uri)
+                    else:
+                        with mock.patch.object(audio, "raise_quiet", patch):
+                            hyp = pipe(quiet, uri=item.uri)
+                    c = der_components(item.reference, hyp, uem=item.uem)
+                    key = f"-{db} dB | {label}" if db else "as recorded | -"
+                    t = totals.setdefault(
+                        key,
+                        dict.fromkeys(
+                            ("total", "missed", "false_alarm", "confusion", "level"), 0.0
+                        ),
+                    )
+                    for k in ("total", "missed", "false_alarm", "confusion"):
+                        t[k] += c[k]
+                    t["level"] += audio.loud_level_db(quiet) / len(items)
+        for key, t in totals.items():
+            err = t["missed"] + t["false_alarm"] + t["confusion"]
+            pct = {k: 100 * t[k] / t["total"] for k in ("missed", "false_alarm", "confusion")}
+            rows.append(
+                f"| {set_name} | {key} | {t['level']:.1f} | **{100 * err / t['total']:.1f}** "
+                f"| {pct['missed']:.1f} | {pct['false_alarm']:.1f} | {pct['confusion']:.1f} |"
+            )
+    lines = [
+        "# Recording level",
+        "",
+        f"- date: {dt.datetime.now():%Y-%m-%d %H:%M}",
+        f"- machine: {machine()}",
+        f"- git commit: {git_state()}",
+        "- command: `python -m benchmarks.levels`",
+        "",
+        __doc__.split("\n\n", 2)[2].strip().replace("\n", " "),
+        "",
+        "**level**: mean over the set of the 99.9th percentile of |x| (dBFS) of the input.",
+        "",
+        "| set | attenuation | quiet input | level dBFS | DER % | miss | FA | conf |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+    text = "\n".join(lines) + "\n"
+    write_atomic(args.out, text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
