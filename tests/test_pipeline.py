@@ -109,3 +109,18 @@ def test_narrowband_audio_takes_the_models_narrowband_threshold(tiny_encoder, tw
     # An explicit threshold wins over both.
     fixed = update_config(cfg, {"cluster": {"threshold": 0.3}})
     assert pipe.scorer(fixed, narrowband=True)[1] == 0.3
+
+
+def test_a_quiet_recording_is_diarized_like_a_normal_one(pipeline, two_voices):
+    from diarize import audio
+
+    x, _ = two_voices
+    level = audio.loud_level_db(x)
+    # -55 dBFS is raised by the maximum 30 dB, to -25 dBFS; -25 dBFS is left as it is.
+    normal = (x * np.float32(10 ** ((-25 - level) / 20))).astype(np.float32)
+    quiet = (x * np.float32(10 ** ((-55 - level) / 20))).astype(np.float32)
+    a = pipeline(normal, num_speakers=2)
+    b = pipeline(quiet, num_speakers=2)
+    assert [t.speaker for t in a.turns] == [t.speaker for t in b.turns]
+    for s, t in zip(a.turns, b.turns, strict=True):
+        assert abs(s.start - t.start) < 0.05 and abs(s.end - t.end) < 0.05
