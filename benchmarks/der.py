@@ -158,6 +158,24 @@ def load_set(folder: Path, limit: int | None = None) -> list[Item]:
     return items
 
 
+def dev_and_simulated_sets(log) -> dict[str, list[Item]]:
+    """dev/ami (when ../shared is there) and the default simulated set (generated when
+    absent), keyed "dev/ami" and "sim (<folder>)"; a set that is not available is skipped
+    with a message."""
+    from diarize.simulate import SimulationConfig
+
+    sets: dict[str, list[Item]] = {}
+    ami = DATA / "dev" / "ami"
+    if (ami / "all.lst").exists():
+        sets["dev/ami"] = load_set(ami)
+    else:
+        log(f"[ami] skipped: {ami} not found")
+    folder = ensure_simulated("sim", SimulationConfig(), log)
+    if folder is not None:
+        sets[f"sim ({folder.relative_to(ROOT)})"] = load_set(folder)
+    return sets
+
+
 def ensure_simulated(name: str, config, log) -> Path | None:
     """The simulated set for ``config`` under scratch/bench/, generated when absent."""
     from diarize.simulate import DEFAULT_NOISE, DEFAULT_RIR, DEFAULT_SOURCE, simulate

@@ -18,7 +18,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from benchmarks.der import DATA, ROOT, ensure_simulated, git_state, load_set, machine
+from benchmarks.der import ROOT, dev_and_simulated_sets, git_state, machine
 
 OUT = ROOT / "benchmarks" / "NARROWBAND.md"
 
@@ -37,19 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     from diarize.pipeline import Pipeline
     from diarize.rttm import write_atomic
     from diarize.scoring import der_components
-    from diarize.simulate import SimulationConfig
 
     torch.set_num_threads(1)
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    sets = {}
-    ami = DATA / "dev" / "ami"
-    if (ami / "all.lst").exists():
-        sets["dev/ami"] = load_set(ami)
-    else:
-        log(f"[ami] skipped: {ami} not found")
-    folder = ensure_simulated("sim", SimulationConfig(), log)
-    if folder is not None:
-        sets[f"simulated ({folder.relative_to(ROOT)})"] = load_set(folder)
+    sets = dev_and_simulated_sets(log)
     if not sets:
         log("nothing to run: no data set found")
         return 1

@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.der import (
-    DATA,
     ROOT,
     Encoders,
     Item,
     Unavailable,
+    dev_and_simulated_sets,
     ensure_simulated,
     fit_mfcc,
     git_state,
@@ -161,15 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    sets: dict[str, list[Item]] = {}
-    ami = DATA / "dev" / "ami"
-    if (ami / "all.lst").exists():
-        sets["dev/ami"] = load_set(ami)
-    else:
-        log(f"[ami] skipped: {ami} not found")
-    folder = ensure_simulated("sim", SimulationConfig(), log)
-    if folder is not None:
-        sets[f"sim ({folder.relative_to(ROOT)})"] = load_set(folder)
+    sets = dev_and_simulated_sets(log)
     if not sets:
         log("nothing to run: no data set found")
         return 1
