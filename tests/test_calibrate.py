@@ -9,18 +9,39 @@ from diarize.pipeline import Pipeline
 from tests.conftest import SR, SYNTH_CONFIG, conversation, synth_voice
 
 
-def test_fit_backend_writes_a_loadable_checkpoint(tmp_path, tiny_encoder):
+def _tiny_model(tmp_path, tiny_encoder):
     model = tmp_path / "tiny.pt"
     save_encoder(model, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
-    data = tmp_path / "data"
-    data.mkdir()
-    # Six one-voice "recordings", each a different synthetic voice.
-    for i in range(6):
-        x = synth_voice(90 + 35 * i, (500 + 80 * i, 1500 + 150 * i), 8.0, seed=i)
+    return model
+
+
+def _voice_recordings(folder, count, seconds):
+    """``count`` one-voice "recordings", each a different synthetic voice, 1 s pauses."""
+    folder.mkdir()
+    for i in range(count):
+        x = synth_voice(90 + 35 * i, (500 + 80 * i, 1500 + 150 * i), seconds, seed=i)
         pause = np.zeros(SR, dtype=np.float32)
         x = np.concatenate([pause, x, pause])
         x += 1e-3 * np.random.default_rng(i).standard_normal(len(x)).astype(np.float32)
-        sf.write(data / f"rec{i}.wav", x, SR)
+        sf.write(folder / f"rec{i}.wav", x, SR)
+    return folder
+
+
+def _conversation_folder(root):
+    """``diarize simulate`` layout with one conversation: A, B, A, B, 3 s each."""
+    (root / "wav").mkdir(parents=True)
+    (root / "rttm").mkdir()
+    x, turns = conversation()
+    sf.write(root / "wav" / "c0.wav", x, SR)
+    (root / "rttm" / "c0.rttm").write_text(
+        "".join(f"SPEAKER c0 1 {s:.3f} {e - s:.3f} <NA> <NA> {w} <NA> <NA>\n" for s, e, w in turns)
+    )
+    return root
+
+
+def test_fit_backend_writes_a_loadable_checkpoint(tmp_path, tiny_encoder):
+    model = _tiny_model(tmp_path, tiny_encoder)
+    data = _voice_recordings(tmp_path / "data", 6, 8.0)
     out = tmp_path / "calibrated.pt"
     cfg = CalibrationConfig(num_mixtures=20, plda_rank=8, min_windows=3, vad=SYNTH_CONFIG.vad)
     summary = fit_backend(model, [data], out, cfg)
@@ -50,13 +71,7 @@ def test_list_audio_folders_and_lists(tmp_path):
 def test_conversation_der_by_hand(tmp_path, tiny_encoder):
     from diarize.calibrate import conversation_der
 
-    (tmp_path / "wav").mkdir()
-    (tmp_path / "rttm").mkdir()
-    x, turns = conversation()  # A, B, A, B: 3 s each, 0.5 s pauses
-    sf.write(tmp_path / "wav" / "c0.wav", x, SR)
-    (tmp_path / "rttm" / "c0.rttm").write_text(
-        "".join(f"SPEAKER c0 1 {s:.3f} {e - s:.3f} <NA> <NA> {w} <NA> <NA>\n" for s, e, w in turns)
-    )
+    _conversation_folder(tmp_path)  # A, B, A, B: 3 s each, 0.5 s pauses
     der = conversation_der(
         tiny_encoder, tmp_path, "cosine", np.array([-1.0, 0.5]), vad=SYNTH_CONFIG.vad
     )
@@ -77,21 +92,9 @@ def test_conversation_der_by_hand(tmp_path, tiny_encoder):
 
 
 def test_fit_backend_learns_a_narrowband_threshold_from_conversations(tmp_path, tiny_encoder):
-    model = tmp_path / "tiny.pt"
-    save_encoder(model, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
-    data = tmp_path / "data"
-    data.mkdir()
-    for i in range(4):
-        x = synth_voice(90 + 35 * i, (500 + 80 * i, 1500 + 150 * i), 6.0, seed=i)
-        sf.write(data / f"rec{i}.wav", np.concatenate([np.zeros(SR, np.float32), x]), SR)
-    conv = tmp_path / "conv"
-    (conv / "wav").mkdir(parents=True)
-    (conv / "rttm").mkdir()
-    x, turns = conversation()
-    sf.write(conv / "wav" / "c0.wav", x, SR)
-    (conv / "rttm" / "c0.rttm").write_text(
-        "".join(f"SPEAKER c0 1 {s:.3f} {e - s:.3f} <NA> <NA> {w} <NA> <NA>\n" for s, e, w in turns)
-    )
+    model = _tiny_model(tmp_path, tiny_encoder)
+    data = _voice_recordings(tmp_path / "data", 4, 6.0)
+    conv = _conversation_folder(tmp_path / "conv")
     cfg = CalibrationConfig(
         num_mixtures=10,
         plda_rank=4,
