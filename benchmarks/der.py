@@ -158,10 +158,14 @@ def load_set(folder: Path, limit: int | None = None) -> list[Item]:
     return items
 
 
+def log_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def dev_and_simulated_sets(log) -> dict[str, list[Item]]:
     """dev/ami (when ../shared is there) and the default simulated set (generated when
     absent), keyed "dev/ami" and "sim (<folder>)"; a set that is not available is skipped
-    with a message."""
+    with a message, and so is the run when neither is."""
     from diarize.simulate import SimulationConfig
 
     sets: dict[str, list[Item]] = {}
@@ -173,6 +177,8 @@ def dev_and_simulated_sets(log) -> dict[str, list[Item]]:
     folder = ensure_simulated("sim", SimulationConfig(), log)
     if folder is not None:
         sets[f"sim ({folder.relative_to(ROOT)})"] = load_set(folder)
+    if not sets:
+        log("nothing to run: no data set found")
     return sets
 
 

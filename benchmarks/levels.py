@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 from pathlib import Path
 from unittest import mock
 
 from benchmarks.der import ROOT, dev_and_simulated_sets, git_state, machine
+from benchmarks.der import log_stderr as log
 
 OUT = ROOT / "benchmarks" / "LEVELS.md"
 ATTENUATIONS = (0, 20, 35, 45)
@@ -38,10 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     from diarize.scoring import der_components
 
     torch.set_num_threads(1)
-    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     sets = dev_and_simulated_sets(log)
     if not sets:
-        log("nothing to run: no data set found")
         return 1
     pipe = Pipeline()
     rows = []

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 from pathlib import Path
 
 from benchmarks.der import ROOT, dev_and_simulated_sets, git_state, machine
+from benchmarks.der import log_stderr as log
 
 OUT = ROOT / "benchmarks" / "NARROWBAND.md"
 
@@ -39,16 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     from diarize.scoring import der_components
 
     torch.set_num_threads(1)
-    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     sets = dev_and_simulated_sets(log)
     if not sets:
-        log("nothing to run: no data set found")
         return 1
     model_path = Path(args.model) if args.model else default_model_path()
     encoder = load_encoder(model_path)
-    extra = encoder.extra
-    wide_thr = float(extra.get("cosine_threshold", 0.5))
     pipe = Pipeline(PipelineConfig(), encoder=encoder)
+    wide_thr = pipe.scorer(pipe.config)[1]
     rows = []
     for set_name, items in sets.items():
         totals: dict[str, dict[str, float]] = {}
@@ -56,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         for item in items:
             log(f"[{set_name}] {item.uri}")
             x = audio.load(item.wav, pipe.sample_rate)
-            y = audio.resample(audio.resample(x, pipe.sample_rate, 8000), 8000, pipe.sample_rate)
+            y = audio.telephone_band(x, pipe.sample_rate)
             runs = []
             for label, signal in (("as recorded", x), ("8 kHz", y)):
                 analysis = pipe.analyse(signal, uri=item.uri)
@@ -85,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {pct['false_alarm']:.1f} | {pct['confusion']:.1f} "
                 f"| {t['spk'] / len(items):.2f} |"
             )
-    narrow_thr = extra.get("cosine_threshold_narrowband")
+    narrow_thr = encoder.extra.get("cosine_threshold_narrowband")
     lines = [
         "# Telephone-band audio",
         "",

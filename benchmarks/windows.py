@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,9 @@ from benchmarks.der import (
     git_state,
     load_set,
     machine,
+)
+from benchmarks.der import (
+    log_stderr as log,
 )
 from diarize.eer import compute_eer
 from diarize.rttm import write_atomic
@@ -160,10 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     from diarize.simulate import SimulationConfig
 
     torch.set_num_threads(1)
-    log = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     sets = dev_and_simulated_sets(log)
     if not sets:
-        log("nothing to run: no data set found")
         return 1
 
     encoders = Encoders(args.model, log)

@@ -246,6 +246,11 @@ NARROWBAND_EDGE = 4000.0
 NARROWBAND_RATIO = 1e-5
 
 
+def telephone_band(waveform: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Waveform:
+    """``waveform`` as an 8 kHz channel would carry it: resampled to 8 kHz and back."""
+    return resample(resample(as_float32(waveform), sample_rate, 8000), 8000, sample_rate)
+
+
 def high_band_ratio(
     waveform: np.ndarray,
     regions: np.ndarray,

@@ -123,8 +123,7 @@ def conversation_der(
         source: Path | np.ndarray = wav
         if narrowband:
             sr = pipeline.sample_rate
-            x = audio_io.load(wav, sr)
-            source = audio_io.resample(audio_io.resample(x, sr, 8000), 8000, sr)
+            source = audio_io.telephone_band(audio_io.load(wav, sr), sr)
         analysis = pipeline.analyse(source, uri=reference.uri)
         for i, threshold in enumerate(candidates):
             c = der_components(reference, pipeline.decide(analysis, threshold=float(threshold)))
