@@ -285,14 +285,15 @@ def is_narrowband(
     return bool(ratio < NARROWBAND_RATIO)
 
 
-#: A recording whose loud samples (99.9th percentile of |x|) stay under this level (dBFS) is
-#: raised before analysis: the speech detector misses, and the encoder confuses, speech
-#: that is much quieter than what they were built on.
-QUIET_LEVEL_DB = -35.0
-#: Level (dBFS) a quiet recording's loud samples are raised to, and the limits of the gain.
+#: Level (dBFS) that every recording's loud samples (99.9th percentile of |x|) are brought
+#: to before analysis: the speech detector and the encoder are not level-invariant (a
+#: recording played back 20 dB quieter loses speech and mixes voices up), so they always
+#: see the same level. Limits: at most MAX_GAIN_DB of gain, a peak of at most PEAK_LEVEL_DB,
+#: and a recording already within LEVEL_TOLERANCE_DB of the target is left as it is.
 TARGET_LEVEL_DB = -12.0
 MAX_GAIN_DB = 30.0
 PEAK_LEVEL_DB = -1.0
+LEVEL_TOLERANCE_DB = 0.5
 
 
 def loud_level_db(waveform: np.ndarray, max_samples: int = 2_000_000) -> float:
@@ -305,28 +306,29 @@ def loud_level_db(waveform: np.ndarray, max_samples: int = 2_000_000) -> float:
     return 20.0 * math.log10(level) if level > 0 else float("-inf")
 
 
-def raise_quiet(waveform: np.ndarray) -> tuple[np.ndarray, float]:
-    """(waveform, gain in dB): a recording quieter than ``QUIET_LEVEL_DB`` is scaled so that
-    its loud samples reach ``TARGET_LEVEL_DB``, by at most ``MAX_GAIN_DB`` and never past a
-    peak of ``PEAK_LEVEL_DB``; any other recording is returned as it is (gain 0). int16
-    input stays int16 (scaled in chunks)."""
+def normalise_level(waveform: np.ndarray, in_place: bool = False) -> tuple[np.ndarray, float]:
+    """(waveform, gain in dB): the recording scaled so that its loud samples reach
+    ``TARGET_LEVEL_DB``, raised by at most ``MAX_GAIN_DB`` and never past a peak of
+    ``PEAK_LEVEL_DB``; returned as it is (gain 0) when the gain would be under
+    ``LEVEL_TOLERANCE_DB`` or the signal is digital silence. int16 input stays int16 (scaled
+    in chunks); ``in_place`` scales the given array itself instead of a copy."""
     level = loud_level_db(waveform)
-    if not (math.isfinite(level) and level < QUIET_LEVEL_DB):
+    if not math.isfinite(level):
         return waveform, 0.0
     peak = max(abs(float(waveform.max())), abs(float(waveform.min())))
     if waveform.dtype == np.int16:
         peak /= 32768.0
-    if peak <= 0:
-        return waveform, 0.0
     gain_db = min(TARGET_LEVEL_DB - level, MAX_GAIN_DB, PEAK_LEVEL_DB - 20.0 * math.log10(peak))
-    if gain_db <= 0:
+    if abs(gain_db) < LEVEL_TOLERANCE_DB:
         return waveform, 0.0
-    gain = 10.0 ** (gain_db / 20.0)
-    if waveform.dtype != np.int16:
-        return (as_float32(waveform) * np.float32(gain)).astype(np.float32), gain_db
-    out = np.empty_like(waveform)
+    gain = np.float32(10.0 ** (gain_db / 20.0))
+    if waveform.dtype not in (np.int16, np.float32):
+        return as_float32(waveform) * gain, gain_db
+    out = waveform if in_place else np.empty_like(waveform)
     step = 1 << 22
     for a in range(0, len(waveform), step):
-        chunk = waveform[a : a + step].astype(np.float32) * np.float32(gain)
-        out[a : a + step] = np.clip(np.rint(chunk), -32768, 32767).astype(np.int16)
+        chunk = waveform[a : a + step].astype(np.float32) * gain
+        if waveform.dtype == np.int16:
+            chunk = np.clip(np.rint(chunk), -32768, 32767).astype(np.int16)
+        out[a : a + step] = chunk
     return out, gain_db

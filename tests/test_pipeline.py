@@ -116,11 +116,13 @@ def test_a_quiet_recording_is_diarized_like_a_normal_one(pipeline, two_voices):
 
     x, _ = two_voices
     level = audio.loud_level_db(x)
-    # -55 dBFS is raised by the maximum 30 dB, to -25 dBFS; -25 dBFS is left as it is.
-    normal = (x * np.float32(10 ** ((-25 - level) / 20))).astype(np.float32)
-    quiet = (x * np.float32(10 ** ((-55 - level) / 20))).astype(np.float32)
+    # Both are brought to -12 dBFS: -42 dBFS by +30 dB, -6 dBFS by -6 dB.
+    normal = (x * np.float32(10 ** ((-6 - level) / 20))).astype(np.float32)
+    quiet = (x * np.float32(10 ** ((-42 - level) / 20))).astype(np.float32)
+    kept = quiet.copy()
     a = pipeline(normal, num_speakers=2)
     b = pipeline(quiet, num_speakers=2)
+    np.testing.assert_array_equal(quiet, kept)  # the caller's array is not scaled
     assert [t.speaker for t in a.turns] == [t.speaker for t in b.turns]
     for s, t in zip(a.turns, b.turns, strict=True):
         assert abs(s.start - t.start) < 0.05 and abs(s.end - t.end) < 0.05
