@@ -4,10 +4,10 @@
 
 Every recording of dev/ami and of the simulated set is diarized as it is and attenuated by
 10, 20, 35 and 45 dB (then stored as 16-bit samples, as a quiet file would be). Before
-analysis the pipeline brings every recording's loud samples (99.9th percentile of |x|) to
--12 dBFS (``diarize.audio.normalise_level``: at most +30 dB, peak kept under -1 dBFS); the
-rows "not normalised" switch that off, to show what it buys. DER from pyannote.metrics,
-corpus totals, collar 0 with overlap scored.
+analysis the pipeline raises a recording whose loud samples (99.9th percentile of |x|) are
+quieter than -12 dBFS to that level (``diarize.audio.raise_quiet``: at most +30 dB, peak
+kept under -1 dBFS); the rows "not raised" switch that off, to show what it buys. DER
+from pyannote.metrics, corpus totals, collar 0 with overlap scored.
 """
 
 from __future__ import annotations
@@ -50,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
             x = audio.load(item.wav, pipe.sample_rate)
             for db in ATTENUATIONS:
                 quiet = audio.as_float32(audio.to_pcm16(x * np.float32(10 ** (-db / 20))))
-                variants = [("normalised", None), ("not normalised", lambda w, **_: (w, 0.0))]
+                variants = [("raised when quiet", None), ("not raised", lambda w, **_: (w, 0.0))]
                 for label, patch in variants:
                     if patch is None:
                         hyp = pipe(quiet, uri=item.uri)
                     else:
-                        with mock.patch.object(audio, "normalise_level", patch):
+                        with mock.patch.object(audio, "raise_quiet", patch):
                             hyp = pipe(quiet, uri=item.uri)
                     c = der_components(item.reference, hyp, uem=item.uem)
                     key = f"{f'-{db} dB' if db else 'as recorded'} | {label}"
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "**level**: mean over the set of the 99.9th percentile of |x| (dBFS) of the input.",
         "",
-        "| set | attenuation | input level | level dBFS | DER % | miss | FA | conf |",
+        "| set | attenuation | quiet input | level dBFS | DER % | miss | FA | conf |",
         "|---|---|---|---|---|---|---|---|",
         *rows,
     ]

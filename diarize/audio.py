@@ -285,11 +285,12 @@ def is_narrowband(
     return bool(ratio < NARROWBAND_RATIO)
 
 
-#: Level (dBFS) that every recording's loud samples (99.9th percentile of |x|) are brought
-#: to before analysis: the speech detector and the encoder are not level-invariant (a
-#: recording played back 20 dB quieter loses speech and mixes voices up), so they always
-#: see the same level. Limits: at most MAX_GAIN_DB of gain, a peak of at most PEAK_LEVEL_DB,
-#: and a recording already within LEVEL_TOLERANCE_DB of the target is left as it is.
+#: Level (dBFS) that a quiet recording's loud samples (99.9th percentile of |x|) are raised
+#: to before analysis: the speech detector misses, and the encoder confuses, speech that is
+#: much quieter than what they were built on (a recording played back 20 dB quieter loses
+#: speech and mixes voices up). Louder recordings are left as they are: lowering them bought
+#: nothing measurable. Limits: at most MAX_GAIN_DB of gain, a peak of at most PEAK_LEVEL_DB,
+#: and a recording within LEVEL_TOLERANCE_DB of the target is left as it is.
 TARGET_LEVEL_DB = -12.0
 MAX_GAIN_DB = 30.0
 PEAK_LEVEL_DB = -1.0
@@ -306,12 +307,12 @@ def loud_level_db(waveform: np.ndarray, max_samples: int = 2_000_000) -> float:
     return 20.0 * math.log10(level) if level > 0 else float("-inf")
 
 
-def normalise_level(waveform: np.ndarray, in_place: bool = False) -> tuple[np.ndarray, float]:
-    """(waveform, gain in dB): the recording scaled so that its loud samples reach
-    ``TARGET_LEVEL_DB``, raised by at most ``MAX_GAIN_DB`` and never past a peak of
-    ``PEAK_LEVEL_DB``; returned as it is (gain 0) when the gain would be under
-    ``LEVEL_TOLERANCE_DB`` or the signal is digital silence. int16 input stays int16 (scaled
-    in chunks); ``in_place`` scales the given array itself instead of a copy."""
+def raise_quiet(waveform: np.ndarray, in_place: bool = False) -> tuple[np.ndarray, float]:
+    """(waveform, gain in dB): a recording whose loud samples are quieter than
+    ``TARGET_LEVEL_DB`` is scaled up towards it, by at most ``MAX_GAIN_DB`` and never past a
+    peak of ``PEAK_LEVEL_DB``; it is returned as it is (gain 0) when the gain would be under
+    ``LEVEL_TOLERANCE_DB``, when it is louder, or for digital silence. int16 input stays
+    int16 (scaled in chunks); ``in_place`` scales the given array itself instead of a copy."""
     level = loud_level_db(waveform)
     if not math.isfinite(level):
         return waveform, 0.0
@@ -319,7 +320,7 @@ def normalise_level(waveform: np.ndarray, in_place: bool = False) -> tuple[np.nd
     if waveform.dtype == np.int16:
         peak /= 32768.0
     gain_db = min(TARGET_LEVEL_DB - level, MAX_GAIN_DB, PEAK_LEVEL_DB - 20.0 * math.log10(peak))
-    if abs(gain_db) < LEVEL_TOLERANCE_DB:
+    if gain_db < LEVEL_TOLERANCE_DB:
         return waveform, 0.0
     gain = np.float32(10.0 ** (gain_db / 20.0))
     if waveform.dtype not in (np.int16, np.float32):

@@ -154,11 +154,9 @@ class Pipeline:
             uri = uri if uri is not None else "audio"
             name = uri
         # A file read here is ours to scale; an array the caller passed in is not.
-        waveform, gain_db = audio_io.normalise_level(
-            waveform, in_place=isinstance(audio, (str, Path))
-        )
+        waveform, gain_db = audio_io.raise_quiet(waveform, in_place=isinstance(audio, (str, Path)))
         if gain_db:
-            logger.info("%s: level changed by %+.1f dB", name, gain_db)
+            logger.info("%s: quiet recording raised by %.1f dB", name, gain_db)
         timings["load"] = time.perf_counter() - tic
         sr = self.sample_rate
         duration = len(waveform) / sr

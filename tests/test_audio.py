@@ -115,7 +115,7 @@ def test_narrowband_detection_on_white_noise():
     assert not audio.is_narrowband(x, np.zeros((0, 2), dtype=np.int64))
 
 
-def test_every_recording_is_brought_to_the_same_level():
+def test_quiet_recordings_are_raised_to_the_target_level():
     rng = np.random.default_rng(0)
     x = rng.uniform(-1.0, 1.0, 200_000).astype(np.float32)  # |x| uniform: 99.9th pct 0.999
 
@@ -125,45 +125,48 @@ def test_every_recording_is_brought_to_the_same_level():
     assert audio.loud_level_db(at(-6)) == pytest.approx(-6.0, abs=0.05)
     # Within 0.5 dB of the -12 dBFS target: left as it is, not copied.
     near = at(-12.3)
-    out, gain = audio.normalise_level(near)
+    out, gain = audio.raise_quiet(near)
     assert gain == 0.0 and out is near
     # -40 dBFS: raised by 28 dB to the target (the peak, also -40, allows it).
-    out, gain = audio.normalise_level(at(-40))
+    out, gain = audio.raise_quiet(at(-40))
     assert gain == pytest.approx(28.0, abs=0.05)
     assert audio.loud_level_db(out) == pytest.approx(-12.0, abs=0.05)
-    # -3 dBFS: lowered by 9 dB.
-    out, gain = audio.normalise_level(at(-3))
-    assert gain == pytest.approx(-9.0, abs=0.05)
-    assert audio.loud_level_db(out) == pytest.approx(-12.0, abs=0.05)
+    # Louder than the target: left as it is.
+    loud = at(-3)
+    out, gain = audio.raise_quiet(loud)
+    assert gain == 0.0 and out is loud
+    # Just quieter than the tolerance allows: raised.
+    out, gain = audio.raise_quiet(at(-12.6))
+    assert gain == pytest.approx(0.6, abs=0.05)
     # -50 dBFS: the gain stops at +30 dB.
-    out, gain = audio.normalise_level(at(-50))
+    out, gain = audio.raise_quiet(at(-50))
     assert gain == pytest.approx(30.0) and audio.loud_level_db(out) == pytest.approx(
         -20.0, abs=0.05
     )
     # One loud click limits the gain: its peak (-20 dBFS) may only reach -1 dBFS.
     clicked = at(-50)
     clicked[1000] = 0.1
-    out, gain = audio.normalise_level(clicked)
+    out, gain = audio.raise_quiet(clicked)
     assert gain == pytest.approx(19.0, abs=0.01) and abs(out).max() == pytest.approx(
         10 ** (-1 / 20)
     )
     # The input is not touched unless asked to be.
     quiet = at(-40)
     kept = quiet.copy()
-    out, _ = audio.normalise_level(quiet)
+    out, _ = audio.raise_quiet(quiet)
     np.testing.assert_array_equal(quiet, kept)
-    out, _ = audio.normalise_level(quiet, in_place=True)
+    out, _ = audio.raise_quiet(quiet, in_place=True)
     assert out is quiet and audio.loud_level_db(quiet) == pytest.approx(-12.0, abs=0.05)
     # int16 stays int16, scaled the same way, without clipping; also in place.
     pcm = audio.to_pcm16(at(-40))
-    out, gain = audio.normalise_level(pcm)
+    out, gain = audio.raise_quiet(pcm)
     assert out.dtype == np.int16 and gain == pytest.approx(28.0, abs=0.1)
     assert audio.loud_level_db(out) == pytest.approx(-12.0, abs=0.1)
-    out, gain = audio.normalise_level(pcm, in_place=True)
+    out, gain = audio.raise_quiet(pcm, in_place=True)
     assert out is pcm and audio.loud_level_db(pcm) == pytest.approx(-12.0, abs=0.1)
     # float64 comes back as float32.
-    out, gain = audio.normalise_level(at(-40).astype(np.float64))
+    out, gain = audio.raise_quiet(at(-40).astype(np.float64))
     assert out.dtype == np.float32 and audio.loud_level_db(out) == pytest.approx(-12.0, abs=0.05)
     # Digital silence: nothing to scale.
     silence = np.zeros(16000, np.float32)
-    assert audio.normalise_level(silence) == (silence, 0.0)
+    assert audio.raise_quiet(silence) == (silence, 0.0)

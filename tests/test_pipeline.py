@@ -116,8 +116,8 @@ def test_a_quiet_recording_is_diarized_like_a_normal_one(pipeline, two_voices):
 
     x, _ = two_voices
     level = audio.loud_level_db(x)
-    # Both are brought to -12 dBFS: -42 dBFS by +30 dB, -6 dBFS by -6 dB.
-    normal = (x * np.float32(10 ** ((-6 - level) / 20))).astype(np.float32)
+    # -42 dBFS is raised by 30 dB to -12 dBFS; -12 dBFS is left as it is.
+    normal = (x * np.float32(10 ** ((-12 - level) / 20))).astype(np.float32)
     quiet = (x * np.float32(10 ** ((-42 - level) / 20))).astype(np.float32)
     kept = quiet.copy()
     a = pipeline(normal, num_speakers=2)
