@@ -47,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         totals: dict[str, dict[str, float]] = {}
         for item in items:
             log(f"[{set_name}] {item.uri}")
-            x = audio.load(item.wav, pipe.sample_rate)
+            pcm = audio.load(item.wav, pipe.sample_rate, dtype="int16")
+            x = audio.as_float32(pcm)
             for db in ATTENUATIONS:
-                quiet = audio.as_float32(audio.to_pcm16(x * np.float32(10 ** (-db / 20))))
+                # 16-bit samples, as the file would be read; as recorded: the file's own.
+                quiet = audio.to_pcm16(x * np.float32(10 ** (-db / 20))) if db else pcm
                 variants = [("raised when quiet", None), ("not raised", lambda w, **_: (w, 0.0))]
                 for label, patch in variants:
                     if patch is None:

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         flagged = {"as recorded": 0, "8 kHz": 0}
         for item in items:
             log(f"[{set_name}] {item.uri}")
-            x = audio.load(item.wav, pipe.sample_rate)
+            x = audio.load(item.wav, pipe.sample_rate, dtype="int16")  # as the CLI reads it
             y = audio.telephone_band(x, pipe.sample_rate)
             runs = []
             for label, signal in (("as recorded", x), ("8 kHz", y)):

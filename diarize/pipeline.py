@@ -124,7 +124,8 @@ class Pipeline:
         min_speakers: int | None = None,
         max_speakers: int | None = None,
     ) -> Diarization:
-        """Diarize a file path or a (num_samples,) float32 waveform at ``self.sample_rate``."""
+        """Diarize a file path or a (num_samples,) waveform at ``self.sample_rate``: float in
+        about [-1, 1], or int16 PCM (full scale 32768). The caller's array is not modified."""
         config = self._resolve(num_speakers, min_speakers, max_speakers)
         self.scorer(config)  # fail before any work on a bad choice
         analysis = self.analyse(audio, uri, config)
@@ -148,7 +149,9 @@ class Pipeline:
             waveform = audio_io.load(path, self.sample_rate, dtype="int16")
             name = str(path)
         else:
-            waveform = np.asarray(audio, dtype=np.float32)
+            waveform = np.asarray(audio)
+            if waveform.dtype != np.int16:  # 16-bit PCM is read as such, like a file
+                waveform = np.asarray(waveform, dtype=np.float32)
             if waveform.ndim != 1:
                 raise AudioError(f"expected a mono (num_samples,) waveform, got {waveform.shape}")
             uri = uri if uri is not None else "audio"

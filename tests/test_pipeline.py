@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import soundfile as sf
 
 from diarize.config import update_config
 from diarize.errors import AudioError
@@ -126,3 +127,30 @@ def test_a_quiet_recording_is_diarized_like_a_normal_one(pipeline, two_voices):
     assert [t.speaker for t in a.turns] == [t.speaker for t in b.turns]
     for s, t in zip(a.turns, b.turns, strict=True):
         assert abs(s.start - t.start) < 0.05 and abs(s.end - t.end) < 0.05
+
+
+def test_an_int16_array_is_read_like_the_16_bit_file(pipeline, two_voices, tmp_path, monkeypatch):
+    from diarize import audio
+
+    x, _ = two_voices
+    # Quiet enough to be raised, so the int16 scaling path is exercised too.
+    pcm = audio.to_pcm16(x * np.float32(10 ** ((-30 - audio.loud_level_db(x)) / 20)))
+    path = tmp_path / "quiet.wav"
+    sf.write(path, pcm, 16000, subtype="PCM_16")
+    seen = []
+    raise_quiet = audio.raise_quiet
+
+    def spy(waveform, **kwargs):
+        seen.append((waveform.dtype, audio.loud_level_db(waveform)))
+        return raise_quiet(waveform, **kwargs)
+
+    monkeypatch.setattr(audio, "raise_quiet", spy)
+    kept = pcm.copy()
+    from_file = pipeline(path, uri="q")
+    from_array = pipeline(pcm, uri="q")
+    np.testing.assert_array_equal(pcm, kept)  # raised on a copy
+    assert from_array.turns == from_file.turns
+    # Both reach the level stage as 16-bit PCM at -30 dBFS (not as sample values up to
+    # 32767 taken for floats, which would read as +60 dBFS and never be raised).
+    assert [d for d, _ in seen] == [np.int16, np.int16]
+    assert [round(level) for _, level in seen] == [-30, -30]
