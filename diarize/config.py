@@ -70,8 +70,8 @@ class EmbedConfig:
     min_window: float = 0.4  # seconds; speech regions shorter than this get no window of their own
     # Seconds added around each detected speech run before windows are cut; None = the
     # [vad] pad, as the output's regions. 0 (default) keeps windows on the speech, so fewer
-    # windows mix a voice with the silence or the next talker around it: dev/ami DER 37.0 %
-    # against 38.7 % with the 0.2 s padding, simulated set 37.4 against 37.3 %
+    # windows mix a voice with the silence or the next talker around it: dev/ami DER 36.8 %
+    # against 39.6 % with the 0.2 s padding, simulated set 37.2 against 37.1 %
     # (benchmarks/RESULTS.md, benchmarks/RESULTS-embed-vadpad.md).
     pad: float | None = 0.0
     batch_size: int = 64  # windows per encoder batch (slow path)
@@ -125,8 +125,8 @@ class ResegmentConfig:
     # gmm_components per speaker is fitted on the frames the first pass gave that speaker,
     # the frames' log-likelihoods are averaged over gmm_smooth seconds, and a Viterbi pass
     # (gmm_penalty per change of speaker) relabels every speech frame; gmm_rounds rounds.
-    # Sharper turn boundaries than 1.5 s windows allow: simulated set DER 37.4 % against
-    # 39.9 % without it; dev/ami unchanged at 37.0 % (benchmarks/RESULTS.md, no-gmm-pass).
+    # Sharper turn boundaries than 1.5 s windows allow: simulated set DER 37.2 % against
+    # 39.8 % without it; dev/ami unchanged at 36.8 % (benchmarks/RESULTS.md, no-gmm-pass).
     gmm_rounds: int = 2
     gmm_components: int = 8
     gmm_smooth: float = 0.2
