@@ -139,10 +139,10 @@ def conversation_der(
     return errors / max(total, 1e-9)
 
 
-def lowest_near_best(candidates: np.ndarray, errors: np.ndarray, tolerance: float) -> float:
+def lowest_near_best(candidates: np.ndarray, errors: np.ndarray, tolerance: float) -> int:
     """From the candidate with the smallest error, step to lower candidates while their error
-    stays within ``tolerance`` of that smallest one; return the last one reached.
-    ``candidates`` must be ascending."""
+    stays within ``tolerance`` of that smallest one; return the index of the last one
+    reached. ``candidates`` must be ascending."""
     candidates = np.asarray(candidates, dtype=np.float64)
     errors = np.asarray(errors, dtype=np.float64)
     if len(candidates) != len(errors) or not len(errors):
@@ -153,7 +153,7 @@ def lowest_near_best(candidates: np.ndarray, errors: np.ndarray, tolerance: floa
     i = best
     while i > 0 and errors[i - 1] <= errors[best] + tolerance:
         i -= 1
-    return float(candidates[i])
+    return i
 
 
 def fit_backend(
@@ -225,20 +225,23 @@ def fit_backend(
         )
         tol = config.der_tolerance
         cos_candidates = np.asarray(config.cosine_candidates)
-        cos_threshold = lowest_near_best(cos_candidates, cos_der, tol)
-        plda_threshold = lowest_near_best(plda_candidates, plda_der, tol)
-        narrow_threshold = lowest_near_best(cos_candidates, narrow_der, tol)
+        i_cos = lowest_near_best(cos_candidates, cos_der, tol)
+        i_plda = lowest_near_best(plda_candidates, plda_der, tol)
+        i_narrow = lowest_near_best(cos_candidates, narrow_der, tol)
+        cos_threshold = float(cos_candidates[i_cos])
+        plda_threshold = float(plda_candidates[i_plda])
+        narrow_threshold = float(cos_candidates[i_narrow])
         extra.update(cosine_threshold_narrowband=narrow_threshold)
         summary.update(
             threshold_source="simulated conversations of pseudo-speakers",
             conversations=str(conversations),
             cosine_threshold=cos_threshold,
             plda_threshold=plda_threshold,
-            cosine_der=float(cos_der[cos_candidates == cos_threshold][0]),
-            plda_der=float(plda_der[plda_candidates == plda_threshold][0]),
+            cosine_der=float(cos_der[i_cos]),
+            plda_der=float(plda_der[i_plda]),
             cosine_der_curve=[round(float(x), 4) for x in cos_der],
             cosine_threshold_narrowband=narrow_threshold,
-            cosine_der_narrowband=float(narrow_der[cos_candidates == narrow_threshold][0]),
+            cosine_der_narrowband=float(narrow_der[i_narrow]),
             cosine_der_curve_narrowband=[round(float(x), 4) for x in narrow_der],
             cosine_candidates=list(config.cosine_candidates),
         )

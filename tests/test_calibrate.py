@@ -114,16 +114,16 @@ def test_lowest_near_best_steps_down_the_flat_bottom_only():
     c = np.array([0.4, 0.45, 0.5, 0.55, 0.6, 0.65])
     # 0.55 is 0.2 points above the best (0.60) and within tolerance; 0.5 is not.
     e = np.array([0.2750, 0.40, 0.31, 0.2767, 0.2748, 0.29])
-    assert lowest_near_best(c, e, 0.005) == 0.55
-    assert lowest_near_best(c, e, 0.0) == 0.6
-    # A tolerance wide enough for 0.5 (and then 0.45) continues the walk down...
-    assert lowest_near_best(c, e, 0.04) == 0.5
+    assert c[lowest_near_best(c, e, 0.005)] == 0.55
+    assert c[lowest_near_best(c, e, 0.0)] == 0.6
+    # A tolerance wide enough for 0.5 continues the walk down to it...
+    assert c[lowest_near_best(c, e, 0.04)] == 0.5
     # ...but never jumps over a worse candidate to a distant dip (0.40 is nearly as good
     # as the best but 0.45 between them is far worse).
-    assert lowest_near_best(c, e, 0.1) == 0.5
-    assert lowest_near_best(c, e, 0.2) == 0.4
+    assert c[lowest_near_best(c, e, 0.1)] == 0.5
+    assert c[lowest_near_best(c, e, 0.2)] == 0.4
     # The best at the lowest candidate stays there.
-    assert lowest_near_best(c, np.linspace(0.1, 0.2, 6), 0.5) == 0.4
+    assert c[lowest_near_best(c, np.linspace(0.1, 0.2, 6), 0.5)] == 0.4
     with pytest.raises(ValueError):
         lowest_near_best(c[::-1], e, 0.005)
     with pytest.raises(ValueError):
