@@ -177,7 +177,7 @@ class Pipeline:
         bounds = np.zeros((0, 2), dtype=np.int64)
         embeddings = np.zeros((0, self.encoder.dim), dtype=np.float32)
         if len(regions) == 0:
-            logger.info("%s: no speech detected", name)
+            logger.warning("%s: no speech detected; the result is empty", name)
         else:
             encoder = self.encoder
             if config.adapt.enabled:

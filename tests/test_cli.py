@@ -108,6 +108,9 @@ def test_silence_gives_valid_empty_rttm(tmp_path, model_path):
     out = tmp_path / "s.rttm"
     res = _run(path, "--model", model_path, "-o", out)
     assert res.exit_code == 0 and out.read_text() == ""
+    assert "no speech detected" in res.stderr  # said, not only implied by an empty file
+    res = _run(path, "--model", model_path, "-o", out, "-q")
+    assert res.exit_code == 0 and "no speech" not in res.stderr
 
 
 def test_8k_stereo_and_48k_mp3(tmp_path, model_path):
