@@ -162,6 +162,16 @@ def log_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def write_report(path: Path, lines: list[str]) -> int:
+    """Write a markdown report (atomically) and echo it; the exit status for ``main``."""
+    from diarize.rttm import write_atomic
+
+    text = "\n".join(lines) + "\n"
+    write_atomic(path, text)
+    print(text)
+    return 0
+
+
 def dev_and_simulated_sets(log) -> dict[str, list[Item]]:
     """dev/ami (when ../shared is there) and the default simulated set (generated when
     absent), keyed "dev/ami" and "sim (<folder>)"; a set that is not available is skipped

@@ -17,7 +17,7 @@ import datetime as dt
 from pathlib import Path
 from unittest import mock
 
-from benchmarks.der import ROOT, dev_and_simulated_sets, git_state, machine
+from benchmarks.der import ROOT, dev_and_simulated_sets, git_state, machine, write_report
 from benchmarks.der import log_stderr as log
 
 OUT = ROOT / "benchmarks" / "LEVELS.md"
@@ -34,7 +34,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from diarize import audio
     from diarize.pipeline import Pipeline
-    from diarize.rttm import write_atomic
     from diarize.scoring import der_components
 
     torch.set_num_threads(1)
@@ -93,10 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|",
         *rows,
     ]
-    text = "\n".join(lines) + "\n"
-    write_atomic(args.out, text)
-    print(text)
-    return 0
+    return write_report(args.out, lines)
 
 
 if __name__ == "__main__":

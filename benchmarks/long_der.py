@@ -34,8 +34,15 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from benchmarks.der import CACHE, DATA, ensure_simulated, git_state, load_set, machine
-from diarize.rttm import write_atomic
+from benchmarks.der import (
+    CACHE,
+    DATA,
+    ensure_simulated,
+    git_state,
+    load_set,
+    machine,
+    write_report,
+)
 from diarize.scoring import score_corpus
 from diarize.types import Diarization, Turn
 
@@ -164,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, collar, cells in rows:
         scoring = "0, overlap scored" if collar == 0 else "0.5 (0.25 s each side), overlap skipped"
         lines.append(f"| {name} | {scoring} | {cells} |")
-    text = "\n".join(lines) + "\n"
-    write_atomic(args.out, text)
-    print(text)
-    return 0
+    return write_report(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -39,12 +39,12 @@ from benchmarks.der import (
     git_state,
     load_set,
     machine,
+    write_report,
 )
 from benchmarks.der import (
     log_stderr as log,
 )
 from diarize.eer import compute_eer
-from diarize.rttm import write_atomic
 from diarize.types import Diarization
 
 OUT = ROOT / "benchmarks" / "WINDOWS.md"
@@ -236,10 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {name} | **{100 * r['eer']:.1f}** | {100 * r['eer_recordings']:.1f} "
                 f"| {r['target']:.2f} | {r['nontarget']:.2f} |"
             )
-    text = "\n".join(lines) + "\n"
-    write_atomic(args.out, text)
-    print(text)
-    return 0
+    return write_report(args.out, lines)
 
 
 if __name__ == "__main__":
