@@ -314,8 +314,8 @@ def raise_quiet(waveform: np.ndarray, in_place: bool = False) -> tuple[np.ndarra
     ``LEVEL_TOLERANCE_DB``, when it is louder, or for digital silence. int16 input stays
     int16 (scaled in chunks); ``in_place`` scales the given array itself instead of a copy."""
     level = loud_level_db(waveform)
-    if not math.isfinite(level):
-        return waveform, 0.0
+    if not math.isfinite(level) or TARGET_LEVEL_DB - level < LEVEL_TOLERANCE_DB:
+        return waveform, 0.0  # silence, or loud enough: no full pass for the peak
     peak = max(abs(float(waveform.max())), abs(float(waveform.min())))
     if waveform.dtype == np.int16:
         peak /= 32768.0
