@@ -162,6 +162,18 @@ def log_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def report_header(title: str, command: str) -> list[str]:
+    """The first lines of a markdown report: title, date, machine, git state, command."""
+    return [
+        f"# {title}",
+        "",
+        f"- date: {dt.datetime.now():%Y-%m-%d %H:%M}",
+        f"- machine: {machine()}",
+        f"- git commit: {git_state()}",
+        f"- command: `{command}`",
+    ]
+
+
 def write_report(path: Path, lines: list[str]) -> int:
     """Write a markdown report (atomically) and echo it; the exit status for ``main``."""
     from diarize.rttm import write_atomic

@@ -13,11 +13,15 @@ from pyannote.metrics, corpus totals, collar 0 with overlap scored.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 from unittest import mock
 
-from benchmarks.der import ROOT, dev_and_simulated_sets, git_state, machine, write_report
+from benchmarks.der import (
+    ROOT,
+    dev_and_simulated_sets,
+    report_header,
+    write_report,
+)
 from benchmarks.der import log_stderr as log
 
 OUT = ROOT / "benchmarks" / "LEVELS.md"
@@ -77,12 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {pct['missed']:.1f} | {pct['false_alarm']:.1f} | {pct['confusion']:.1f} |"
             )
     lines = [
-        "# Recording level",
-        "",
-        f"- date: {dt.datetime.now():%Y-%m-%d %H:%M}",
-        f"- machine: {machine()}",
-        f"- git commit: {git_state()}",
-        "- command: `python -m benchmarks.levels`",
+        *report_header("Recording level", "python -m benchmarks.levels"),
         "",
         __doc__.split("\n\n", 2)[2].strip().replace("\n", " "),
         "",

@@ -14,10 +14,14 @@ DER from pyannote.metrics, corpus totals, collar 0 with overlap scored.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
-from benchmarks.der import ROOT, dev_and_simulated_sets, git_state, machine, write_report
+from benchmarks.der import (
+    ROOT,
+    dev_and_simulated_sets,
+    report_header,
+    write_report,
+)
 from benchmarks.der import log_stderr as log
 
 OUT = ROOT / "benchmarks" / "NARROWBAND.md"
@@ -83,12 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     narrow_thr = encoder.extra.get("cosine_threshold_narrowband")
     lines = [
-        "# Telephone-band audio",
-        "",
-        f"- date: {dt.datetime.now():%Y-%m-%d %H:%M}",
-        f"- machine: {machine()}",
-        f"- git commit: {git_state()}",
-        "- command: `python -m benchmarks.narrowband`",
+        *report_header("Telephone-band audio", "python -m benchmarks.narrowband"),
         f"- encoder: `{model_path.name}` (sha256 {sha256sum(model_path)[:12]}); cosine "
         f"threshold {wide_thr:.3f}, narrowband threshold "
         + (f"{float(narrow_thr):.3f}" if narrow_thr is not None else "none (the model has none)"),

@@ -23,7 +23,6 @@ speakers from those embeddings.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -36,9 +35,8 @@ from benchmarks.der import (
     dev_and_simulated_sets,
     ensure_simulated,
     fit_mfcc,
-    git_state,
     load_set,
-    machine,
+    report_header,
     write_report,
 )
 from benchmarks.der import (
@@ -195,14 +193,10 @@ def main(argv: list[str] | None = None) -> int:
             results[set_name, name] = evaluate(enc, items)
 
     lines = [
-        "# Window-pair speaker discrimination within each recording",
-        "",
-        f"- date: {dt.datetime.now():%Y-%m-%d %H:%M}",
-        f"- machine: {machine()}",
-        f"- git commit: {git_state()}",
-        "- command: `python -m benchmarks.windows"
-        + "".join(f" --checkpoint {c}" for c in args.checkpoint)
-        + "`",
+        *report_header(
+            "Window-pair speaker discrimination within each recording",
+            "python -m benchmarks.windows" + "".join(f" --checkpoint {c}" for c in args.checkpoint),
+        ),
         "",
         "Windows of the default pipeline (its VAD, 1.5 s windows every 0.25 s); a window is "
         f"labelled when at least {PURITY:.0%} of it holds one reference speaker, the same one. "
