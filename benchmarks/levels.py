@@ -5,8 +5,8 @@
 Every recording of dev/ami and of the simulated set is diarized as it is and attenuated by
 10, 20, 35 and 45 dB (then stored as 16-bit samples, as a quiet file would be). Before
 analysis the pipeline raises a recording whose loud samples (99.9th percentile of |x|) are
-quieter than -12 dBFS to that level (``diarize.audio.raise_quiet``: at most +30 dB, peak
-kept under -1 dBFS); the rows "not raised" switch that off, to show what it buys. DER
+more than 0.5 dB quieter than -12 dBFS to that level (``diarize.audio.raise_quiet``: at most
++30 dB, peak kept under -1 dBFS); the rows "not raised" switch that off, to show what it buys. DER
 from pyannote.metrics, corpus totals, collar 0 with overlap scored.
 """
 

@@ -1,6 +1,7 @@
 """Does diarizing one long file cost accuracy? The simulated set, file by file and concatenated.
 
     python -m benchmarks.long_der            # writes benchmarks/LONG.md
+    python -m benchmarks.long_der --seed 2   # another set: writes benchmarks/LONG-s2.md
 
 The 15 simulated conversations of ``benchmarks.der`` (``diarize simulate``, seed 0, ~37 min in
 all) are diarized one by one with the shipped pipeline, then concatenated into one recording
@@ -80,7 +81,12 @@ def cut(hyp: Diarization, start: float, end: float, uri: str) -> Diarization:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="report path (default: benchmarks/LONG.md, LONG-s<seed>.md for another seed)",
+    )
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
     parser.add_argument("--config", default=None, help="pipeline TOML (default: defaults)")
     parser.add_argument(
@@ -90,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         help="seed of the simulated set (default 0: the set of benchmarks.der)",
     )
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = OUT if args.seed == 0 else OUT.with_name(f"LONG-s{args.seed}.md")
 
     from diarize.config import load_config
     from diarize.pipeline import Pipeline

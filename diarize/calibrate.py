@@ -3,8 +3,12 @@
 1. Embed 1.5 s windows of the speech in every training recording.
 2. Cluster each recording on its own; large clusters become pseudo-speakers.
 3. Fit PLDA on the pseudo-speakers (``diarize.backend.fit_plda``).
-4. Draw synthetic mixtures of pseudo-speakers and pick, for cosine and for PLDA scoring,
-   the AHC stopping threshold that mis-clusters the fewest windows.
+4. Pick, for cosine and for PLDA scoring, the AHC stopping threshold: by default the one
+   that mis-clusters the fewest windows of synthetic mixtures of pseudo-speakers; with
+   simulated conversations of the recordings (``conversations``), by the whole pipeline's
+   DER on them: from the best threshold, the lowest one within ``der_tolerance`` of its
+   DER (:func:`lowest_near_best`), and a second cosine threshold for telephone-band audio
+   from the same conversations passed through 8 kHz.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ class CalibrationConfig:
     cosine_candidates: tuple[float, ...] = tuple(round(0.1 + 0.05 * i, 2) for i in range(13))
     # From the best threshold on those conversations, step down (towards more merging) while
     # the DER stays within this much of the best: near its minimum the curve is flat (the
-    # 18 min of conversations of fit_backend.sh put 0.55 and 0.60 0.2 points apart), and the
+    # 18 min of conversations of fit_backend.sh put 0.55 and 0.65 0.2 points apart), and the
     # conversations are cleaner than real recordings, where the windows of one voice are less
     # alike, so the low end of the flat stretch is the safer choice.
     der_tolerance: float = 0.005
@@ -167,8 +171,9 @@ def fit_backend(
     """Fit PLDA and thresholds for ``model`` on unlabeled ``sources``; write ``out``.
 
     Thresholds come from synthetic mixtures of pseudo-speaker embeddings, or, when
-    ``conversations`` (simulated conversations of pseudo-speakers) is given, from the
-    lowest DER of the whole pipeline on them.
+    ``conversations`` (simulated conversations of pseudo-speakers) is given, from the DER
+    of the whole pipeline on them: the lowest threshold within ``config.der_tolerance`` of
+    the best DER (plus a narrowband cosine threshold from the conversations through 8 kHz).
 
     Returns a summary (counts, thresholds, error rates) that is also stored in the
     checkpoint under ``extra["calibration"]``.
