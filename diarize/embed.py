@@ -12,6 +12,7 @@ from diarize.audio import as_float32, to_samples
 from diarize.config import EmbedConfig, VADConfig
 from diarize.encoder import EmbeddingModel
 from diarize.errors import ConfigError
+from diarize.progress import report
 from diarize.types import Embeddings, Regions, Waveform
 from diarize.vad import detect_speech, merge_regions, pad_regions
 
@@ -73,16 +74,20 @@ def speech_regions(
     signal: np.ndarray,
     config: VADConfig,
     sample_rate: int = 16000,
-    chunk: float = 300.0,
+    chunk: float | None = None,
     context: float = 5.0,
 ) -> Regions:
-    """Speech detection over a long int16 or float signal, ``chunk`` seconds at a time.
+    """Speech detection over a long int16 or float signal, ``chunk`` seconds at a time
+    (None = ``config.chunk``), so that at most ``chunk + 2 * context`` seconds are held as
+    float32 at once.
 
     Each chunk is analysed with ``context`` seconds of audio on both sides so detection at
-    its edges sees what a single pass would; regions are clipped to the chunk and joined
-    where they touch across chunk boundaries.
+    its edges sees nearly what a single pass would (the detector starts afresh in every
+    chunk: its state and, for the energy and spectral methods, its noise floors come from
+    that chunk and its context); regions are clipped to the chunk and joined where they
+    touch across chunk boundaries.
     """
-    chunk = to_samples(chunk, sample_rate)
+    chunk = to_samples(config.chunk if chunk is None else chunk, sample_rate)
     ctx = to_samples(context, sample_rate)
     num_samples = len(signal)
     if num_samples <= chunk + 2 * ctx:
@@ -94,6 +99,7 @@ def speech_regions(
         regions = detect_speech(as_float32(signal[lo:hi]), config, sample_rate) + lo
         regions = np.clip(regions, c0, c1)
         pieces.append(regions[regions[:, 1] > regions[:, 0]])
+        report("speech detection", c1 / sample_rate, num_samples / sample_rate)
     regions = np.concatenate(pieces) if pieces else np.zeros((0, 2), dtype=np.int64)
     return merge_regions(regions.astype(np.int64))
 
@@ -150,6 +156,8 @@ def embed_chunked(
         out[idx] = encoder.embed_windows(
             segment, bounds[idx] - lo, batch_size=config.batch_size, chunk=config.chunk
         )
+        report("embedding", hi / sample_rate, len(signal) / sample_rate)
+    report("embedding", len(signal) / sample_rate, len(signal) / sample_rate)
     return out
 
 

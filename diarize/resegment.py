@@ -24,6 +24,7 @@ import numpy as np
 
 from diarize.cluster import centroids
 from diarize.config import ResegmentConfig
+from diarize.progress import report
 from diarize.types import Regions, Turn
 
 
@@ -416,9 +417,11 @@ def refine_gmm(
     starts = np.asarray([a for a, _ in spans], dtype=np.int64)
     block = int(round(config.gmm_block * sample_rate / hop)) if config.gmm_block > 0 else 0
     block_of = starts // block if block else np.zeros(len(spans), dtype=np.int64)
-    for _ in range(config.gmm_rounds):
+    total = len(frames) * hop / sample_rate  # seconds of audio, for progress reports
+    blocks = np.unique(block_of)
+    for round_index in range(config.gmm_rounds):
         new = label.copy()
-        for b in np.unique(block_of):
+        for block_index, b in enumerate(blocks):
             members = np.flatnonzero(block_of == b)
             if block:
                 lo = np.searchsorted(speech, b * block - block // 2, side="left")
@@ -447,6 +450,8 @@ def refine_gmm(
                 path = viterbi(scores, config.gmm_penalty * pool)
                 path = _absorb_short(path, scores, -(-min_frames // pool))
                 new[o0:o1] = np.repeat(usable[path], pool)[: o1 - o0]
+            done = (round_index + (block_index + 1) / len(blocks)) / config.gmm_rounds
+            report("resegmentation", done * total, total)
         label = new
     if keep_all:
         for spk in set(np.unique(first).tolist()) - set(np.unique(label).tolist()) - {-1}:

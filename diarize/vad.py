@@ -34,10 +34,13 @@ ends below ``threshold - hysteresis``), then pauses shorter than ``min_silence``
 then runs shorter than ``min_speech`` are dropped, then each region is padded by ``pad`` on both
 sides (clipped to the signal) and overlapping regions are merged.
 
-Long inputs are processed ``VADConfig.chunk`` seconds at a time, and the result does not
-depend on the chunk length: the frame features of one chunk see the samples they need from its
-neighbours, the Silero LSTM state is carried across chunks, and the adaptive noise floors are
-computed from the (small) frame-level features of the whole recording.
+Within one call, long inputs are processed ``VADConfig.chunk`` seconds at a time, and the
+result does not depend on the chunk length: the frame features of one chunk see the samples
+they need from its neighbours, the Silero LSTM state is carried across chunks, and the adaptive
+noise floors are computed from the (small) frame-level features of the whole input. The
+pipeline itself (:func:`diarize.embed.speech_regions`) calls the detector on pieces of
+``VADConfig.chunk`` seconds with 5 s of context on both sides, so that a multi-hour int16
+recording is never converted to float32 whole; there each piece starts afresh.
 """
 
 from __future__ import annotations

@@ -72,6 +72,27 @@ def test_chunked_speech_detection_matches_one_pass(monkeypatch):
     assert chunked.dtype == np.int64
 
 
+def test_speech_regions_pieces_follow_the_vad_chunk(monkeypatch):
+    import diarize.embed as embed_module
+    from diarize.config import VADConfig
+    from diarize.embed import speech_regions
+
+    pieces = []
+
+    def spy(waveform, config, sample_rate):
+        pieces.append(len(waveform) / sample_rate)
+        return np.zeros((0, 2), dtype=np.int64)
+
+    monkeypatch.setattr(embed_module, "detect_speech", spy)
+    x = np.zeros(40 * 16000, dtype=np.int16)
+    speech_regions(x, VADConfig(chunk=10.0), 16000)
+    # 10 s pieces with 5 s of context on each side (less at the ends of the recording).
+    assert pieces == [15.0, 20.0, 20.0, 15.0]
+    pieces.clear()
+    speech_regions(x, VADConfig(), 16000)  # the default 300 s: one pass
+    assert pieces == [40.0]
+
+
 def test_chunked_embedding_does_not_depend_on_chunk_size(tiny_encoder, two_voices):
     from diarize.audio import to_pcm16
     from diarize.embed import embed_chunked
