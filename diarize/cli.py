@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -107,7 +108,8 @@ def pipeline_options(command):
             "--model",
             type=click.Path(path_type=Path),
             default=None,
-            help="Encoder checkpoint (default: the shipped models/encoder-v1.pt).",
+            help="Encoder checkpoint (default: $DIARIZE_MODEL if set, else the shipped "
+            "models/encoder-v1.pt).",
         ),
         click.option(
             "--scoring",
@@ -178,18 +180,25 @@ def _run_options(params: dict, quiet: bool):
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
     help="Output file (one input) or folder (ends with '/' or exists as a folder; one "
-    "<stem>.rttm per input). Default: print to stdout.",
+    "<stem>.rttm per input). Default or '-': print to stdout.",
 )
 @pipeline_options
-@click.option("--json", "as_json", is_flag=True, help="Write turns as JSON instead of RTTM.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Write turns as JSON instead of RTTM (several inputs on stdout: one JSON object "
+    "per line).",
+)
 @click.option(
     "--ref",
     type=click.Path(path_type=Path),
     default=None,
-    help="Reference RTTM: print the DER (collar 0, overlap scored) after diarizing.",
+    help="Reference RTTM (a file, or a folder of them): print the DER (collar 0, overlap "
+    "scored) after diarizing.",
 )
 @verbose_option
 @quiet_option
@@ -202,8 +211,13 @@ def run_command(audio, output, as_json, ref, verbose, quiet, **params) -> None:
     _setup_logging(verbose, quiet)
     from diarize.pipeline import run_files
 
+    to_stdout = output is None or output == "-"
     options = dataclasses.replace(
-        _run_options(params, quiet), output=output, as_json=as_json, reference=ref
+        _run_options(params, quiet),
+        output=None if to_stdout else Path(output),
+        output_is_dir=not to_stdout and output.endswith(("/", os.sep)),
+        as_json=as_json,
+        reference=ref,
     )
     try:
         failures = run_files(list(audio), options, echo=click.echo)
@@ -269,7 +283,9 @@ def fit_backend_command(data, model, out, seed, num_mixtures, conversations, ver
 
     Clusters each recording on its own, keeps large clusters as pseudo-speakers, fits PLDA
     on them and picks the AHC stopping thresholds (cosine and PLDA) that best recover
-    synthetic mixtures of pseudo-speakers. No speaker label is used.
+    synthetic mixtures of pseudo-speakers, or, with --conversations, that give the lowest
+    diarization error on those conversations (then also a threshold for telephone-band
+    audio). No speaker label is used.
     """
     _setup_logging(verbose, quiet)
     from diarize.calibrate import CalibrationConfig, fit_backend

@@ -14,12 +14,15 @@ A TOML file has one table per stage, e.g.::
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diarize.errors import ConfigError
+from diarize.errors import ConfigError, read_text
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,10 @@ class VADConfig:
     min_speech: float = 0.25  # seconds; shorter speech runs are dropped
     min_silence: float = 0.25  # seconds; shorter pauses are bridged
     pad: float = 0.2  # seconds added on both sides of each region
-    chunk: float = 300.0  # seconds of audio analysed at once (bounds memory, not results)
+    # Seconds of audio analysed at once (bounds memory): the detector runs on pieces this
+    # long, each with 5 s of context either side; regions near a cut can differ slightly
+    # from one pass over the whole recording.
+    chunk: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -195,8 +201,51 @@ _SECTIONS = {
 }
 
 
+#: Numbers that must be > 0 (lengths, steps, sizes, counts); every other number of a section
+#: must be >= 0, except those in _SIGNED (a PLDA threshold is a log-likelihood ratio).
+_POSITIVE = {
+    ("vad", "chunk"),
+    ("embed", "window"),
+    ("embed", "step"),
+    ("embed", "min_window"),
+    ("embed", "batch_size"),
+    ("embed", "chunk"),
+    ("cluster", "num_speakers"),
+    ("cluster", "min_speakers"),
+    ("cluster", "max_speakers"),
+    ("cluster", "max_exact"),
+    ("cluster", "max_speakers_estimated"),
+    ("resegment", "frame_step"),
+    ("resegment", "temperature"),
+    ("resegment", "gmm_components"),
+}
+_SIGNED = {("cluster", "threshold")}
+
+
+def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
+    """The types each field accepts, from its annotation (None stripped from optionals)."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for name, hint in hints.items():
+        args = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        out[name] = tuple(typing.get_origin(a) or a for a in args if a is not type(None))
+    return out
+
+
+def _check_number(section: str, key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    where = f"[{section}] {key}"
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    if (section, key) in _POSITIVE and value <= 0:
+        raise ConfigError(f"{where} must be > 0, got {value!r}")
+    if (section, key) not in _SIGNED and value < 0:
+        raise ConfigError(f"{where} must be >= 0, got {value!r}")
+
+
 def _coerce(cls: type, section: str, values: dict[str, Any]) -> Any:
-    known = {f.name: f for f in dataclasses.fields(cls)}
+    known = _field_types(cls)
     unknown = set(values) - set(known)
     if unknown:
         raise ConfigError(
@@ -205,13 +254,17 @@ def _coerce(cls: type, section: str, values: dict[str, Any]) -> Any:
         )
     out = {}
     for key, value in values.items():
-        default = getattr(cls(), key)
-        if isinstance(default, tuple) and isinstance(value, list):
+        accepted = known[key]
+        if tuple in accepted and isinstance(value, list):
             value = tuple(value)
-        if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        if float in accepted and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if default is not None and value is not None and not isinstance(value, type(default)):
-            raise ConfigError(f"[{section}] {key} must be {type(default).__name__}, got {value!r}")
+        if value is not None:
+            wrong_bool = isinstance(value, bool) and bool not in accepted
+            if wrong_bool or not isinstance(value, accepted):
+                names = " or ".join(t.__name__ for t in accepted)
+                raise ConfigError(f"[{section}] {key} must be {names}, got {value!r}")
+            _check_number(section, key, value)
         out[key] = value
     return out
 
@@ -239,7 +292,9 @@ def update_config(config: PipelineConfig, overrides: dict[str, Any]) -> Pipeline
                     raise ConfigError(f"seed must be an integer, got {values!r}")
                 changes["seed"] = values
         else:
-            raise ConfigError(f"unknown section {section!r}; known: seed, {', '.join(_SECTIONS)}")
+            raise ConfigError(
+                f"unknown section or key {section!r}; known: seed, {', '.join(_SECTIONS)}"
+            )
     return dataclasses.replace(config, **changes)
 
 
@@ -249,10 +304,9 @@ def load_config(path: str | Path | None, base: PipelineConfig | None = None) -> 
     if path is None:
         return config
     path = Path(path)
+    text = read_text(path, ConfigError)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     return update_config(config, data)

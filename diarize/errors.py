@@ -1,5 +1,9 @@
 """Exceptions raised by the library. The CLI turns them into one-line messages."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class DiarizeError(Exception):
     """Base class of every error the library raises on purpose."""
@@ -19,3 +23,19 @@ class ModelError(DiarizeError):
 
 class ConfigError(DiarizeError):
     """A configuration file or option is invalid."""
+
+
+def read_text(path: str | Path, error: type[DiarizeError]) -> str:
+    """A UTF-8 text file (a leading byte-order mark is dropped); a file that cannot be read
+    raises ``error`` with a one-line reason."""
+    path = Path(path)
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a file") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None

@@ -3,6 +3,7 @@ frame-level resegmentation -> turns."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -27,6 +28,7 @@ from diarize.embed import detect_regions, embed_chunked, windows
 from diarize.encoder import EmbeddingModel, load_encoder
 from diarize.errors import AudioError, ConfigError, DiarizeError
 from diarize.features import Mfcc
+from diarize.progress import StageBars, reporting
 from diarize.resegment import candidate_speakers, refine_gmm, resegment, to_turns
 from diarize.rttm import write_atomic
 from diarize.types import Diarization
@@ -114,6 +116,12 @@ class Pipeline:
                     f"--min-speakers {cc.min_speakers} is larger than "
                     f"--max-speakers {cc.max_speakers}"
                 )
+        n = cc.num_speakers
+        if n is not None and not (cc.min_speakers or n) <= n <= (cc.max_speakers or n):
+            raise ConfigError(
+                f"--num-speakers {n} is outside --min-speakers {cc.min_speakers} / "
+                f"--max-speakers {cc.max_speakers}"
+            )
         return config
 
     def __call__(
@@ -197,6 +205,8 @@ class Pipeline:
             embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
             timings["embed"] = time.perf_counter() - tic
         narrowband = audio_io.is_narrowband(waveform, regions, sr)
+        if narrowband:
+            logger.info("%s: telephone-band audio (nothing above 4 kHz)", name)
         frames = None
         if len(regions) and config.resegment.enabled and config.resegment.gmm_rounds > 0:
             tic = time.perf_counter()
@@ -284,6 +294,15 @@ class Pipeline:
             )
         turns = to_turns(segments, sr)
         self._decide_timings["resegment"] = time.perf_counter() - tic
+        wanted = config.cluster.num_speakers or config.cluster.min_speakers
+        found = len({t.speaker for t in turns})
+        if wanted is not None and found < wanted:
+            logger.warning(
+                "%s: %d speakers asked for, %d found: too little speech to split further",
+                analysis.name,
+                wanted,
+                found,
+            )
         logger.info(
             "%s: %.1f s, %d regions, %d windows, %d speakers",
             analysis.name,
@@ -342,6 +361,7 @@ class RunOptions:
     """What ``diarize run`` was asked to do (None = not given on the command line)."""
 
     output: Path | None = None
+    output_is_dir: bool = False  # -o was written with a trailing separator
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
@@ -377,13 +397,47 @@ class RunOptions:
         )
 
 
-def _output_path(output: Path, source: Path, num_inputs: int, suffix: str) -> Path:
-    """-o names a folder when it exists as one, ends with a separator, or several inputs are
-    given (then it is created); otherwise it is the output file itself."""
-    as_dir = output.is_dir() or str(output).endswith(("/", "\\")) or num_inputs > 1
-    if as_dir:
+def _output_path(output: Path, source: Path, as_dir: bool, suffix: str) -> Path:
+    """-o names a folder when ``as_dir`` (it was written with a trailing separator, or
+    several inputs are given; then it is created) or it exists as one; otherwise it is the
+    output file itself."""
+    if as_dir or output.is_dir():
         return output / f"{source.stem}{suffix}"
     return output
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def plan_outputs(paths: list[Path], options: RunOptions) -> list[Path | None]:
+    """Where each input's result goes (None = stdout), checked before any work: several
+    inputs need a folder, two inputs may not write the same file, and no output may
+    overwrite an input."""
+    output = options.output
+    if output is None:
+        return [None] * len(paths)
+    if len(paths) > 1 and output.is_file():
+        raise ConfigError(f"-o {output} is a file but {len(paths)} inputs were given")
+    suffix = ".json" if options.as_json else ".rttm"
+    as_dir = options.output_is_dir or len(paths) > 1
+    targets = [_output_path(output, path, as_dir, suffix) for path in paths]
+    seen: dict[Path, Path] = {}
+    for path, target in zip(paths, targets, strict=True):
+        key = target.resolve()
+        if key in seen:
+            raise ConfigError(
+                f"{seen[key]} and {path} would both be written to {target}; "
+                "rename one or diarize them separately"
+            )
+        seen[key] = path
+        clash = next((p for p in paths if _same_file(p, target)), None)
+        if clash is not None:
+            raise ConfigError(f"-o {target} would overwrite the input {clash}")
+    return targets
 
 
 def run_files(
@@ -392,34 +446,42 @@ def run_files(
     """Diarize ``paths`` as ``diarize run`` does: outputs, per-file errors, optional DER.
 
     A file that fails is reported (``echo`` with ``err=True``) and skipped; its output is not
-    written. Returns the list of (path, error message) failures.
+    written. Returns the list of (path, error message) failures. Several results on stdout
+    are JSON Lines with ``as_json`` (one object per line).
     """
     config = options.build_config()
-    if options.output is not None and len(paths) > 1 and options.output.is_file():
-        raise ConfigError(f"-o {options.output} is a file but {len(paths)} inputs were given")
+    targets = plan_outputs(paths, options)
     pipeline = Pipeline(config, model=options.model)
     references = None
     if options.reference is not None:
-        from diarize.rttm import read_rttm
+        from diarize.scoring import read_rttm_source
 
-        references = read_rttm(options.reference)
+        references = read_rttm_source(options.reference)
     failures: list[tuple[Path, str]] = []
-    suffix = ".json" if options.as_json else ".rttm"
-    for path in paths:
+    for path, target in zip(paths, targets, strict=True):
+        # Bars on the long stages of a long recording (on a terminal only), gone before
+        # the result is printed.
+        bars = StageBars(path.name) if options.progress else None
         try:
-            result = pipeline(path)
+            with reporting(bars), bars or contextlib.nullcontext():
+                result = pipeline(path)
+            if options.as_json:
+                text = result.to_json(indent=2 if target is not None or len(paths) == 1 else None)
+            else:
+                text = result.to_rttm()
+            if target is None:
+                echo(text, nl=False)
+            else:
+                try:
+                    write_atomic(target, text)
+                except OSError as exc:
+                    raise DiarizeError(f"cannot write {target}: {exc.strerror or exc}") from None
+                logger.info("wrote %s", target)
         except DiarizeError as exc:
             message = str(exc)
             echo(f"Error: {message}", err=True)
             failures.append((path, message))
             continue
-        text = result.to_json() if options.as_json else result.to_rttm()
-        if options.output is None:
-            echo(text, nl=False)
-        else:
-            target = _output_path(options.output, path, len(paths), suffix)
-            write_atomic(target, text)
-            logger.info("wrote %s", target)
         if references is not None:
             from diarize.scoring import der_report
 

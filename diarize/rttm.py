@@ -9,11 +9,12 @@ Files are UTF-8 (speaker names such as ``MÉO069`` occur in real corpora).
 
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
 from pathlib import Path
 
-from diarize.errors import RTTMError
+from diarize.errors import RTTMError, read_text
 from diarize.types import Diarization, Turn
 
 
@@ -35,13 +36,14 @@ def format_rttm(diarization: Diarization, channel: int = 1) -> str:
 def parse_rttm(text: str, source: str = "<rttm>") -> dict[str, Diarization]:
     """Parse RTTM text into one ``Diarization`` per file id.
 
-    Lines that are empty or start with ``#`` are skipped, as are non-SPEAKER records
-    (SPKR-INFO and friends). Anything else malformed raises ``RTTMError`` naming the line.
+    Lines that are empty or start with ``#`` or ``;;`` (NIST comments) are skipped, as are
+    non-SPEAKER records (SPKR-INFO and friends). Anything else malformed raises ``RTTMError``
+    naming the line.
     """
     turns: dict[str, list[Turn]] = defaultdict(list)
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line or line.startswith(("#", ";;")):
             continue
         fields = line.split()
         if fields[0] != "SPEAKER":
@@ -62,8 +64,11 @@ def parse_rttm(text: str, source: str = "<rttm>") -> dict[str, Diarization]:
                 f"{source}:{number}: start and duration must be numbers, "
                 f"got {fields[3]!r} and {fields[4]!r}"
             ) from None
-        if start < 0 or duration < 0 or start != start or duration != duration:
-            raise RTTMError(f"{source}:{number}: negative or NaN start/duration")
+        if not (math.isfinite(start) and math.isfinite(duration)) or start < 0 or duration < 0:
+            raise RTTMError(
+                f"{source}:{number}: start and duration must be finite and >= 0, "
+                f"got {fields[3]!r} and {fields[4]!r}"
+            )
         turns[fields[1]].append(Turn(start, start + duration, fields[7]))
     return {
         uri: Diarization(uri=uri, turns=tuple(sorted(ts)), duration=max(t.end for t in ts))
@@ -73,14 +78,7 @@ def parse_rttm(text: str, source: str = "<rttm>") -> dict[str, Diarization]:
 
 def read_rttm(path: str | Path) -> dict[str, Diarization]:
     """Read an RTTM file (UTF-8)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RTTMError(f"{path}: no such file") from None
-    except UnicodeDecodeError as exc:
-        raise RTTMError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    return parse_rttm(text, source=str(path))
+    return parse_rttm(read_text(path, RTTMError), source=str(path))
 
 
 def parse_uem(text: str, source: str = "<uem>") -> dict[str, list[tuple[float, float]]]:
@@ -88,7 +86,7 @@ def parse_uem(text: str, source: str = "<uem>") -> dict[str, list[tuple[float, f
     out: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line or line.startswith(("#", ";;")):
             continue
         fields = line.split()
         if len(fields) != 4:
@@ -97,6 +95,8 @@ def parse_uem(text: str, source: str = "<uem>") -> dict[str, list[tuple[float, f
             start, end = float(fields[2]), float(fields[3])
         except ValueError:
             raise RTTMError(f"{source}:{number}: start and end must be numbers") from None
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise RTTMError(f"{source}:{number}: start and end must be finite numbers")
         if end < start:
             raise RTTMError(f"{source}:{number}: end {end} is before start {start}")
         out[fields[0]].append((start, end))
@@ -104,11 +104,8 @@ def parse_uem(text: str, source: str = "<uem>") -> dict[str, list[tuple[float, f
 
 
 def read_uem(path: str | Path) -> dict[str, list[tuple[float, float]]]:
-    path = Path(path)
-    try:
-        return parse_uem(path.read_text(encoding="utf-8"), source=str(path))
-    except FileNotFoundError:
-        raise RTTMError(f"{path}: no such file") from None
+    """Read a UEM file (UTF-8)."""
+    return parse_uem(read_text(path, RTTMError), source=str(path))
 
 
 def write_atomic(path: str | Path, text: str) -> Path:

@@ -69,7 +69,8 @@ def der_report(
     uem: Sequence[tuple[float, float]] | None = None,
 ) -> str:
     """One line: DER (collar 0, overlap scored) of ``hypothesis`` against its reference."""
-    ref = references.get(hypothesis.uri)
+    # RTTM file ids cannot hold spaces: a reference written for "my call.wav" says my_call.
+    ref = references.get(hypothesis.uri) or references.get(hypothesis.uri.replace(" ", "_"))
     if ref is None:
         return f"{hypothesis.uri}: no reference turns for this file id in the RTTM"
     c = der_components(ref, hypothesis, uem=uem)

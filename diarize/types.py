@@ -69,7 +69,8 @@ class Diarization:
 
         return format_rttm(self)
 
-    def to_json(self) -> str:
+    def to_json(self, indent: int | None = 2) -> str:
+        """The turns as JSON (``indent=None``: on one line, for JSON Lines)."""
         payload = {
             "uri": self.uri,
             "duration": round(self.duration, 3),
@@ -79,7 +80,7 @@ class Diarization:
                 for t in self.turns
             ],
         }
-        return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(payload, indent=indent, ensure_ascii=False) + "\n"
 
     def to_annotation(self):
         """Return the turns as a ``pyannote.core.Annotation``."""

@@ -184,3 +184,79 @@ def test_ref_prints_der(two_voice_wav, model_path, tmp_path):
     )
     res = _run(two_voice_wav, "--model", model_path, "-n", 2, "--ref", ref)
     assert res.exit_code == 0 and "DER" in res.stderr
+
+
+def test_output_folder_named_with_a_trailing_slash_is_created(two_voice_wav, model_path, tmp_path):
+    res = _run(two_voice_wav, "--model", model_path, "-o", f"{tmp_path / 'new'}/", "-q")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "new").is_dir() and (tmp_path / "new" / "two.rttm").stat().st_size > 0
+
+
+def test_output_dash_is_stdout(two_voice_wav, model_path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = _run(two_voice_wav, "--model", model_path, "-o", "-", "-q")
+    assert res.exit_code == 0 and res.stdout.startswith("SPEAKER two ")
+    assert not (tmp_path / "-").exists()
+
+
+def test_output_never_overwrites_an_input(two_voice_wav, model_path):
+    before = two_voice_wav.read_bytes()
+    res = _run(two_voice_wav, "--model", model_path, "-o", two_voice_wav)
+    assert res.exit_code == 1 and "would overwrite the input" in res.stderr
+    assert two_voice_wav.read_bytes() == before
+
+
+def test_inputs_that_would_write_the_same_file_are_refused_before_any_work(
+    tmp_path, model_path, two_voices
+):
+    (tmp_path / "sub").mkdir()
+    a, b = tmp_path / "call.wav", tmp_path / "sub" / "call.flac"
+    sf.write(a, two_voices[0], SR)
+    sf.write(b, two_voices[0], SR)
+    res = _run(a, b, "--model", model_path, "-o", tmp_path / "out")
+    assert res.exit_code == 1 and "would both be written to" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_json_for_several_inputs_on_stdout_is_one_object_per_line(tmp_path, model_path):
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"in{i}.wav")
+        sf.write(paths[-1], conversation(seed=i)[0], SR)
+    res = _run(*paths, "--model", model_path, "--json", "-q")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert [json.loads(line)["uri"] for line in lines] == ["in0", "in1"]
+
+
+def test_unwritable_output_is_a_one_line_error(two_voice_wav, model_path, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    res = _run(two_voice_wav, "--model", model_path, "-o", blocker / "x.rttm")
+    assert res.exit_code == 1 and "cannot write" in res.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_exact_count_outside_the_bounds_is_refused(two_voice_wav, model_path):
+    res = _run(two_voice_wav, "--model", model_path, "--num-speakers", 2, "--min-speakers", 3)
+    assert res.exit_code == 1 and "outside" in res.stderr
+
+
+def test_a_config_value_of_the_wrong_type_is_a_one_line_error(two_voice_wav, model_path, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[cluster]\nthreshold = "high"\n')
+    res = _run(two_voice_wav, "--model", model_path, "--config", bad)
+    assert res.exit_code == 1 and "[cluster] threshold must be float" in res.stderr
+
+
+def test_reference_of_a_file_with_spaces_in_its_name_is_found(tmp_path, model_path, two_voices):
+    wav = tmp_path / "my call.wav"
+    sf.write(wav, two_voices[0], SR)
+    ref = tmp_path / "ref.rttm"
+    ref.write_text(
+        "".join(
+            f"SPEAKER my_call 1 {s} {e - s} <NA> <NA> {w} <NA> <NA>\n" for s, e, w in two_voices[1]
+        )
+    )
+    res = _run(wav, "--model", model_path, "--num-speakers", 2, "--ref", ref)
+    assert res.exit_code == 0 and "my call: DER" in res.stderr

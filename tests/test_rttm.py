@@ -1,7 +1,7 @@
 import pytest
 
 from diarize.errors import RTTMError
-from diarize.rttm import format_rttm, parse_rttm, parse_uem, read_rttm, write_atomic
+from diarize.rttm import format_rttm, parse_rttm, parse_uem, read_rttm, read_uem, write_atomic
 from diarize.types import Diarization, Turn
 
 
@@ -35,7 +35,9 @@ def test_several_files_and_comments():
     [
         ("SPEAKER f 1 zero 1 <NA> <NA> a <NA> <NA>", "must be numbers"),
         ("SPEAKER f 1 0 1", "expected 10 fields"),
-        ("SPEAKER f 1 -1 1 <NA> <NA> a <NA> <NA>", "negative"),
+        ("SPEAKER f 1 -1 1 <NA> <NA> a <NA> <NA>", "finite and >= 0"),
+        ("SPEAKER f 1 0 inf <NA> <NA> a <NA> <NA>", "finite and >= 0"),
+        ("SPEAKER f 1 nan 1 <NA> <NA> a <NA> <NA>", "finite and >= 0"),
         ("HELLO f 1 0 1 <NA> <NA> a <NA> <NA>", "unknown record"),
     ],
 )
@@ -45,8 +47,40 @@ def test_malformed_lines_name_their_line_number(line, fragment):
         parse_rttm(text, source="x.rttm")
 
 
+def test_nist_comments_and_a_byte_order_mark_are_accepted(tmp_path):
+    path = tmp_path / "ref.rttm"
+    text = ";; a NIST comment\nSPEAKER f 1 0 1 <NA> <NA> a <NA> <NA>\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    assert read_rttm(path)["f"].turns == (Turn(0.0, 1.0, "a"),)
+
+
+@pytest.mark.parametrize(
+    "make, fragment",
+    [
+        (lambda d: d, "is a folder"),
+        (lambda d: d / "missing.rttm", "no such file"),
+        (
+            lambda d: _write(d / "utf16.rttm", "SPEAKER f 1 0 1 <NA> <NA> a <NA> <NA>\n", "utf-16"),
+            "not UTF-8",
+        ),
+    ],
+)
+def test_unreadable_files_give_one_line_errors(tmp_path, make, fragment):
+    path = make(tmp_path)
+    for reader in (read_rttm, read_uem):
+        with pytest.raises(RTTMError, match=fragment):
+            reader(path)
+
+
+def _write(path, text, encoding):
+    path.write_text(text, encoding=encoding)
+    return path
+
+
 def test_uem():
     assert parse_uem("f 1 0.0 30.0\n") == {"f": [(0.0, 30.0)]}
+    with pytest.raises(RTTMError, match="finite"):
+        parse_uem("f 1 nan 30.0\n")
     with pytest.raises(RTTMError, match=":1:"):
         parse_uem("f 1 5 2\n")
 

@@ -26,7 +26,7 @@ from torch import nn
 
 from diarize.config import EncoderConfig, FeatureConfig
 from diarize.encoder import Encoder, SegmentEncoder, save_encoder
-from diarize.errors import ConfigError, DiarizeError
+from diarize.errors import ConfigError, DiarizeError, read_text
 from diarize.features import Fbank
 from diarize.train import data as data_mod
 from diarize.train.augment import AugmentConfig, Augmenter, augment_features
@@ -146,10 +146,9 @@ def load_train_config(
 
     values = (base or TrainConfig()).to_dict()
     if path is not None:
+        text = read_text(path, ConfigError)
         try:
-            table = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("train", {})
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
+            table = tomllib.loads(text).get("train", {})
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
         aug = table.pop("augment", {})
