@@ -542,8 +542,15 @@ def _plan(in_dir: Path, out_dir: Path, options: BatchOptions) -> _Plan:
     _warn_duplicate_uris(jobs)
     plan = _Plan(jobs, {}, [], {})
     durations = {} if options.overwrite else _previous_durations(out_dir)
+    owner: dict[Path, Job] = {}
     for job in jobs:
         target = output_path(Path(job.audio), in_dir, out_dir)
+        if target in owner:
+            raise ConfigError(
+                f"{owner[target].name} and {job.name} would both be written to {target}; "
+                "rename one, or select one kind with --pattern"
+            )
+        owner[target] = job
         plan.targets[job.index] = target
         if not options.overwrite and is_up_to_date(Path(job.audio), target):
             plan.kept[job.index] = _skipped_result(job, target, durations.get(job.name))
@@ -624,6 +631,8 @@ def _collect(
                     audio_seconds += result.duration or 0.0
                 else:
                     logger.warning("%s", result.error)
+                    # An RTTM from an earlier run of this file is no longer its result.
+                    plan.targets[job.index].unlink(missing_ok=True)
                 result.rttm = None
                 results[job.index] = result
                 if on_result is not None:

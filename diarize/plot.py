@@ -109,6 +109,12 @@ def plot_timeline(
     from diarize.scoring import der_components, optimal_mapping
 
     output = Path(output)
+    supported = FigureCanvasAgg.get_supported_filetypes()
+    if output.suffix.lower().lstrip(".") not in supported:
+        raise ConfigError(
+            f"{output}: cannot draw a {output.suffix or 'suffix-less'} file; "
+            f"use one of {', '.join('.' + k for k in sorted(supported))}"
+        )
     mapping = optimal_mapping(reference, hypothesis) if reference is not None else {}
     ref_speakers = reference.speakers if reference is not None else []
     # Hypothesis rows in the order of their matched reference speaker, unmatched last.
@@ -223,8 +229,10 @@ def _pick(diarizations: dict[str, Diarization], uri: str | None, what: str) -> D
             known = ", ".join(sorted(diarizations)) or "none"
             raise RTTMError(f"{what} has no file id {uri!r} (it has: {known})")
         return diarizations[uri]
+    if not diarizations:
+        raise RTTMError(f"{what} holds no speaker turns")
     if len(diarizations) != 1:
-        known = ", ".join(sorted(diarizations)) or "none"
+        known = ", ".join(sorted(diarizations))
         raise RTTMError(f"{what} holds several file ids; choose one with --uri ({known})")
     return next(iter(diarizations.values()))
 
@@ -238,7 +246,7 @@ def plot_source(
 ) -> Path:
     """``diarize plot``: ``source`` is an RTTM file (plotted as is) or audio (diarized with
     ``run_options`` first); ``reference`` an RTTM file or folder holding the same file id."""
-    from diarize.scoring import read_rttm_source
+    from diarize.scoring import find_reference, read_rttm_source
 
     source = Path(source)
     if source.suffix.lower() == ".rttm" or source.is_dir():
@@ -252,8 +260,15 @@ def plot_source(
     ref = None
     if reference is not None:
         references = read_rttm_source(reference)
-        if hypothesis.uri not in references and len(references) == 1:
+        ref = find_reference(references, hypothesis.uri)
+        if ref is None and len(references) == 1:
             ref = next(iter(references.values()))  # one recording: whatever its file id
-        else:
+            logger.warning(
+                "%s: scored against %s, the only file id in %s",
+                hypothesis.uri,
+                ref.uri,
+                reference,
+            )
+        elif ref is None:
             ref = _pick(references, hypothesis.uri, str(reference))
     return plot_timeline(hypothesis, output, ref)

@@ -63,14 +63,19 @@ def der_components(
     }
 
 
+def find_reference(references: Mapping[str, Diarization], uri: str) -> Diarization | None:
+    """The reference of file id ``uri``; RTTM file ids cannot hold spaces, so a reference
+    written for "my call.wav" (``format_rttm``: ``my_call``) is found too."""
+    return references.get(uri) or references.get(uri.replace(" ", "_"))
+
+
 def der_report(
     references: Mapping[str, Diarization],
     hypothesis: Diarization,
     uem: Sequence[tuple[float, float]] | None = None,
 ) -> str:
     """One line: DER (collar 0, overlap scored) of ``hypothesis`` against its reference."""
-    # RTTM file ids cannot hold spaces: a reference written for "my call.wav" says my_call.
-    ref = references.get(hypothesis.uri) or references.get(hypothesis.uri.replace(" ", "_"))
+    ref = find_reference(references, hypothesis.uri)
     if ref is None:
         return f"{hypothesis.uri}: no reference turns for this file id in the RTTM"
     c = der_components(ref, hypothesis, uem=uem)
@@ -402,6 +407,11 @@ def score_corpus(
             region = uem.get(uri)
             if region is None:
                 logger.warning("%s: not in the UEM; scoring the extent of its turns", uri)
+            elif (
+                not any(t.start < e and t.end > s for t in references[uri].turns for s, e in region)
+                and references[uri].turns
+            ):
+                logger.warning("%s: its UEM regions hold none of its reference speech", uri)
         hypothesis = hypotheses.get(uri, Diarization(uri=uri))
         score = score_one(references[uri], hypothesis, region, collar, skip_overlap)
         if uri not in hypotheses:

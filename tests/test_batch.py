@@ -123,6 +123,13 @@ def test_resume_skips_done_files_and_overwrite_redoes_them(
     every = run_batch(folder, out, BatchOptions(jobs=1, overwrite=True, progress=False), run)
     assert [r.status for r in every.files] == ["ok", "ok"]
 
+    # A file that no longer diarizes loses its old RTTM: it is not its result any more.
+    audio.write_text("no longer audio\n" * 50)
+    broken = run_batch(folder, out, BatchOptions(jobs=1, progress=False), run)
+    assert [r.status for r in broken.files] == ["skipped", "failed"]
+    assert not (out / "call_b.rttm").exists() and (out / "call_a.rttm").exists()
+    assert "call_b" not in (out / "all.rttm").read_text()
+
     # Results of another configuration are not silently mixed with new ones.
     other = RunOptions(config_path=synth_config, model=model_path, num_speakers=3)
     with pytest.raises(ConfigError, match="another configuration"):
@@ -205,6 +212,24 @@ def test_interrupt_stops_workers_and_leaves_no_partial_rttm(
         RunOptions(config_path=synth_config, model=model_path, num_speakers=2),
     )
     assert {r.status for r in report.files} <= {"ok", "skipped"} and len(report.files) == 2
+
+
+def test_two_files_with_one_output_name_are_refused_before_any_work(tmp_path, model_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    x = conversation(turn=2.0)[0]
+    sf.write(folder / "a.wav", x, SR)
+    sf.write(folder / "a.flac", x, SR)
+    processed = []
+    with pytest.raises(ConfigError, match="would both be written to"):
+        run_batch(
+            folder,
+            tmp_path / "out",
+            BatchOptions(jobs=1, progress=False),
+            RunOptions(model=model_path),
+            processed.append,
+        )
+    assert processed == [] and not (tmp_path / "out" / "a.rttm").exists()
 
 
 def test_discovery(tmp_path):

@@ -82,6 +82,24 @@ def test_plot_source_picks_the_file_id(tmp_path):
     assert plot_source(both, tmp_path / "x.png", uri="b").is_file()
 
 
+def test_empty_rttm_and_unknown_image_format_are_clear_errors(tmp_path):
+    empty = tmp_path / "empty.rttm"
+    empty.write_text("")
+    with pytest.raises(RTTMError, match="holds no speaker turns"):
+        plot_source(empty, tmp_path / "x.png")
+    with pytest.raises(ConfigError, match="cannot draw a .txt file"):
+        plot_timeline(one(rttm("f", (0, 3, "S"))), tmp_path / "a.txt")
+    assert not list(tmp_path.glob("*a*.txt"))
+
+
+def test_reference_with_another_file_id_is_used_with_a_warning(tmp_path, caplog):
+    hyp, ref = tmp_path / "hyp.rttm", tmp_path / "ref.rttm"
+    hyp.write_text(rttm("a", (0, 2, "S")))
+    ref.write_text(rttm("other", (0, 2, "R")))
+    assert plot_source(hyp, tmp_path / "x.png", reference=ref).is_file()
+    assert "scored against other" in caplog.text
+
+
 def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ConfigError, match=r"pip install 'diarize\[plot\]'"):

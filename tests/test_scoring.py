@@ -132,6 +132,17 @@ def test_uem_lists_a_silent_recording_its_false_alarm_counts():
     assert result.total.false_alarm == pytest.approx(3) and result.total.der == pytest.approx(0.25)
 
 
+def test_a_uem_that_misses_the_reference_speech_is_warned_about(caplog):
+    refs, hyps = parse_rttm(REF_1), parse_rttm(HYP_1)
+    with caplog.at_level(logging.WARNING):
+        score_corpus(refs, hyps, uem={"f1": [(100, 200)]})
+    assert "f1: its UEM regions hold none of its reference speech" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        score_corpus(refs, hyps, uem={"f1": [(5, 15)]})
+    assert "UEM" not in caplog.text
+
+
 def _run(*args):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
