@@ -57,13 +57,18 @@ def resample(waveform: np.ndarray, orig_rate: int, new_rate: int) -> Waveform:
     return out.numpy().astype(np.float32, copy=False)
 
 
+def _reason(exc: Exception) -> str:
+    """FFmpeg's own words for a failure, without its error number and the file name."""
+    return getattr(exc, "strerror", None) or str(exc)
+
+
 def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
     import av
 
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-        raise AudioError(f"{path}: not a readable audio file ({exc})") from None
+        raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
     with container:
         streams = [s for s in container.streams if s.type == "audio"]
         if not streams:
@@ -80,7 +85,8 @@ def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
             for out in resampler.resample(None):
                 pieces.append(out.to_ndarray().reshape(-1))
         except av.error.FFmpegError as exc:
-            raise AudioError(f"{path}: audio stream could not be decoded ({exc})") from None
+            reason = _reason(exc)
+            raise AudioError(f"{path}: audio stream could not be decoded ({reason})") from None
     if not pieces:
         return np.zeros(0, dtype=np.float32), rate
     return np.concatenate(pieces).astype(np.float32, copy=False), rate

@@ -596,6 +596,12 @@ def simulate_conversation(
     turns = turns[: len(starts)]
     if not turns:
         raise ConfigError(f"{uri}: {config.minutes} min is too short for a single turn")
+    heard = len({turn.speaker for turn in turns})
+    if heard < lo:
+        raise ConfigError(
+            f"{uri}: {config.minutes} min holds turns of {heard} talker(s), fewer than the "
+            f"minimum of {lo}; make the conversations longer"
+        )
     segments = _label_segments(turns, starts)
     num_samples = max(e for _, e, _ in segments) + tail
     placements = []

@@ -256,6 +256,7 @@ def test_cli_simulate(source_dir, tmp_path):
         (["--overlap", "a-b"], 2, "LOW-HIGH"),
         (["--overlap", "0.3-0.1"], 1, "overlap range"),
         (["--min-speakers", "4", "--max-speakers", "2"], 1, "min_speakers"),
+        (["--minutes", "0.1", "--min-speakers", "4"], 1, "fewer than the minimum of 4"),
     ],
 )
 def test_cli_simulate_errors(source_dir, tmp_path, args, code, fragment):
