@@ -406,11 +406,14 @@ def _output_path(output: Path, source: Path, as_dir: bool, suffix: str) -> Path:
     return output
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _identity(path: Path) -> tuple:
+    """What makes two paths one file: (device, inode) when it exists (hard links and
+    symbolic links included), else its resolved path."""
     try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+        st = path.stat()
+        return (st.st_dev, st.st_ino)
     except OSError:
-        return False
+        return (path.resolve(),)
 
 
 def plan_outputs(paths: list[Path], options: RunOptions) -> list[Path | None]:
@@ -425,18 +428,18 @@ def plan_outputs(paths: list[Path], options: RunOptions) -> list[Path | None]:
     suffix = ".json" if options.as_json else ".rttm"
     as_dir = options.output_is_dir or len(paths) > 1
     targets = [_output_path(output, path, as_dir, suffix) for path in paths]
-    seen: dict[Path, Path] = {}
+    inputs = {_identity(path): path for path in paths}
+    seen: dict[tuple, Path] = {}
     for path, target in zip(paths, targets, strict=True):
-        key = target.resolve()
+        key = _identity(target)
+        if key in inputs:
+            raise ConfigError(f"-o {target} would overwrite the input {inputs[key]}")
         if key in seen:
             raise ConfigError(
                 f"{seen[key]} and {path} would both be written to {target}; "
                 "rename one or diarize them separately"
             )
         seen[key] = path
-        clash = next((p for p in paths if _same_file(p, target)), None)
-        if clash is not None:
-            raise ConfigError(f"-o {target} would overwrite the input {clash}")
     return targets
 
 
