@@ -407,7 +407,8 @@ def _require_distributed() -> None:
         import distributed  # noqa: F401
     except ImportError:
         raise ConfigError(
-            "--dask / --scheduler need Dask's distributed scheduler: pip install 'diarize[cluster]'"
+            "--dask / --scheduler need Dask's distributed scheduler: "
+            'pip install -e ".[cluster]" in the diarize folder'
         ) from None
 
 

@@ -354,8 +354,8 @@ def fit_backend_command(data, model, out, seed, num_mixtures, conversations, ver
     "--scheduler",
     default=None,
     metavar="tcp://HOST:PORT",
-    help="Run on this Dask scheduler (pip install 'diarize[cluster]'). Workers must see "
-    "IN_DIR at the same path; results come back here.",
+    help="Run on this Dask scheduler (pip install -e '.[cluster]' in the diarize folder). "
+    "Workers must see IN_DIR at the same path; results come back here.",
 )
 @click.option(
     "--dask",
@@ -518,7 +518,7 @@ def plot_command(source, ref, uri, output, verbose, quiet, **params) -> None:
 
     One row per speaker; with --ref the reference rows come first and each hypothesis
     speaker is drawn in the colour of the reference speaker it is mapped to (the DER
-    mapping). Needs matplotlib: pip install 'diarize[plot]'.
+    mapping). Needs matplotlib (pip install -e ".[plot]" in the diarize folder).
     """
     _setup_logging(verbose, quiet)
     from diarize.plot import plot_source

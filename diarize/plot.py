@@ -98,14 +98,16 @@ def plot_timeline(
     """Draw ``hypothesis`` (and ``reference`` above it, with the errors) to an image file.
 
     The format follows the suffix of ``output`` (png, svg, pdf). Needs matplotlib
-    (``pip install 'diarize[plot]'``).
+    (``pip install -e ".[plot]"`` in the diarize folder).
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
         from matplotlib.patches import Patch
     except ImportError:
-        raise ConfigError("plotting needs matplotlib: pip install 'diarize[plot]'") from None
+        raise ConfigError(
+            'plotting needs matplotlib: pip install -e ".[plot]" in the diarize folder'
+        ) from None
     from diarize.scoring import der_components, optimal_mapping
 
     output = Path(output)

@@ -167,7 +167,7 @@ def test_dask_cluster_gives_the_same_bytes_as_worker_processes(
 def test_missing_dask_is_a_clear_error(corpus, model_path, synth_config, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     options = BatchOptions(scheduler="local", progress=False)
-    with pytest.raises(ConfigError, match=r"pip install 'diarize\[cluster\]'"):
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[cluster\]"'):
         run_batch(
             corpus,
             tmp_path / "out",

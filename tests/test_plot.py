@@ -102,7 +102,7 @@ def test_reference_with_another_file_id_is_used_with_a_warning(tmp_path, caplog)
 
 def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ConfigError, match=r"pip install 'diarize\[plot\]'"):
+    with pytest.raises(ConfigError, match=r'pip install -e "\.\[plot\]"'):
         plot_timeline(one(rttm("f", (0, 3, "S"))), tmp_path / "a.png")
 
 
