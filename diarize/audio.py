@@ -125,6 +125,17 @@ def _soundfile_frames(path: Path) -> tuple[int, int] | None:
     except Exception as exc:  # LibsndfileError, RuntimeError, ...
         logger.debug("soundfile cannot open %s (%s); trying PyAV", path, exc)
         return None
+    # libsndfile reads what the file holds and notes where its header claims more, e.g.
+    # "data : 256000 (should be 96000)": a truncated or damaged file.
+    damaged = [line for line in meta.extra_info.splitlines() if "should be" in line]
+    if damaged:
+        logger.warning(
+            "%s: the header does not match the file size (%s): truncated or damaged? "
+            "Reading the %.1f s it holds",
+            path,
+            damaged[-1].strip(),
+            meta.frames / max(meta.samplerate, 1),
+        )
     return int(meta.frames), int(meta.samplerate)
 
 

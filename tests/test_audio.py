@@ -76,6 +76,19 @@ def test_wav_with_no_samples(tmp_path):
         audio.load(path)
 
 
+def test_truncated_wav_is_read_with_a_warning(tmp_path, caplog):
+    path = tmp_path / "cut.wav"
+    sf.write(path, _tone(16000, 8.0), 16000, subtype="PCM_16")
+    data = path.read_bytes()
+    path.write_bytes(data[: 44 + 2 * 16000 * 3])  # header says 8 s, 3 s of samples remain
+    x = audio.load(path)
+    assert len(x) == 3 * 16000
+    assert "truncated or damaged" in caplog.text and "3.0 s it holds" in caplog.text
+    caplog.clear()
+    sf.write(path, _tone(16000, 8.0), 16000, subtype="PCM_16")
+    assert len(audio.load(path)) == 8 * 16000 and "truncated" not in caplog.text
+
+
 def test_stream_equals_load(tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, _tone(44100, 5.0, 523.0), 44100)
