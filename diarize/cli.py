@@ -429,11 +429,11 @@ def batch_command(
 
 
 @main.command("score")
-@click.argument("ref", type=click.Path(exists=True, path_type=Path))
-@click.argument("hyp", type=click.Path(exists=True, path_type=Path))
+@click.argument("ref", type=click.Path(path_type=Path))
+@click.argument("hyp", type=click.Path(path_type=Path))
 @click.option(
     "--uem",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="UEM file or folder of .uem: the regions to score (default: the union of the "
     "reference and hypothesis extents of each file).",
@@ -494,10 +494,10 @@ def score_command(
 
 
 @main.command("plot")
-@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option(
     "--ref",
-    type=click.Path(exists=True, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
     help="Reference RTTM (file or folder): drawn above, with missed speech, false alarm "
     "and confusion shaded (collar 0, overlap scored).",

@@ -193,6 +193,17 @@ def test_cli_table_csv_and_utf8_speaker(corpus):
     assert s.der == 0.0 and s.total == pytest.approx(4)
 
 
+def test_missing_inputs_are_one_line_errors_like_everywhere_else(corpus, tmp_path):
+    ref, hyp = corpus
+    for args in (
+        (tmp_path / "no.rttm", hyp),
+        (ref, tmp_path / "no"),
+        (ref, hyp, "--uem", tmp_path / "no.uem"),
+    ):
+        res = _run("score", *args)
+        assert res.exit_code == 1 and "no such file" in res.stderr
+
+
 def test_malformed_line_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.rttm"
     bad.write_text(REF_1 + "SPEAKER f1 1 abc 1.0 <NA> <NA> A <NA> <NA>\n")
