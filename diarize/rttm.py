@@ -109,8 +109,19 @@ def read_uem(path: str | Path) -> dict[str, list[tuple[float, float]]]:
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename."""
+    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename.
+
+    A path that exists as something other than a file or folder (``/dev/stdout`` on a
+    terminal or pipe, a named pipe) is written to directly: renaming over it would replace
+    the device or pipe. A symbolic link is written through (its target is replaced), not
+    replaced by a file."""
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return path
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -91,3 +91,28 @@ def test_write_atomic_leaves_no_temp_on_error(tmp_path):
         write_atomic(target, 123)  # not text
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_atomic_writes_into_a_pipe_instead_of_replacing_it(tmp_path):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    write_atomic(fifo, "SPEAKER f 1 0 1 <NA> <NA> a <NA> <NA>\n")
+    reader.join(timeout=10)
+    assert received == ["SPEAKER f 1 0 1 <NA> <NA> a <NA> <NA>\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still a pipe, not a regular file
+
+
+def test_write_atomic_writes_through_a_symbolic_link(tmp_path):
+    target = tmp_path / "real.rttm"
+    target.write_text("old\n")
+    link = tmp_path / "link.rttm"
+    link.symlink_to(target)
+    write_atomic(link, "new\n")
+    assert link.is_symlink() and target.read_text() == "new\n"
