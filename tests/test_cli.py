@@ -260,3 +260,13 @@ def test_reference_of_a_file_with_spaces_in_its_name_is_found(tmp_path, model_pa
     )
     res = _run(wav, "--model", model_path, "--num-speakers", 2, "--ref", ref)
     assert res.exit_code == 0 and "my call: DER" in res.stderr
+
+
+def test_reference_may_be_a_folder_of_rttm_files(two_voice_wav, model_path, tmp_path, two_voices):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    line = "SPEAKER two 1 {} {} <NA> <NA> {} <NA> <NA>\n"
+    (folder / "two.rttm").write_text("".join(line.format(s, e - s, w) for s, e, w in two_voices[1]))
+    (folder / "other.rttm").write_text(line.format(0, 1, "X").replace("two", "other"))
+    res = _run(two_voice_wav, "--model", model_path, "--num-speakers", 2, "--ref", folder)
+    assert res.exit_code == 0 and "two: DER" in res.stderr

@@ -28,11 +28,25 @@ def test_none_means_not_given():
         ("[embed]\nwindw = 1.0\n", "unknown option"),
         ("[nope]\nx = 1\n", "unknown section"),
         ("[embed]\nwindow = 'long'\n", "must be float"),
+        ("[cluster]\nthreshold = 'high'\n", "threshold must be float"),  # optional field
+        ("[cluster]\nnum_speakers = 2.5\n", "num_speakers must be int"),
+        ("[cluster]\nnum_speakers = 0\n", "num_speakers must be > 0"),
+        ("[embed]\nstep = 0\n", "step must be > 0"),
+        ("[vad]\npad = -0.1\n", "pad must be >= 0"),
+        ("[cluster]\nthreshold = nan\n", "finite"),
+        ("[resegment]\nenabled = 1\n", "enabled must be bool"),
+        ("[vad]\npad = true\n", "pad must be float"),
         ("[embed\n", "invalid TOML"),
     ],
 )
 def test_bad_config_files(tmp_path, text, fragment):
+    # Every message is a one-line ConfigError raised at load, before any audio is read.
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=fragment):
         load_config(path)
+
+
+def test_a_negative_plda_threshold_is_allowed():
+    cfg = update_config(PipelineConfig(), {"cluster": {"threshold": -11.38, "scoring": "plda"}})
+    assert cfg.cluster.threshold == -11.38

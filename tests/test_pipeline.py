@@ -154,3 +154,10 @@ def test_an_int16_array_is_read_like_the_16_bit_file(pipeline, two_voices, tmp_p
     # 32767 taken for floats, which would read as +60 dBFS and never be raised).
     assert [d for d, _ in seen] == [np.int16, np.int16]
     assert [round(level) for _, level in seen] == [-30, -30]
+
+
+def test_an_exact_count_that_cannot_be_met_is_warned_about(pipeline, two_voices, caplog):
+    x, _ = two_voices
+    d = pipeline(x, num_speakers=40)  # far more speakers than the recording has windows for
+    assert 0 < d.num_speakers < 40
+    assert f"40 speakers asked for, {d.num_speakers} found" in caplog.text
