@@ -298,15 +298,17 @@ def update_config(config: PipelineConfig, overrides: dict[str, Any]) -> Pipeline
     return dataclasses.replace(config, **changes)
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML file; an unreadable or invalid file raises ``ConfigError``."""
+    try:
+        return tomllib.loads(read_text(path, ConfigError))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
 def load_config(path: str | Path | None, base: PipelineConfig | None = None) -> PipelineConfig:
     """Read a TOML file on top of ``base`` (defaults when None)."""
     config = base or PipelineConfig()
     if path is None:
         return config
-    path = Path(path)
-    text = read_text(path, ConfigError)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    return update_config(config, data)
+    return update_config(config, read_toml(path))

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from diarize.config import EncoderConfig, FeatureConfig
+from diarize.config import EncoderConfig, FeatureConfig, read_toml
 from diarize.encoder import Encoder, SegmentEncoder, save_encoder
-from diarize.errors import ConfigError, DiarizeError, read_text
+from diarize.errors import ConfigError, DiarizeError
 from diarize.features import Fbank
 from diarize.train import data as data_mod
 from diarize.train.augment import AugmentConfig, Augmenter, augment_features
@@ -142,15 +142,9 @@ def load_train_config(
 ) -> TrainConfig:
     """Defaults < TOML file (a ``[train]`` table, augmentation in ``[train.augment]``) <
     ``overrides`` (None values mean "not given")."""
-    import tomllib
-
     values = (base or TrainConfig()).to_dict()
     if path is not None:
-        text = read_text(path, ConfigError)
-        try:
-            table = tomllib.loads(text).get("train", {})
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        table = read_toml(path).get("train", {})
         aug = table.pop("augment", {})
         values.update(table)
         values["augment"] = {**values["augment"], **aug}
