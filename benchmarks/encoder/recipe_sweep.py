@@ -1,0 +1,121 @@
+"""Train the shipped recipe (``v1-aug.toml``) and variants of it side by side, one process each.
+
+    python -m benchmarks.encoder.recipe_sweep --pack .pack --out OUT [--device cuda]
+        [--only NAME,NAME] [--minutes 6.4]
+
+Each run trains on the packed LibriSpeech train-clean-100 recordings (``PACK/ls-train``, made
+by ``python -m benchmarks.encoder.pack``) with the pack's noise and room responses, validates
+on ``PACK/test-other`` every 250 steps, and writes its final encoder to ``OUT/NAME.pt`` (the
+resumable state goes to a temporary folder). Calibrate each with ``models/fit_backend.sh
+OUT/NAME.pt DATA OUT/NAME-cal.pt`` and compare them with ``python -m
+benchmarks.encoder.recipe_der``. The validation lines of every run are printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+RECIPE = ROOT / "benchmarks" / "encoder" / "v1-aug.toml"
+
+RUNS: dict[str, dict] = {
+    "s0": {},
+    "s1": {"seed": 1},
+    "s2": {"seed": 2},
+    "k2": {"num_steps": 2000, "pseudo_start_step": 1000, "pseudo_every_steps": 500},
+    "k3": {"num_steps": 3000, "pseudo_start_step": 1500, "pseudo_every_steps": 750},
+    "b256": {"batch_size": 256},
+    "b256s1": {"batch_size": 256, "seed": 1},
+    "b256s2": {"batch_size": 256, "seed": 2},
+    "b512": {"batch_size": 512},
+    "b512s1": {"batch_size": 512, "seed": 1},
+    "rev": {"augment.p_reverb": 0.7},
+    "ps3": {"pseudo_rounds": 3, "pseudo_start_step": 400, "pseudo_every_steps": 200},
+    "b256ps3": {
+        "batch_size": 256,
+        "pseudo_rounds": 3,
+        "pseudo_start_step": 400,
+        "pseudo_every_steps": 200,
+    },
+}
+
+
+def child(name: str, args: argparse.Namespace) -> None:
+    import torch
+
+    from diarize.train.loop import Trainer, load_train_config
+
+    torch.set_num_threads(1)
+    pack = Path(args.pack)
+    overrides = {
+        "data": (str(pack / "ls-train"),),
+        "noise": (str(pack / "noise"),),
+        "rir": (str(pack / "rir"),),
+        "eval_data": str(pack / "test-other"),
+        "out": str(Path(args.out) / f"{name}.pt"),
+        "state": str(Path(args.work) / f"{name}.state.pt"),
+        "device": args.device,
+        "threads": 1,
+        "validate_steps": 250,
+        "checkpoint_minutes": 1000.0,
+        "max_minutes": args.minutes,
+        **RUNS[name],
+    }
+    if args.smoke:
+        overrides.update(
+            num_steps=4, batch_size=16, validate_steps=2, pseudo_start_step=2, pseudo_every_steps=1
+        )
+    tic = time.perf_counter()
+    Trainer(load_train_config(RECIPE, overrides)).run()
+    print(f"{name} wall {time.perf_counter() - tic:.1f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pack", default=".pack")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--minutes", type=float, default=6.4, help="per run; then it stops")
+    parser.add_argument("--only", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--smoke", action="store_true", help="4 tiny steps per run")
+    parser.add_argument("--child", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--work", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+        child(args.child, args)
+        return
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    names = [n for n in args.only.split(",") if n] or list(RUNS)
+    unknown = sorted(set(names) - set(RUNS))
+    if unknown:
+        parser.error(f"unknown run(s): {', '.join(unknown)}; known: {', '.join(RUNS)}")
+    with tempfile.TemporaryDirectory() as work:
+        procs = {}
+        for name in names:
+            cmd = [sys.executable, "-m", "benchmarks.encoder.recipe_sweep", "--child", name]
+            cmd += [f"--pack={args.pack}", f"--out={args.out}", f"--device={args.device}"]
+            cmd += [f"--minutes={args.minutes}", f"--work={work}"] + (
+                ["--smoke"] if args.smoke else []
+            )
+            log = open(Path(work) / f"{name}.log", "w")  # noqa: SIM115 (closed below)
+            procs[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+        for name, (proc, log) in procs.items():
+            proc.wait()
+            log.close()
+            lines = (Path(work) / f"{name}.log").read_text(errors="replace").splitlines()
+            keep = [
+                ln for ln in lines if any(k in ln for k in ("validation", "wall", "rror", "kept"))
+            ]
+            print(f"===== {name} (exit {proc.returncode})")
+            print("\n".join(keep[-14:]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
