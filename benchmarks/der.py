@@ -204,6 +204,14 @@ def dev_and_simulated_sets(log) -> dict[str, list[Item]]:
     return sets
 
 
+def tuning_simulation(quick: bool = False):
+    """Configuration of the simulated tuning set: seed 1, 6 files of 2 min (3 of 1 min when
+    ``quick``); thresholds and baseline statistics are chosen on it, never on dev/ami."""
+    from diarize.simulate import SimulationConfig
+
+    return SimulationConfig(num_files=3 if quick else 6, minutes=1.0 if quick else 2.0, seed=1)
+
+
 def ensure_simulated(name: str, config, log) -> Path | None:
     """The simulated set for ``config`` under scratch/bench/, generated when absent."""
     from diarize.simulate import DEFAULT_NOISE, DEFAULT_RIR, DEFAULT_SOURCE, simulate
@@ -775,9 +783,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             log(f"[ami] skipped: {ami} not found")
     sim_config = SimulationConfig(num_files=4, minutes=1.0) if args.quick else SimulationConfig()
-    tune_config = SimulationConfig(
-        num_files=3 if args.quick else 6, minutes=1.0 if args.quick else 2.0, seed=1
-    )
+    tune_config = tuning_simulation(args.quick)
     descriptions: dict[str, str] = {}
     if "sim" in wanted_sets:
         folder = ensure_simulated("sim", sim_config, log)

@@ -37,6 +37,7 @@ from benchmarks.der import (
     fit_mfcc,
     load_set,
     report_header,
+    tuning_simulation,
     write_report,
 )
 from benchmarks.der import (
@@ -157,7 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from diarize.encoder import load_encoder, sha256sum
-    from diarize.simulate import SimulationConfig
 
     torch.set_num_threads(1)
     sets = dev_and_simulated_sets(log)
@@ -173,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[{name}] skipped: {exc}")
             continue
         if not getattr(enc, "fitted", True):  # the fallback MFCC baseline needs statistics
-            tune_config = SimulationConfig(num_files=6, minutes=2.0, seed=1)
-            tune = ensure_simulated("simtune", tune_config, log)
+            tune = ensure_simulated("simtune", tuning_simulation(), log)
             if tune is None:
                 log(f"[{name}] skipped: no simulated tuning set to fit its standardisation on")
                 continue

@@ -32,6 +32,7 @@ from benchmarks.der import (
     load_set,
     log_stderr,
     report_header,
+    tuning_simulation,
     write_report,
 )
 from diarize.scoring import der_components
@@ -49,7 +50,7 @@ def sets(log) -> dict[str, list]:
     for label, name, config in (
         ("sim s0", "sim", SimulationConfig()),
         ("sim s2", "sim", SimulationConfig(seed=2)),
-        ("sim-tune s1", "simtune", SimulationConfig(num_files=6, minutes=2.0, seed=1)),
+        ("sim-tune s1", "simtune", tuning_simulation()),
     ):
         folder = ensure_simulated(name, config, log)
         if folder is not None:
