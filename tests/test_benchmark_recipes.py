@@ -23,3 +23,43 @@ def test_every_variant_loads_on_top_of_the_shipped_recipe(name):
 def test_an_unknown_key_in_a_variant_is_refused():
     with pytest.raises(Exception, match="batchsize"):
         load_train_config(RECIPE, {"data": ("x",), "batchsize": 256})
+
+
+def _recordings(tmp_path, n):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(n):
+        (data / f"rec{i:02d}.flac").write_bytes(b"x")
+    return sorted(data.iterdir())
+
+
+def test_heldout_split_is_a_partition_that_depends_only_on_seed(tmp_path):
+    from benchmarks.encoder.heldout_split import split
+
+    files = _recordings(tmp_path, 20)
+    train, held = split(files, 5, seed=3)
+    assert len(held) == 5 and len(train) == 15
+    assert sorted(train + held) == files
+    assert not set(train) & set(held)
+    # Order of the input does not matter; another seed draws another held-out set.
+    assert split(list(reversed(files)), 5, seed=3) == (train, held)
+    assert split(files, 5, seed=4)[1] != held
+    with pytest.raises(ValueError):
+        split(files, 20, seed=3)
+
+
+def test_heldout_split_writes_links_and_lists_and_refuses_to_mix_splits(tmp_path):
+    from benchmarks.encoder.heldout_split import main
+
+    files = _recordings(tmp_path, 6)
+    out = tmp_path / "split"
+    assert main([str(tmp_path / "data"), str(out), "--held", "2"]) == 0
+    held = [line for line in (out / "held.lst").read_text().splitlines()]
+    assert len(held) == 2
+    assert sorted(p.name for p in (out / "held").iterdir()) == sorted(
+        p.rsplit("/", 1)[1] for p in held
+    )
+    assert len(list((out / "train").iterdir())) == 4
+    assert all((out / "train" / f.name).exists() != (out / "held" / f.name).exists() for f in files)
+    with pytest.raises(SystemExit):
+        main([str(tmp_path / "data"), str(out), "--held", "2", "--seed", "1"])
