@@ -54,7 +54,7 @@ def test_heldout_split_writes_links_and_lists_and_refuses_to_mix_splits(tmp_path
     files = _recordings(tmp_path, 6)
     out = tmp_path / "split"
     assert main([str(tmp_path / "data"), str(out), "--held", "2"]) == 0
-    held = [line for line in (out / "held.lst").read_text().splitlines()]
+    held = (out / "held.lst").read_text().splitlines()
     assert len(held) == 2
     assert sorted(p.name for p in (out / "held").iterdir()) == sorted(
         p.rsplit("/", 1)[1] for p in held

@@ -18,7 +18,7 @@ import random
 import sys
 from pathlib import Path
 
-AUDIO_SUFFIXES = (".flac", ".wav")
+from diarize.audio import AUDIO_SUFFIXES
 
 
 def split(files: list[Path], held: int, seed: int) -> tuple[list[Path], list[Path]]:
@@ -33,10 +33,12 @@ def split(files: list[Path], held: int, seed: int) -> tuple[list[Path], list[Pat
 
 
 def write(train: list[Path], held: list[Path], out: Path) -> None:
-    for name, part in (("train", train), ("held", held)):
+    parts = {"train": train, "held": held}
+    for name in parts:  # refuse before writing anything, so no half-written split is left
+        if (out / name).exists() and any((out / name).iterdir()):
+            raise FileExistsError(f"{out / name} is not empty")
+    for name, part in parts.items():
         folder = out / name
-        if folder.exists() and any(folder.iterdir()):
-            raise FileExistsError(f"{folder} is not empty")
         folder.mkdir(parents=True, exist_ok=True)
         for path in part:
             (folder / path.name).symlink_to(path.resolve())
