@@ -77,6 +77,7 @@ class Variant:
     threshold: str | float = "model"  # "model", "tuned" or a number
     oracle: bool = False  # num_speakers from the reference
     needs: str | None = None  # "plda" or "adapt": skipped when the model/tree lacks it
+    speech: str = "detected"  # "reference": the reference's speech regions replace the detector
 
 
 V, TUNED, FIXED = Variant, "tuned", DEFAULT_COSINE_THRESHOLD
@@ -85,6 +86,7 @@ ADAPT, ONE = {"adapt": {"enabled": True}}, {"cluster": {"num_speakers": 1}}
 EIGEN = {"cluster": {"count": "eigengap"}}
 GLOBAL_RESEG = {"resegment": {"local_horizon": 0.0}}
 NO_GMM = {"resegment": {"gmm_rounds": 0}}
+NO_PAD = {"vad": {"pad": 0.0}}
 VARIANTS = [
     V("shipped", "shipped", "shipped pipeline, defaults"),
     V("shipped-tuned", "shipped", "shipped, threshold tuned as the baselines'", threshold=TUNED),
@@ -113,6 +115,21 @@ VARIANTS = [
         needs="adapt",
     ),
     V("oracle-count", "shipped", "shipped, speaker count from the reference", oracle=True),
+    V(
+        "oracle-speech",
+        "shipped",
+        "shipped, the reference's speech regions instead of the detector (no pad)",
+        NO_PAD,
+        speech="reference",
+    ),
+    V(
+        "oracle-speech+count",
+        "shipped",
+        "shipped, the reference's speech regions and speaker count",
+        NO_PAD,
+        oracle=True,
+        speech="reference",
+    ),
     V("one-speaker", "constant", "one speaker everywhere, same VAD", ONE),
     V("mfcc", "mfcc", "MFCC statistics, same clustering", threshold=TUNED),
     V("mfcc-oracle", "mfcc", "MFCC statistics, speaker count from the reference", oracle=True),
@@ -368,6 +385,37 @@ def memoized_vad():
         embed_module.speech_regions = original
 
 
+def reference_speech_regions(item: Item, num_samples: int, sample_rate: int = 16000) -> np.ndarray:
+    """The reference's speech within the UEM as sorted, merged [start, end) samples."""
+    from diarize.vad import merge_regions
+
+    spans = []
+    for turn in item.reference.turns:
+        for us, ue in item.uem:
+            a, b = max(turn.start, us), min(turn.end, ue)
+            if b > a:
+                spans.append((round(a * sample_rate), round(b * sample_rate)))
+    regions = np.clip(np.asarray(sorted(spans), dtype=np.int64).reshape(-1, 2), 0, num_samples)
+    return merge_regions(regions[regions[:, 1] > regions[:, 0]])
+
+
+@contextlib.contextmanager
+def reference_speech(item: Item):
+    """While active, the pipeline's speech detection returns ``item``'s reference speech."""
+    import diarize.embed as embed_module  # the pipeline's detect_regions calls it there
+
+    original = embed_module.speech_regions
+
+    def oracle(signal, config, sample_rate=16000, *args, **kwargs):
+        return reference_speech_regions(item, len(signal), sample_rate)
+
+    embed_module.speech_regions = oracle
+    try:
+        yield
+    finally:
+        embed_module.speech_regions = original
+
+
 # --- scoring ----------------------------------------------------------------------------------
 
 
@@ -494,8 +542,11 @@ def build_config(
     return update_config(base or PipelineConfig(), overrides)
 
 
-def run_set(pipeline, items: list[Item], oracle: bool, log, label: str) -> Scores:
-    """Diarize every file with ``pipeline`` (timed) and score it."""
+def run_set(
+    pipeline, items: list[Item], oracle: bool, log, label: str, speech: str = "detected"
+) -> Scores:
+    """Diarize every file with ``pipeline`` (timed) and score it; with ``speech`` =
+    "reference" the reference's speech regions replace the detector's."""
     scores = Scores()
     # Warm-up on a short excerpt so one-off costs (JIT, lazy loads) are not billed to file 1.
     import soundfile as sf
@@ -506,8 +557,10 @@ def run_set(pipeline, items: list[Item], oracle: bool, log, label: str) -> Score
     for item in items:
         num = item.reference.num_speakers if oracle else None
         tic, cpu = time.perf_counter(), time.process_time()
+        regions = reference_speech(item) if speech == "reference" else contextlib.nullcontext()
         try:
-            hyp = pipeline(item.wav, uri=item.uri, num_speakers=num or None)
+            with regions:
+                hyp = pipeline(item.wav, uri=item.uri, num_speakers=num or None)
         except DiarizeError as exc:
             scores.failures.append(f"{item.uri}: {exc}")
             hyp = Diarization(item.uri, (), item.duration)
@@ -851,7 +904,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline = Pipeline(config, encoder=enc)
             value = thr if thr is not None else pipeline.scorer(config)[1]
             log(f"[{set_name}] {v.name}: {v.what}")
-            scores = run_set(pipeline, items, v.oracle, log, v.name)
+            scores = run_set(pipeline, items, v.oracle, log, v.name, v.speech)
             s = scores.summary()
             results.setdefault(set_name, []).append((v, threshold_label(v, value, source), s))
             details[f"{set_name}/{v.name}"] = {"summary": s, "files": scores.files}

@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 
-from benchmarks.der import Item, Scores, overlap_regions, reference_stats
+from benchmarks.der import (
+    Item,
+    Scores,
+    overlap_regions,
+    reference_speech,
+    reference_speech_regions,
+    reference_stats,
+)
 from benchmarks.encoders import ConstantEncoder, MfccStats
+from diarize.config import PipelineConfig, update_config
 from diarize.pipeline import Pipeline
 from diarize.types import Diarization, Turn
 from tests.conftest import SR, SYNTH_CONFIG, conversation
@@ -63,3 +71,28 @@ def test_mfcc_windows_match_single_windows():
     np.testing.assert_allclose(a, b, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
     assert SR == enc.sample_rate
+
+
+def test_reference_speech_regions_merge_overlap_and_keep_to_the_uem():
+    ref = _d("r", (0, 12, "A"), (5, 15, "B"), (17, 19, "A"))
+    item = Item("r", None, ref, [(1.0, 18.0)], 20.0)
+    regions = reference_speech_regions(item, 20 * SR, SR)
+    np.testing.assert_array_equal(regions, [[1 * SR, 15 * SR], [17 * SR, 18 * SR]])
+
+
+def test_reference_speech_replaces_the_detector_while_active(two_voices, tiny_encoder):
+    waveform, turns = two_voices
+    ref = Diarization("c", tuple(Turn(s, e, w) for s, e, w in turns), len(waveform) / SR)
+    item = Item("c", None, ref, [(0.0, ref.duration)], ref.duration)
+    # Silero hears no speech in the synthetic vowels: without the reference, nothing comes out.
+    config = update_config(PipelineConfig(), {"vad": {"pad": 0.0}})
+    pipeline = Pipeline(config, encoder=tiny_encoder)
+    assert pipeline(waveform, uri="c").turns == ()
+    with reference_speech(item):
+        out = pipeline(waveform, uri="c")
+    covered = sum(t.end - t.start for t in out.turns)
+    assert covered == pytest.approx(sum(e - s for s, e, _ in turns), abs=0.02)
+    assert all(
+        any(s - 0.01 <= t.start and t.end <= e + 0.01 for s, e, _ in turns) for t in out.turns
+    )
+    assert pipeline(waveform, uri="c").turns == ()  # the detector is back
