@@ -103,6 +103,7 @@ VARIANTS = [
         "shipped, every speaker a candidate everywhere in resegmentation",
         GLOBAL_RESEG,
     ),
+    V("no-pad", "shipped", "shipped, detected speech not padded ([vad] pad = 0)", NO_PAD),
     V("fixed-thr", "shipped", "shipped, fixed threshold instead of learned", threshold=FIXED),
     V("plda", "shipped", "shipped, PLDA scoring instead of cosine", PLDA, needs="plda"),
     V("adapt", "shipped", "shipped, adaptation on the recording", ADAPT, needs="adapt"),
