@@ -366,24 +366,32 @@ def _digest(array) -> str:
 
 
 @contextlib.contextmanager
-def memoized_vad():
-    """Speech detection computed once per signal while thresholds are searched."""
+def speech_detection_replaced(make):
+    """While active, the pipeline's speech detection is ``make(original)``."""
     import diarize.embed as embed_module  # the pipeline's detect_regions calls it there
 
     original = embed_module.speech_regions
-    cache: dict[tuple[str, str], np.ndarray] = {}
-
-    def cached(signal, config, sample_rate=16000, *args, **kwargs):
-        key = (_digest(signal), repr(config))
-        if key not in cache:
-            cache[key] = original(signal, config, sample_rate, *args, **kwargs)
-        return cache[key].copy()
-
-    embed_module.speech_regions = cached
+    embed_module.speech_regions = make(original)
     try:
         yield
     finally:
         embed_module.speech_regions = original
+
+
+def memoized_vad():
+    """Speech detection computed once per signal while thresholds are searched."""
+    cache: dict[tuple[str, str], np.ndarray] = {}
+
+    def make(original):
+        def cached(signal, config, sample_rate=16000, *args, **kwargs):
+            key = (_digest(signal), repr(config))
+            if key not in cache:
+                cache[key] = original(signal, config, sample_rate, *args, **kwargs)
+            return cache[key].copy()
+
+        return cached
+
+    return speech_detection_replaced(make)
 
 
 def reference_speech_regions(item: Item, num_samples: int, sample_rate: int = 16000) -> np.ndarray:
@@ -400,21 +408,13 @@ def reference_speech_regions(item: Item, num_samples: int, sample_rate: int = 16
     return merge_regions(regions[regions[:, 1] > regions[:, 0]])
 
 
-@contextlib.contextmanager
 def reference_speech(item: Item):
     """While active, the pipeline's speech detection returns ``item``'s reference speech."""
-    import diarize.embed as embed_module  # the pipeline's detect_regions calls it there
-
-    original = embed_module.speech_regions
 
     def oracle(signal, config, sample_rate=16000, *args, **kwargs):
         return reference_speech_regions(item, len(signal), sample_rate)
 
-    embed_module.speech_regions = oracle
-    try:
-        yield
-    finally:
-        embed_module.speech_regions = original
+    return speech_detection_replaced(lambda original: oracle)
 
 
 # --- scoring ----------------------------------------------------------------------------------
