@@ -396,7 +396,7 @@ def memoized_vad():
 
 def reference_speech_regions(item: Item, num_samples: int, sample_rate: int = 16000) -> np.ndarray:
     """The reference's speech within the UEM as sorted, merged [start, end) samples."""
-    from diarize.vad import merge_regions
+    from diarize.vad import pad_regions
 
     spans = []
     for turn in item.reference.turns:
@@ -404,8 +404,7 @@ def reference_speech_regions(item: Item, num_samples: int, sample_rate: int = 16
             a, b = max(turn.start, us), min(turn.end, ue)
             if b > a:
                 spans.append((round(a * sample_rate), round(b * sample_rate)))
-    regions = np.clip(np.asarray(sorted(spans), dtype=np.int64).reshape(-1, 2), 0, num_samples)
-    return merge_regions(regions[regions[:, 1] > regions[:, 0]])
+    return pad_regions(sorted(spans), 0.0, num_samples, sample_rate)  # clipped and merged
 
 
 def reference_speech(item: Item):
