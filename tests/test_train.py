@@ -13,6 +13,7 @@ from conftest import SR, synth_voice
 
 from diarize.cli import main
 from diarize.encoder import load_encoder
+from diarize.errors import ConfigError
 from diarize.train import data as data_mod
 from diarize.train.augment import AugmentConfig, Augmenter, augment_features
 from diarize.train.loop import TrainConfig, Trainer, TrainError, load_train_config, train
@@ -264,3 +265,29 @@ def test_fold_affine_and_half_export(tiny_encoder, tmp_path):
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["state_dict"]["head.weight"].dtype == torch.float16
     np.testing.assert_allclose(load_encoder(path).embed(x), reduced.embed(x), atol=5e-3)
+
+
+def test_balanced_sources_get_equal_shares_whatever_their_size():
+    """Ten recordings in one source, one in the other: by recordings the lone one gets about
+    1/11 of the draws; with one group per source it gets half."""
+    rng = np.random.default_rng(0)
+    recs = data_mod.make_recordings(
+        [(f"r{i}", (0.1 * rng.standard_normal(3 * SR)).astype(np.float32)) for i in range(11)]
+    )
+    groups = np.array([0] * 10 + [1])
+    window = int(0.5 * SR)
+    by_rec = data_mod.PairSampler(recs, seed=1).sample(400, window).source
+    by_src = data_mod.PairSampler(recs, seed=1, groups=groups).sample(400, window).source
+    assert np.mean(by_rec == 10) == pytest.approx(1 / 11, abs=0.05)
+    assert np.mean(by_src == 10) == pytest.approx(0.5, abs=0.08)
+
+
+def test_grouped_loading_labels_each_source(voices_dir, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    x = (0.1 * np.random.default_rng(1).standard_normal(3 * SR)).astype(np.float32)
+    sf.write(other / "a.wav", x, SR)
+    recs, groups = data_mod.load_grouped_recordings([voices_dir, other])
+    assert len(recs) == len(groups) and groups[-1] == 1 and np.all(groups[:-1] == 0)
+    with pytest.raises(ConfigError, match="balance"):
+        _config(voices_dir, tmp_path / "x.pt", balance="corpora").check()

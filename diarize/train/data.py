@@ -181,6 +181,22 @@ def load_recordings(sources: list[str | Path], floor_db: float = 30.0) -> list[R
     return recordings
 
 
+def load_grouped_recordings(
+    sources: list[str | Path], floor_db: float = 30.0
+) -> tuple[list[Recording], np.ndarray]:
+    """Recordings of every source and, for each, the index of the source it came from
+    ``(num_recordings,) int64`` (one group per corpus, for :class:`PairSampler`)."""
+    recordings: list[Recording] = []
+    groups: list[int] = []
+    for g, source in enumerate(sources):
+        part = make_recordings(read_sources([source]), floor_db)
+        if not part:
+            raise DataError(f"no audio found under {source}")
+        recordings.extend(part)
+        groups.extend([g] * len(part))
+    return recordings, np.asarray(groups, dtype=np.int64)
+
+
 # --- pair sampling -----------------------------------------------------------------------------
 
 
@@ -220,10 +236,18 @@ class PairSampler:
         max_gap: float = 0.5,
         min_speech_fraction: float = 0.5,
         seed: int = 0,
+        groups: np.ndarray | None = None,
     ):
+        """``groups`` : (num_recordings,) int, optional. When given, every group (a corpus)
+        gets an equal share of the draws, whatever its size; within a group recordings are
+        weighted by their usable speech. Without it, all recordings are weighted by speech,
+        so a large corpus dominates the batches."""
         if not recordings:
             raise DataError("no training recordings")
+        if groups is not None and len(groups) != len(recordings):
+            raise DataError("one group per recording is needed")
         self.recordings = recordings
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
         self.max_gap_samples = int(round(max_gap * SAMPLE_RATE))
         self.min_speech_fraction = min_speech_fraction
         self.rng = np.random.default_rng(seed)
@@ -275,6 +299,10 @@ class PairSampler:
                 " s of each other"
             )
         weights = np.array([len(s) for s in starts_list], dtype=np.float64)
+        if self.groups is not None:
+            group = self.groups[ids]
+            totals = np.bincount(group, weights=weights)
+            weights = weights / totals[group]
         replace = batch_size > len(ids)
         picks = self.rng.choice(
             len(ids), size=batch_size, replace=replace, p=weights / weights.sum()

@@ -60,6 +60,9 @@ class TrainConfig:
     max_gap_seconds: float = 0.5
     min_speech_fraction: float = 0.5
     speech_floor_db: float = 30.0
+    # "recordings": draws weighted by each recording's speech; "sources": every data source
+    # (corpus folder or list) an equal share of the draws, whatever its size
+    balance: str = "recordings"
     # optimisation
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
@@ -114,6 +117,8 @@ class TrainConfig:
             raise ConfigError("no training data given")
         if self.loss not in ("ntxent", "barlow"):
             raise ConfigError(f"loss must be 'ntxent' or 'barlow', got {self.loss!r}")
+        if self.balance not in ("recordings", "sources"):
+            raise ConfigError(f"balance must be 'recordings' or 'sources', got {self.balance!r}")
         if self.batch_size < 2:
             raise ConfigError("batch_size must be at least 2")
         if self.window_seconds < 0.1:
@@ -210,7 +215,13 @@ class Trainer:
             pool_channels=config.pool_channels,
             embed_dim=config.embed_dim,
         )
-        self.recordings = data_mod.load_recordings(list(config.data), config.speech_floor_db)
+        groups = None
+        if config.balance == "sources":
+            self.recordings, groups = data_mod.load_grouped_recordings(
+                list(config.data), config.speech_floor_db
+            )
+        else:
+            self.recordings = data_mod.load_recordings(list(config.data), config.speech_floor_db)
         logger.info(
             "training audio: %d recordings, %.1f min (%.1f min of speech frames)",
             len(self.recordings),
@@ -218,7 +229,11 @@ class Trainer:
             sum(int(r.speech.sum()) for r in self.recordings) * 0.01 / 60,
         )
         self.sampler = data_mod.PairSampler(
-            self.recordings, config.max_gap_seconds, config.min_speech_fraction, config.seed
+            self.recordings,
+            config.max_gap_seconds,
+            config.min_speech_fraction,
+            config.seed,
+            groups=groups,
         )
         self.model = SegmentEncoder(self.encoder_config, config.num_mel_bins).to(self.device)
         self.fbank = Fbank(self.feature_config).to(self.device)
