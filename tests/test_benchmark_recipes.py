@@ -63,3 +63,16 @@ def test_heldout_split_writes_links_and_lists_and_refuses_to_mix_splits(tmp_path
     assert all((out / "train" / f.name).exists() != (out / "held" / f.name).exists() for f in files)
     with pytest.raises(SystemExit):
         main([str(tmp_path / "data"), str(out), "--held", "2", "--seed", "1"])
+
+
+def test_heldout_split_by_speaker_keeps_every_speaker_on_one_side():
+    from pathlib import Path
+
+    from benchmarks.encoder.heldout_split import split_speakers
+
+    files = [Path(f"SPEAKER{s:04d}_{u}.opus") for s in range(10) for u in range(3)]
+    train, held = split_speakers(files, 4, seed=7)
+    spk = lambda ps: {p.name.split("_")[0] for p in ps}  # noqa: E731
+    assert len(spk(held)) == 4 and not spk(held) & spk(train)
+    assert len(train) + len(held) == 30 and len(held) == 12
+    assert split_speakers(list(reversed(files)), 4, seed=7) == (train, held)

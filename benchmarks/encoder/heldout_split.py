@@ -9,6 +9,10 @@ on ``OUT/train``; its back end can then be calibrated on recordings it never hea
 (``models/fit_backend.sh RAW OUT/train CAL``), which is what the held-out experiment of
 ``benchmarks/encoder/RESULTS.md`` compares. The split depends only on the sorted file names,
 ``--held`` and ``--seed``.
+
+``--by-speaker`` holds out whole speakers instead of files (the id before the first ``_`` of the
+file name, as in speechocean762's ``SPEAKERxxxx_<utt>``): ``--held`` then counts speakers. The
+ids choose only which files are *not* trained on; training never reads them.
 """
 
 from __future__ import annotations
@@ -32,6 +36,24 @@ def split(files: list[Path], held: int, seed: int) -> tuple[list[Path], list[Pat
     return train, held_out
 
 
+def speaker_of(path: Path) -> str:
+    """The speaker id of a ``<speaker>_<utterance>`` file name (the stem if it has no ``_``)."""
+    return path.stem.split("_", 1)[0]
+
+
+def split_speakers(files: list[Path], held: int, seed: int) -> tuple[list[Path], list[Path]]:
+    """(train, held) lists in sorted order; ``held`` whole speakers drawn with ``seed``."""
+    speakers = sorted({speaker_of(p) for p in files})
+    if not 0 < held < len(speakers):
+        raise ValueError(f"--held must be between 1 and {len(speakers) - 1}, got {held}")
+    chosen = {speakers[i] for i in random.Random(seed).sample(range(len(speakers)), held)}
+    files = sorted(files)
+    return (
+        [p for p in files if speaker_of(p) not in chosen],
+        [p for p in files if speaker_of(p) in chosen],
+    )
+
+
 def write(train: list[Path], held: list[Path], out: Path) -> None:
     parts = {"train": train, "held": held}
     for name in parts:  # refuse before writing anything, so no half-written split is left
@@ -51,16 +73,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="folder for train/, held/ and the lists")
     parser.add_argument("--held", type=int, default=40, help="recordings held out (default 40)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--by-speaker", action="store_true", help="hold out whole speakers (<speaker>_... names)"
+    )
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         parser.error(f"{args.data} is not a folder")
     files = [p for p in args.data.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES]
     try:
-        train, held = split(files, args.held, args.seed)
+        train, held = (split_speakers if args.by_speaker else split)(files, args.held, args.seed)
         write(train, held, args.out)
     except (ValueError, FileExistsError) as exc:
         parser.error(str(exc))
-    print(f"{len(train)} training and {len(held)} held-out recordings in {args.out}")
+    what = "recordings"
+    if args.by_speaker:
+        what = f"recordings ({len({speaker_of(p) for p in held})} speakers held out)"
+    print(f"{len(train)} training and {len(held)} held-out {what} in {args.out}")
     return 0
 
 
