@@ -58,7 +58,7 @@ SAMPLE_RATE = 16000
 FRAME_SAMPLES = 160
 #: every boundary in a mixture is a multiple of this many samples (1 ms)
 GRID_SAMPLES = 16
-AUDIO_SUFFIXES = (".flac", ".wav", ".ogg", ".mp3")
+AUDIO_SUFFIXES = (".flac", ".wav", ".ogg", ".opus", ".mp3")
 #: data folder next to the repository (../shared/data), used for the defaults
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_SOURCE = DATA_DIR / "train" / "librispeech" / "librispeech_test-other"
@@ -82,6 +82,14 @@ class SimulationConfig:
     snr_db: tuple[float, float] = (5.0, 20.0)  # range of the per-file SNR
     min_pause: float = 0.3  # silences this long inside a source recording are not speech
     prefix: str = "sim"  # file ids are <prefix>-s<seed>-<index>
+    # "tail": a decaying noise tail (real responses from rir_dir for half of the files);
+    # "image": shoebox rooms by the image-source method, no real responses (a room model
+    # unlike the encoder's augmentation, for tests on conditions it never met)
+    room: str = "tail"
+    rt60: tuple[float, float] = (0.15, 0.7)  # range of the per-file reverberation time
+    # talkers of file i: speaker_counts[i % len(speaker_counts)] (empty: drawn uniformly in
+    # [min_speakers, max_speakers])
+    speaker_counts: tuple[int, ...] = ()
 
     def check(self) -> None:
         """Raise ``ConfigError`` on impossible values."""
@@ -101,6 +109,12 @@ class SimulationConfig:
             raise ConfigError(f"SNR range {self.snr_db[0]}-{self.snr_db[1]} dB is reversed")
         if self.min_pause <= 0:
             raise ConfigError(f"min_pause must be positive, got {self.min_pause}")
+        if any(not 1 <= n for n in self.speaker_counts):
+            raise ConfigError(f"speaker_counts must be positive, got {self.speaker_counts}")
+        if self.room not in ("tail", "image"):
+            raise ConfigError(f"room must be 'tail' or 'image', got {self.room!r}")
+        if not 0.05 <= self.rt60[0] <= self.rt60[1]:
+            raise ConfigError(f"rt60 range must satisfy 0.05 <= low <= high, got {self.rt60}")
 
 
 @dataclass(frozen=True)
@@ -496,6 +510,68 @@ def _simulated_rir(rng: np.random.Generator, rt60: float, drr_db: float) -> np.n
     return tail
 
 
+#: speed of sound (m/s)
+SOUND_SPEED = 343.0
+#: image sources are placed up to this delay after the direct path (s); a noise tail follows
+IMAGE_SECONDS = 0.08
+
+
+def _image_rir(
+    rng: np.random.Generator, rt60: float, room: np.ndarray, mic: np.ndarray
+) -> np.ndarray:
+    """Response from a random place 0.7-2.5 m from ``mic`` in a shoebox ``room`` (x, y, z
+    metres) to ``mic``.
+
+    Image-source method (Allen and Berkley, "Image method for efficiently simulating
+    small-room acoustics", JASA 65(4), 1979): the image of the source at
+    ``(1 - 2q) * src + 2 n L`` on each axis (q in {0, 1}, n integer) has met ``|n - q| + |n|``
+    walls of that axis and arrives after its distance / c with amplitude beta^walls / distance.
+    The wall reflection coefficient ``beta = sqrt(1 - alpha)`` comes from Sabine's formula
+    RT60 = 0.161 V / (S alpha). Images up to ``IMAGE_SECONDS`` after the direct path, then a
+    Gaussian tail that continues their decay (-60 dB at ``rt60``). Aligned on the direct path
+    (peak 1).
+    """
+    # A talker 0.7-2.5 m from the microphone, as around a table, kept 0.3 m from the walls.
+    for _ in range(100):
+        direction = rng.standard_normal(3)
+        direction[2] *= 0.2
+        src = mic + rng.uniform(0.7, 2.5) * direction / np.linalg.norm(direction)
+        if np.all(src > 0.3) and np.all(src < room - 0.3):
+            break
+    else:
+        src = rng.uniform(0.3, room - 0.3)
+    volume = float(np.prod(room))
+    surface = 2.0 * float(room[0] * room[1] + room[0] * room[2] + room[1] * room[2])
+    alpha = min(0.95, 0.161 * volume / (surface * rt60))
+    beta = np.sqrt(1.0 - alpha)
+    direct = float(np.linalg.norm(src - mic))
+    reach = direct + IMAGE_SECONDS * SOUND_SPEED
+    axes = []
+    for d in range(3):
+        n_max = int(np.ceil(reach / (2.0 * room[d]))) + 1
+        n = np.arange(-n_max, n_max + 1)
+        pos = np.concatenate([src[d] + 2 * n * room[d], -src[d] + 2 * n * room[d]])
+        walls = np.concatenate([np.abs(n) * 2, np.abs(n - 1) + np.abs(n)])
+        axes.append((pos - mic[d], walls))
+    (dx, wx), (dy, wy), (dz, wz) = axes
+    dist = np.sqrt(dx[:, None, None] ** 2 + dy[None, :, None] ** 2 + dz[None, None, :] ** 2)
+    walls = wx[:, None, None] + wy[None, :, None] + wz[None, None, :]
+    dist, walls = dist.ravel(), walls.ravel()
+    near = dist <= reach
+    dist, walls = dist[near], walls[near]
+    delay = np.round((dist - direct) / SOUND_SPEED * SAMPLE_RATE).astype(np.int64)
+    length = int(1.2 * rt60 * SAMPLE_RATE)
+    rir = np.zeros(max(length, int(IMAGE_SECONDS * SAMPLE_RATE) + 1))
+    np.add.at(rir, delay, beta**walls * direct / dist)
+    # The tail: Gaussian noise whose envelope continues the images' energy decay.
+    start = int(IMAGE_SECONDS * SAMPLE_RATE)
+    last = rir[start - int(0.02 * SAMPLE_RATE) : start]
+    level = np.sqrt(np.mean(last**2)) if np.any(last) else 0.0
+    t = np.arange(len(rir) - start) / SAMPLE_RATE
+    rir[start:] += level * rng.standard_normal(len(t)) * np.exp(-6.9078 * t / rt60)
+    return rir / rir[0]
+
+
 def _reverberate(dry: np.ndarray, rir: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Convolve, keep the original length, restore the level over the labelled samples."""
     wet = fftconvolve(dry, rir)[: len(dry)]
@@ -576,12 +652,17 @@ def simulate_conversation(
     rng: np.random.Generator,
     noises: list[tuple[str, np.ndarray]] = (),
     rirs: list[tuple[str, np.ndarray]] = (),
+    num_speakers: int | None = None,
 ) -> Conversation:
-    """Build one conversation (see the module docstring for every step)."""
+    """Build one conversation (see the module docstring for every step); ``num_speakers``
+    fixes the number of talkers instead of drawing it."""
     names = list(sources)
     hi = min(config.max_speakers, len(names))
     lo = min(config.min_speakers, hi)
-    num_speakers = int(rng.integers(lo, hi + 1))
+    if num_speakers is None:
+        num_speakers = int(rng.integers(lo, hi + 1))
+    else:
+        num_speakers = lo = hi = min(num_speakers, len(names))
     speakers = sorted(names[i] for i in rng.choice(len(names), num_speakers, replace=False))
     duration = config.minutes * 60.0 * rng.uniform(0.8, 1.2)
     total = _grid(duration)
@@ -628,12 +709,22 @@ def simulate_conversation(
     for s, e, spk in segments:
         masks[spk][s:e] = True
     # The room.
-    if rirs and rng.uniform() < 0.5:
+    if config.room == "image":
+        rt60 = float(rng.uniform(*config.rt60))
+        dims = np.array([rng.uniform(3.5, 10.0), rng.uniform(3.0, 8.0), rng.uniform(2.4, 4.0)])
+        mic = np.array([dims[0] / 2, dims[1] / 2, 0.8]) + rng.uniform(-1.0, 1.0, 3) * [
+            dims[0] / 4,
+            dims[1] / 4,
+            0.05,
+        ]
+        room = {"kind": "image", "rt60": round(rt60, 3), "size": [round(x, 2) for x in dims]}
+        rir_of = {spk: _image_rir(rng, rt60, dims, mic) for spk in speakers}
+    elif rirs and rng.uniform() < 0.5:
         name, rir = rirs[int(rng.integers(len(rirs)))]
         room = {"kind": "real", "rir": name}
         rir_of = {spk: _align_rir(rir) for spk in speakers}
     else:
-        rt60 = float(rng.uniform(0.15, 0.7))
+        rt60 = float(rng.uniform(*config.rt60))
         room = {"kind": "simulated", "rt60": round(rt60, 3)}
         rir_of = {spk: _simulated_rir(rng, rt60, rng.uniform(0.0, 10.0)) for spk in speakers}
     speech = np.zeros(num_samples)
@@ -705,7 +796,9 @@ def simulate(
     for index in range(config.num_files):
         uri = f"{config.prefix}-s{config.seed}-{index:03d}"
         rng = np.random.default_rng([config.seed, index])
-        conv = simulate_conversation(uri, sources, config, rng, noises, rirs)
+        counts = config.speaker_counts
+        count = counts[index % len(counts)] if counts else None
+        conv = simulate_conversation(uri, sources, config, rng, noises, rirs, count)
         wav = out_dir / "wav" / f"{uri}.wav"
         tmp = wav.with_name(f".{wav.name}.tmp")
         sf.write(str(tmp), conv.waveform, SAMPLE_RATE, subtype="PCM_16", format="WAV")

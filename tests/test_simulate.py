@@ -10,6 +10,7 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from diarize.cli import main
+from diarize.errors import ConfigError
 from diarize.rttm import read_rttm, read_uem
 from diarize.simulate import (
     FRAME_SAMPLES,
@@ -267,3 +268,23 @@ def test_cli_simulate_errors(source_dir, tmp_path, args, code, fragment):
     res = _run("simulate", tmp_path / "out", *args, "-q")
     assert res.exit_code == code, res.output
     assert fragment in res.output
+
+
+def test_image_rooms_and_fixed_talker_counts(source_dir):
+    """room = "image": every talker's response starts with its direct path (peak 1 at lag
+    0, so the labels need no shift) and decays; speaker_counts gives file i its count."""
+    from diarize.simulate import _image_rir
+
+    rng = np.random.default_rng(0)
+    room = np.array([6.0, 5.0, 3.0])
+    rir = _image_rir(rng, 0.5, room, np.array([3.0, 2.5, 0.8]))
+    assert rir[0] == 1.0 and np.argmax(np.abs(rir)) == 0
+    energy = np.convolve(rir**2, np.ones(800), mode="valid")[::800]
+    assert energy[-1] < 1e-3 * energy[1]  # decayed by > 30 dB within 1.2 x RT60
+    folder, _ = source_dir
+    sources = load_sources(folder)
+    config = SimulationConfig(num_files=1, minutes=0.5, room="image", speaker_counts=(3,))
+    conv = simulate_conversation("x", sources, config, np.random.default_rng(1), num_speakers=3)
+    assert conv.info["room"]["kind"] == "image" and len(conv.info["speakers"]) == 3
+    with pytest.raises(ConfigError, match="room"):
+        SimulationConfig(room="hall").check()
