@@ -126,7 +126,7 @@ def pipeline_options(command):
         ),
         click.option(
             "--count",
-            type=click.Choice(["threshold", "eigengap"]),
+            type=click.Choice(["threshold", "eigengap", "nme-sc"]),
             default=None,
             help="How the speaker count is estimated when not given: 'threshold' (clustering "
             "stops at the stopping threshold; default) or 'eigengap' (spectrum of the "

@@ -234,7 +234,7 @@ def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 #: How the speaker count is chosen when not given (``ClusterConfig.count``).
-COUNT_METHODS = ("threshold", "eigengap")
+COUNT_METHODS = ("threshold", "eigengap", "nme-sc", "scaled")
 
 #: Pruning levels tried by :func:`eigengap_count` (share of each window's neighbours kept).
 PRUNING_LEVELS = (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3)
@@ -278,11 +278,136 @@ def eigengap_count(embeddings: np.ndarray, max_count: int = 8, max_windows: int 
     return best[1]
 
 
+def neighbour_level(
+    embeddings: np.ndarray,
+    share: float = 0.05,
+    centres: np.ndarray | None = None,
+    min_gap: float = 0.0,
+    max_windows: int = 2000,
+) -> float:
+    """Mean cosine similarity of each window to its ``share`` most similar other windows,
+    averaged over windows: how alike two stretches of the same voice are in THIS recording
+    (its microphone, band, room and noise), measured without knowing who speaks.
+
+    ``centres`` (num_windows,) seconds: windows whose centres are less than ``min_gap``
+    apart are not neighbours (windows that share audio are alike whoever speaks)."""
+    n = len(embeddings)
+    idx = np.arange(n)
+    if n > max_windows:
+        idx = np.linspace(0, n - 1, max_windows).round().astype(np.int64)
+    sim = cosine_similarity(embeddings[idx])
+    if centres is not None and min_gap > 0:
+        c = np.asarray(centres, dtype=np.float64)[idx]
+        sim[np.abs(c[:, None] - c[None, :]) < min_gap] = -np.inf
+    np.fill_diagonal(sim, -np.inf)
+    k = int(min(len(idx) - 1, max(3, round(share * len(idx)))))
+    top = -np.partition(-sim, k - 1, axis=1)[:, :k]
+    valid = np.isfinite(top).all(axis=1)
+    if not valid.any():
+        return 1.0
+    return float(top[valid].mean())
+
+
+def scaled_threshold(
+    embeddings: np.ndarray,
+    scale: float,
+    share: float = 0.05,
+    centres: np.ndarray | None = None,
+    min_gap: float = 0.0,
+) -> float:
+    """A stopping threshold set by the recording itself: cosine distance ``scale`` times the
+    distance between a window and its nearest same-voice neighbours (:func:`neighbour_level`,
+    windows sharing audio excluded).
+
+    Out of the encoder's training domain every similarity moves (through 8 kHz, two different
+    voices can score 0.85), but the nearest neighbours move with them, so the distance at
+    which voices part is a steadier multiple of the nearest-neighbour distance than a fixed
+    value of the similarity."""
+    if len(embeddings) < 4:
+        return 1.0
+    level = neighbour_level(embeddings, share, centres, min_gap)
+    return 1.0 - scale * (1.0 - level)
+
+
+#: Neighbour shares scanned by :func:`nme_sc` (NeMo scans up to 0.15-0.25 of the windows).
+NME_LEVELS = np.linspace(0.01, 0.25, 17)
+
+
+def _pruned_laplacian(affinity: np.ndarray, order: np.ndarray, num_neighbours: int) -> np.ndarray:
+    """Laplacian D - A of the binarised, symmetrised ``num_neighbours``-nearest graph."""
+    n = len(affinity)
+    graph = np.zeros((n, n))
+    graph[np.arange(n)[:, None], order[:, :num_neighbours]] = 1.0
+    graph = 0.5 * (graph + graph.T)
+    return np.diag(graph.sum(axis=1)) - graph
+
+
+def nme_sc(
+    embeddings: np.ndarray,
+    max_count: int = 8,
+    num_clusters: int | None = None,
+    min_count: int = 1,
+    seed: int = 0,
+) -> Labels:
+    """Auto-tuned spectral clustering (NME-SC): Park, Han, Kumar, Narayanan, "Auto-Tuning
+    Spectral Clustering for Speaker Diarization Using Normalized Maximum Eigengap", IEEE
+    Signal Processing Letters 27, 2020.
+
+    For each pruning level p (the share of each window's most similar windows kept as
+    neighbours, binarised and symmetrised), the eigenvalues of the graph Laplacian give the
+    normalised maximum eigengap g_p (largest gap among the first ``max_count + 1``
+    eigenvalues, divided by the largest eigenvalue); the level with the smallest p / g_p is
+    kept (Eq. 8-10 of the paper), its gap gives the count, and k-means on the first k
+    eigenvectors gives the labels. No similarity threshold is involved: only the ranking of
+    each window's neighbours, which a shift of every similarity (another microphone, another
+    band) leaves alone. ``num_clusters`` fixes k; the count is clamped to ``[min_count,
+    max_count]``.
+
+    Parameters
+    ----------
+    embeddings : (num_windows, dim) float32
+
+    Returns
+    -------
+    labels : (num_windows,) int64 in 0..k-1
+    """
+    from scipy.linalg import eigh
+    from sklearn.cluster import KMeans
+
+    n = len(embeddings)
+    if n < 6:
+        return np.zeros(n, dtype=np.int64)
+    affinity = cosine_similarity(embeddings)
+    order = np.argsort(-affinity, axis=1, kind="stable")
+    top = min(max_count + 1, n - 1)
+    best: tuple[float, int, int] | None = None
+    for p in NME_LEVELS:
+        m = max(2, int(round(p * n)))
+        values = np.linalg.eigvalsh(_pruned_laplacian(affinity, order, m))
+        gaps = np.diff(values[: top + 1]) / max(values[-1], 1e-12)
+        gap = float(gaps.max())
+        ratio = (m / n) / max(gap, 1e-12)
+        if best is None or ratio < best[0]:
+            best = (ratio, m, int(np.argmax(gaps)) + 1)
+    assert best is not None
+    _, m, k = best
+    if num_clusters is not None:
+        k = num_clusters
+    k = int(min(max(k, min_count, 1), max_count if num_clusters is None else n, n))
+    if k == 1:
+        return np.zeros(n, dtype=np.int64)
+    _, vectors = eigh(_pruned_laplacian(affinity, order, m), subset_by_index=[0, k - 1])
+    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(vectors)
+    return relabel(km.labels_.astype(np.int64))
+
+
 def cluster(
     embeddings: Embeddings,
     config: ClusterConfig,
     threshold: float,
     similarity: Similarity = cosine_similarity,
+    centres: np.ndarray | None = None,
+    min_gap: float = 0.0,
 ) -> Labels:
     """Cluster window embeddings into speakers.
 
@@ -294,6 +419,8 @@ def cluster(
     ----------
     embeddings : (num_windows, dim) float32, L2-normed
     threshold : stopping similarity (in the units of ``similarity``)
+    centres : (num_windows,) window centres in seconds, optional (``count = "scaled"``:
+        windows closer than ``min_gap`` seconds are not each other's neighbours)
 
     Returns
     -------
@@ -310,6 +437,13 @@ def cluster(
         raise ValueError(f"min_speakers ({lo}) is larger than max_speakers ({hi})")
     if config.count not in COUNT_METHODS:
         raise ValueError(f"unknown count method {config.count!r} ({' or '.join(COUNT_METHODS)})")
+    if config.count == "nme-sc":
+        return _nme_sc_all(embeddings, config, exact, lo, hi)
+    if config.count == "scaled" and similarity is cosine_similarity:
+        threshold = scaled_threshold(
+            embeddings, config.scale, config.neighbour_share, centres, min_gap
+        )
+        logger.debug("scaled threshold: %.3f", threshold)
     if exact is None and config.count == "eigengap":
         exact = eigengap_count(embeddings, config.max_speakers_estimated)
         exact = max(exact, lo) if lo is not None else exact
@@ -330,3 +464,24 @@ def cluster(
     if second.max() < first.max() and (exact is not None or lo is not None):
         return first
     return second
+
+
+def _nme_sc_all(
+    embeddings: np.ndarray,
+    config: ClusterConfig,
+    exact: int | None,
+    lo: int | None,
+    hi: int | None,
+) -> Labels:
+    """NME-SC on at most ``config.max_spectral`` evenly spaced windows; the others (on long
+    recordings) go to the nearest centroid, refined once, as in :func:`cluster`."""
+    n = len(embeddings)
+    cap = config.max_speakers_estimated if hi is None else hi
+    limit = config.max_spectral
+    idx = np.arange(n) if n <= limit else np.linspace(0, n - 1, limit).round().astype(np.int64)
+    sub = nme_sc(embeddings[idx], cap, exact, lo or 1, config.seed)
+    if len(idx) == n:
+        return sub
+    first = relabel(np.argmax(embeddings @ centroids(embeddings[idx], sub).T, axis=1))
+    second = relabel(np.argmax(embeddings @ centroids(embeddings, first).T, axis=1))
+    return first if second.max() < first.max() else second

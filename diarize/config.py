@@ -107,9 +107,21 @@ class ClusterConfig:
     center: bool = False  # subtract the recording's mean embedding before scoring
     # How the speaker count is chosen when it is not given: "threshold" (AHC stops at the
     # stopping threshold) or "eigengap" (largest eigengap of a pruned k-NN affinity graph,
-    # pruning level chosen per recording; no threshold involved). Both honour the bounds.
+    # pruning level chosen per recording; no threshold involved; AHC then cut at that count)
+    # or "nme-sc" (the same count, labels by spectral clustering). All honour the bounds.
     count: str = "threshold"
-    max_speakers_estimated: int = 8  # eigengap: the largest count it may return
+    max_speakers_estimated: int = 8  # eigengap, nme-sc: the largest count they may return
+    # nme-sc: spectral clustering (its own labels, not AHC's) on at most this many evenly
+    # spaced windows; the others are assigned to the nearest speaker
+    max_spectral: int = 800
+    seed: int = 0  # nme-sc: k-means initialisation
+    # scaled: AHC stops at cosine distance scale x (1 - the mean similarity of each window to
+    # its neighbour_share most similar windows), a threshold set by each recording itself
+    scale: float = 2.4
+    neighbour_share: float = 0.05
+    # Telephone-band input (diarize.audio.is_narrowband) is counted by this rule instead
+    # when the count rule is "threshold" and no threshold is given ("" = no switch)
+    narrowband_count: str = "scaled"
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ class Pipeline:
                 f"unknown speaker count method {config.cluster.count!r}; "
                 f"choose {' or '.join(COUNT_METHODS)}"
             )
+        if config.cluster.narrowband_count not in ("", *COUNT_METHODS):
+            raise ConfigError(
+                f"unknown narrowband speaker count method {config.cluster.narrowband_count!r}; "
+                f'choose {" or ".join(COUNT_METHODS)} (or "" for none)'
+            )
         threshold = config.cluster.threshold
         return similarity, default if threshold is None else threshold
 
@@ -241,12 +246,27 @@ class Pipeline:
         if len(analysis.regions) == 0:
             return Diarization(uri=analysis.uri, turns=(), duration=analysis.duration)
         similarity, default = self.scorer(config, analysis.narrowband)
+        cluster_config = config.cluster
+        if (
+            analysis.narrowband
+            and cluster_config.narrowband_count
+            and cluster_config.count == "threshold"
+            and cluster_config.threshold is None
+            and threshold is None
+        ):
+            # Through a telephone band every similarity rises (two voices can score 0.85) and
+            # a learned threshold merges them; a threshold set by the recording itself holds.
+            cluster_config = dataclasses.replace(
+                cluster_config, count=cluster_config.narrowband_count
+            )
         tic = time.perf_counter()
         labels = cluster(
             analysis.embeddings,
-            config.cluster,
+            cluster_config,
             default if threshold is None else threshold,
             similarity,
+            centres=analysis.bounds.mean(axis=1) / sr if len(analysis.bounds) else None,
+            min_gap=config.embed.window,
         )
         self._decide_timings["cluster"] = time.perf_counter() - tic
         tic = time.perf_counter()
@@ -389,6 +409,8 @@ class RunOptions:
                     "scoring": self.scoring,
                     "threshold": self.threshold,
                     "count": self.count,
+                    # an explicit --count applies to telephone-band input too
+                    "narrowband_count": "" if self.count is not None else None,
                 },
                 "resegment": {"enabled": self.resegment},
                 "adapt": {"enabled": True if self.adapt else None},

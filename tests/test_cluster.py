@@ -179,3 +179,67 @@ def test_condensed_distance_is_scipys_layout(monkeypatch):
     expected = offset - square
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(squareform(condensed), expected, atol=1e-6)
+
+
+# --- counts that do not hang on a learned threshold --------------------------------------------
+
+
+def test_nme_sc_finds_well_separated_speakers_and_honours_an_exact_count():
+    from diarize.cluster import nme_sc
+
+    x, truth = _blobs([40, 30, 20])
+    labels = nme_sc(x, max_count=8)
+    assert _same_partition(labels, truth)
+    assert len(set(nme_sc(x, max_count=8, num_clusters=2).tolist())) == 2
+    # A cap below the true count caps it.
+    assert len(set(nme_sc(x, max_count=2).tolist())) == 2
+
+
+def test_nme_sc_is_blind_to_a_shift_of_every_similarity():
+    """Adding a shared offset to every embedding raises every cosine similarity (as a narrow
+    band does); NME-SC looks only at each window's neighbour ranking, so it keeps the count."""
+    from diarize.cluster import nme_sc
+
+    x, truth = _blobs([30, 30], spread=0.05)
+    offset = np.ones(x.shape[1], dtype=np.float32) * 0.6
+    shifted = x + offset
+    shifted /= np.linalg.norm(shifted, axis=1, keepdims=True)
+    assert _same_partition(nme_sc(shifted), truth)
+
+
+def test_neighbour_level_by_hand():
+    """Three windows of one direction and one orthogonal window: with one neighbour each
+    (share small, k = 3 at least, so every other window counts) the level is the mean of
+    the hand-computed similarities."""
+    from diarize.cluster import neighbour_level
+
+    x = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    # Rows 0-2: neighbours are the two identical windows (1, 1) and the orthogonal one (0):
+    # mean 2/3; row 3: all three neighbours orthogonal: 0. Mean over rows: (3 * 2/3) / 4.
+    assert neighbour_level(x, share=0.05) == pytest.approx(0.5)
+    # Windows closer than min_gap seconds are not neighbours: windows 0 and 1 overlap in
+    # time, so row 0 sees windows 2 and 3 only... with k = 3 no row has three neighbours
+    # left, so rows with too few are left out and rows 2 and 3 remain.
+    centres = np.array([0.0, 0.5, 10.0, 20.0])
+    level = neighbour_level(x, share=0.05, centres=centres, min_gap=1.5)
+    # Row 2: neighbours 0, 1 (1, 1) and 3 (0) -> 2/3; row 3: 0, 0, 0 -> 0.
+    assert level == pytest.approx(1 / 3)
+
+
+def test_scaled_threshold_follows_the_recordings_own_similarities():
+    """Shifting every similarity (a shared component added to all embeddings, as a narrow
+    band does) moves the scaled threshold with it, so the two speakers stay apart, where the
+    fixed threshold that separated them before the shift merges them after it. (Gaussian
+    blobs in 16 dimensions have a larger ratio of within-speaker to nearest-neighbour
+    distance than real embeddings, hence a larger scale than the default.)"""
+    x, truth = _blobs([40, 40], spread=0.1, seed=3)
+    shared = np.zeros(x.shape[1], dtype=np.float32)
+    shared[-1] = 2.0
+    y = x + shared
+    y /= np.linalg.norm(y, axis=1, keepdims=True)
+    fixed = ClusterConfig(min_cluster_fraction=0.0, count_spread=0.0)
+    assert _same_partition(cluster(x, fixed, 0.5), truth)
+    assert len(set(cluster(y, fixed, 0.5).tolist())) == 1
+    scaled = ClusterConfig(count="scaled", scale=6.0, min_cluster_fraction=0.0, count_spread=0.0)
+    assert _same_partition(cluster(x, scaled, 0.5), truth)
+    assert _same_partition(cluster(y, scaled, 0.5), truth)

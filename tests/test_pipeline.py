@@ -98,7 +98,9 @@ def test_narrowband_audio_takes_the_models_narrowband_threshold(tiny_encoder, tw
     # Wideband threshold: every window its own speaker; narrowband: one speaker.
     extra = {"cosine_threshold": 0.99999, "cosine_threshold_narrowband": -1.0}
     enc = Encoder(tiny_encoder.model, tiny_encoder.feature_config, tiny_encoder.meta, extra)
-    cfg = update_config(SYNTH_CONFIG, {"resegment": {"gmm_rounds": 0}})
+    cfg = update_config(
+        SYNTH_CONFIG, {"resegment": {"gmm_rounds": 0}, "cluster": {"narrowband_count": ""}}
+    )
     pipe = Pipeline(cfg, encoder=enc)
     wide = pipe.analyse(x)
     narrow = pipe.analyse(audio.resample(audio.resample(x, SR, 8000), 8000, SR))
@@ -161,3 +163,52 @@ def test_an_exact_count_that_cannot_be_met_is_warned_about(pipeline, two_voices,
     d = pipeline(x, num_speakers=40)  # far more speakers than the recording has windows for
     assert 0 < d.num_speakers < 40
     assert f"40 speakers asked for, {d.num_speakers} found" in caplog.text
+
+
+@pytest.mark.parametrize("band", ["wide", "telephone"])
+def test_the_shipped_defaults_tell_two_different_voices_apart(band):
+    """Two synthetic voices an octave apart (110 and 230 Hz, different formants) taking turns:
+    the shipped model with its default count must find two speakers, each owning its own
+    turns, at 16 kHz and through an 8-kHz channel (where the count rule switches)."""
+    from diarize import audio
+
+    x, truth = conversation(pattern=("A", "B", "A", "B", "A", "B"), turn=4.0)
+    if band == "telephone":
+        x = audio.resample(audio.resample(x, SR, 8000), 8000, SR)
+    pipe = Pipeline(SYNTH_CONFIG)  # the shipped encoder; Silero would call vowels non-speech
+    analysis = pipe.analyse(x, uri="two")
+    assert analysis.narrowband == (band == "telephone")
+    d = pipe.decide(analysis)
+    assert d.num_speakers == 2
+    owner = {}
+    for start, end, who in truth:
+        cover = {}
+        for t in d.turns:
+            cover[t.speaker] = cover.get(t.speaker, 0.0) + _overlap((start, end), (t.start, t.end))
+        owner.setdefault(who, set()).add(max(cover, key=cover.get))
+    assert len(owner["A"]) == len(owner["B"]) == 1 and owner["A"] != owner["B"]
+
+
+def test_telephone_band_input_is_counted_by_the_scaled_rule_unless_told_otherwise(
+    tiny_encoder, two_voices
+):
+    from diarize import audio
+    from diarize.encoder import Encoder
+
+    x, _ = two_voices
+    # A narrowband threshold that merges everything: the default rule for telephone-band
+    # input does not use it; an explicit threshold, or narrowband_count = "", does.
+    extra = {"cosine_threshold": 0.5, "cosine_threshold_narrowband": -1.0}
+    enc = Encoder(tiny_encoder.model, tiny_encoder.feature_config, tiny_encoder.meta, extra)
+    cfg = update_config(SYNTH_CONFIG, {"resegment": {"gmm_rounds": 0}})
+    pipe = Pipeline(cfg, encoder=enc)
+    narrow = pipe.analyse(audio.resample(audio.resample(x, SR, 8000), 8000, SR))
+    assert narrow.narrowband
+    assert (
+        pipe.decide(narrow, update_config(cfg, {"cluster": {"narrowband_count": ""}})).num_speakers
+        == 1
+    )
+    assert (
+        pipe.decide(narrow, update_config(cfg, {"cluster": {"threshold": -1.0}})).num_speakers == 1
+    )
+    assert pipe.decide(narrow).num_speakers > 1
