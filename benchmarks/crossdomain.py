@@ -1,0 +1,426 @@
+"""Cross-domain diarization error: every default is chosen on all of these domains at once.
+
+    python -m benchmarks.crossdomain                     # -> benchmarks/CROSSDOMAIN.md
+    python -m benchmarks.crossdomain --variants shipped,one-speaker --domains ami,so762
+    python -m benchmarks.crossdomain --list              # domains and variants
+
+Domains (all need ../shared/data; a domain whose data is absent is skipped with a message):
+
+* ``ami``: dev/ami, 12 excerpts of real far-field meetings (30 s, 1-4 talkers).
+* ``so762``: conversations of 40 speechocean762 speakers held out of the encoder's training
+  (non-native English, adults and children; ``heldout_split --by-speaker --held 40 --seed
+  2026``), 16 kHz.
+* ``so762-8k``: the same conversations passed through a telephone channel: 300-3400 Hz band,
+  8 kHz, G.711 mu-law, stored at 8 kHz.
+* ``testother``: conversations of the 10 LibriSpeech test-other speakers (read English).
+
+The simulated domains are 8 conversations of about 2 min with 2, 3, 4, 5, 6, 2, 3 and 4
+talkers and up to 20 % overlap, in shoebox rooms simulated by the image-source method (RT60
+0.2-0.8 s, talkers 0.7-2.5 m from the microphone) and with synthetic babble or coloured
+noise at 5-20 dB SNR: neither the room model nor the noise recordings of the encoder's
+augmentation are used. They are generated into ``scratch/bench/``
+on first use. Thresholds of the ``tuned`` rows are chosen on a separate tuning set (3 files of
+each simulated 16-kHz domain, another seed), never on the domains themselves.
+
+Every figure is DER from pyannote.metrics (``diarize.scoring``), corpus totals per domain:
+collar 0 with overlap scored, and pyannote collar 0.5 (0.25 s each side) with overlap skipped.
+The mean over domains weighs every domain equally.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import der
+from benchmarks.der import ONE, Item, Variant, load_set
+
+ROOT = der.ROOT
+DATA = der.DATA
+CACHE = der.CACHE
+REPORT = ROOT / "benchmarks" / "CROSSDOMAIN.md"
+PREVIOUS_MODEL = ROOT / "models" / "encoder-v1.pt"
+SO762 = DATA / "train" / "speechocean762"
+TESTOTHER = DATA / "train" / "librispeech" / "librispeech_test-other"
+
+#: held-out speechocean762 speakers: the split the shipped encoder's training excluded
+HELD_SPEAKERS, SPLIT_SEED = 40, 2026
+
+V = Variant
+EIGEN = {"cluster": {"count": "eigengap"}}
+VARIANTS = [
+    V("shipped", "shipped", "shipped pipeline, defaults"),
+    V("oracle-count", "shipped", "shipped, speaker count from the reference", oracle=True),
+    V("one-speaker", "constant", "one speaker everywhere, same detector", ONE),
+    V(
+        "threshold",
+        "shipped",
+        "count by the learned threshold",
+        {"cluster": {"count": "threshold"}},
+    ),
+    V("eigengap", "shipped", "count by the normalised maximum eigengap, AHC labels", EIGEN),
+    V(
+        "nme-sc",
+        "shipped",
+        "NME-SC: eigengap count, spectral labels",
+        {"cluster": {"count": "nme-sc"}},
+    ),
+    V(
+        "scaled",
+        "shipped",
+        "threshold scaled by each recording's nearest-neighbour similarity",
+        {"cluster": {"count": "scaled"}},
+    ),
+    V(
+        "learned-narrowband",
+        "shipped",
+        "telephone-band input clustered at the learned narrowband threshold",
+        {"cluster": {"narrowband_count": ""}},
+    ),
+    V("no-pad", "shipped", "speech regions not padded ([vad] pad = 0)", {"vad": {"pad": 0.0}}),
+    V("pad-0.1", "shipped", "speech regions padded by 0.1 s", {"vad": {"pad": 0.1}}),
+    V("previous", "previous", "previous encoder (encoder-v1), its own defaults"),
+    V("mfcc", "mfcc", "MFCC statistics, same clustering, tuned threshold", threshold="tuned"),
+    V(
+        "resemblyzer",
+        "resemblyzer",
+        "Resemblyzer (supervised) in the same pipeline, tuned threshold",
+        threshold="tuned",
+    ),
+    V(
+        "resemblyzer-oracle",
+        "resemblyzer",
+        "Resemblyzer in the same pipeline, speaker count from the reference",
+        oracle=True,
+    ),
+]
+
+
+def simulation(domain: str, seed: int = 0, num_files: int = 8):
+    from diarize.simulate import SimulationConfig
+
+    prefix = domain.replace("-8k", "")
+    return SimulationConfig(
+        num_files=num_files,
+        minutes=2.0,
+        seed=seed,
+        min_speakers=2,
+        max_speakers=6,
+        overlap=(0.0, 0.2),
+        snr_db=(5.0, 20.0),
+        prefix=prefix,
+        room="image",
+        rt60=(0.2, 0.8),
+        speaker_counts=(2, 3, 4, 5, 6, 2, 3, 4),
+    )
+
+
+def held_out_speakers(log) -> Path | None:
+    """A folder of links to the held-out speechocean762 recordings (made once)."""
+    from benchmarks.encoder.heldout_split import split_speakers
+
+    if not SO762.is_dir():
+        log(f"[so762] skipped: {SO762} not found")
+        return None
+    folder = CACHE / f"so762-held{HELD_SPEAKERS}-s{SPLIT_SEED}"
+    if folder.is_dir() and any(folder.iterdir()):
+        return folder
+    files = [p for p in SO762.iterdir() if p.suffix == ".opus"]
+    _, held = split_speakers(files, HELD_SPEAKERS, SPLIT_SEED)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in held:
+        (folder / path.name).symlink_to(path.resolve())
+    return folder
+
+
+def _simulated(name: str, config, source: Path, log) -> Path:
+    from diarize.simulate import simulate
+
+    folder = CACHE / f"{name}-s{config.seed}-n{config.num_files}-m{config.minutes:g}"
+    stamp = folder / "simulation.json"
+    wanted = json.loads(json.dumps(config.__dict__))
+    if stamp.exists() and json.loads(stamp.read_text())["config"] == wanted:
+        return folder
+    log(f"[{name}] generating {config.num_files} files into {folder}")
+    simulate(folder, config, source=source, progress=lambda line: log(f"  {line}"))
+    return folder
+
+
+def telephone(src: Path, dst: Path) -> Path:
+    """``src`` (a simulated set) through a telephone channel into ``dst``: 300-3400 Hz band
+    (4th-order Butterworth), 8 kHz, 8-bit G.711 mu-law, written as 8-kHz 16-bit WAV."""
+    import shutil
+
+    import soundfile as sf
+    from scipy.signal import butter, resample_poly, sosfilt
+
+    if (dst / "all.lst").exists():
+        return dst
+    for sub in ("wav", "rttm", "uem"):
+        (dst / sub).mkdir(parents=True, exist_ok=True)
+    sos = butter(4, [300, 3400], btype="bandpass", fs=8000, output="sos")
+    mu = 255.0
+    for wav in sorted((src / "wav").glob("*.wav")):
+        x, rate = sf.read(str(wav), dtype="float64")
+        y = sosfilt(sos, resample_poly(x, 1, rate // 8000))
+        y = np.clip(y, -1.0, 1.0)
+        code = np.round(np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu) * 127.0) / 127.0
+        y = np.sign(code) * np.expm1(np.abs(code) * np.log1p(mu)) / mu
+        sf.write(str(dst / "wav" / wav.name), y.astype(np.float32), 8000, subtype="PCM_16")
+    for sub in ("rttm", "uem"):
+        for f in (src / sub).iterdir():
+            shutil.copy(f, dst / sub / f.name)
+    shutil.copy(src / "simulation.json", dst / "simulation.json")
+    shutil.copy(src / "all.lst", dst / "all.lst")
+    return dst
+
+
+def domain_sets(wanted: list[str], log) -> tuple[dict[str, list[Item]], dict[str, str]]:
+    """The domains' files, and a line describing each."""
+    sets: dict[str, list[Item]] = {}
+    notes: dict[str, str] = {}
+    if "ami" in wanted:
+        ami = DATA / "dev" / "ami"
+        if (ami / "all.lst").exists():
+            sets["ami"] = load_set(ami)
+            notes["ami"] = "12 real AMI meeting excerpts of 30 s (1-4 talkers), reference UEM"
+        else:
+            log(f"[ami] skipped: {ami} not found")
+    held = held_out_speakers(log) if {"so762", "so762-8k"} & set(wanted) else None
+    if held is not None:
+        folder = _simulated("so762", simulation("so762"), held, log)
+        if "so762" in wanted:
+            sets["so762"] = load_set(folder)
+            notes["so762"] = _describe(folder, f"{HELD_SPEAKERS} held-out speechocean762 voices")
+        if "so762-8k" in wanted:
+            tel = telephone(folder, folder.with_name(folder.name + "-8k"))
+            sets["so762-8k"] = load_set(tel)
+            notes["so762-8k"] = "the so762 files through 300-3400 Hz, 8 kHz, G.711 mu-law"
+    if "testother" in wanted:
+        if TESTOTHER.is_dir():
+            folder = _simulated("testother", simulation("testother"), TESTOTHER, log)
+            sets["testother"] = load_set(folder)
+            notes["testother"] = _describe(folder, "the 10 LibriSpeech test-other voices")
+        else:
+            log(f"[testother] skipped: {TESTOTHER} not found")
+    return sets, notes
+
+
+def tuning_items(log) -> list[Item] | None:
+    """3 files of each simulated 16-kHz domain at another seed (thresholds of tuned rows)."""
+    items: list[Item] = []
+    held = held_out_speakers(log)
+    if held is not None:
+        items += load_set(_simulated("so762-tune", simulation("so762", 101, 3), held, log))
+    if TESTOTHER.is_dir():
+        items += load_set(
+            _simulated("testother-tune", simulation("testother", 101, 3), TESTOTHER, log)
+        )
+    return items or None
+
+
+def _describe(folder: Path, voices: str) -> str:
+    info = json.loads((folder / "simulation.json").read_text())
+    files = info["files"]
+    spk = [len(f["speakers"]) for f in files]
+    ov = [f["overlap"] for f in files]
+    rt = [f["room"]["rt60"] for f in files]
+    return (
+        f"{len(files)} simulated conversations of {voices} ({info['total_minutes']:.1f} min; "
+        f"{min(spk)}-{max(spk)} talkers, overlap {100 * min(ov):.0f}-{100 * max(ov):.0f} %, "
+        f"image-method rooms RT60 {min(rt):.2f}-{max(rt):.2f} s, synthetic noise)"
+    )
+
+
+class Encoders(der.Encoders):
+    """The benchmark's encoders plus ``previous``: the encoder shipped before this one."""
+
+    def _build(self, name: str):
+        if name == "previous":
+            from diarize.encoder import load_encoder
+
+            if not PREVIOUS_MODEL.exists():
+                raise der.Unavailable(f"{PREVIOUS_MODEL} not found")
+            self.notes[name] = f"`{PREVIOUS_MODEL.relative_to(ROOT)}`"
+            return load_encoder(PREVIOUS_MODEL)
+        return super()._build(name)
+
+
+def single_speaker_outputs(files: list[dict]) -> str:
+    """How many files that hold two or more talkers came out with one speaker (or none)."""
+    multi = [f for f in files if f["ref_speakers"] >= 2]
+    return f"{sum(f['hyp_speakers'] <= 1 for f in multi)}/{len(multi)}"
+
+
+def summary_table(domains: list[str], rows: dict[str, dict[str, dict]]) -> list[str]:
+    head = "| variant | " + " | ".join(domains) + " | mean |"
+    lines = [head, "|---" * (len(domains) + 2) + "|"]
+    for name, per in rows.items():
+        cells, values = [], []
+        for d in domains:
+            s = per.get(d)
+            if s is None:
+                cells.append("-")
+                continue
+            values.append(s["der"])
+            cells.append(f"{100 * s['der']:.1f}")
+        mean = f"**{100 * np.mean(values):.1f}**" if len(values) == len(domains) else "-"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean} |")
+    return lines
+
+
+def domain_table(rows: list[tuple[str, str, dict, list[dict]]]) -> list[str]:
+    lines = [
+        "| variant | threshold | DER | DER c.25 no-ovl | miss | FA | conf | spk \\|err\\| "
+        "| spk exact | 1 spk on multi | RTF |",
+        "|" + "---|" * 11,
+    ]
+    for name, thr, s, files in rows:
+        lines.append(
+            f"| {name} | {thr} | **{100 * s['der']:.1f}** | {100 * s['der_c5']:.1f} | "
+            f"{100 * s['missed']:.1f} | {100 * s['false_alarm']:.1f} | "
+            f"{100 * s['confusion']:.1f} | {s['count_error']:.2f} | "
+            f"{100 * s['count_exact']:.0f} % | {single_speaker_outputs(files)} | {s['rtf']:.4f} |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--domains", default="ami,so762,so762-8k,testother")
+    parser.add_argument("--variants", default=",".join(v.name for v in VARIANTS))
+    parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
+    parser.add_argument("--config", default=None, help="pipeline TOML every variant starts from")
+    parser.add_argument("--out", default=None, help=f"markdown report (default {REPORT})")
+    parser.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="an extra row: shipped encoder with config overrides, e.g. "
+        'nme=\'{"cluster": {"count": "nme-sc"}}\' (repeatable)',
+    )
+    parser.add_argument("--list", action="store_true")
+    args = parser.parse_args(argv)
+    variants = list(VARIANTS)
+    for spec in args.extra:
+        name, _, text = spec.partition("=")
+        variants.append(V(name, "shipped", f"shipped with {text}", json.loads(text)))
+    known = {v.name: v for v in variants}
+    if args.list:
+        print("domains: ami, so762, so762-8k, testother")
+        for v in variants:
+            print(f"{v.name:20s} {v.what}")
+        return 0
+    names = [n for n in args.variants.split(",") if n] + [s.partition("=")[0] for s in args.extra]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        parser.error(f"unknown variant(s) {', '.join(unknown)}")
+    log = der.log_stderr
+    import torch
+
+    torch.set_num_threads(1)
+    from diarize.config import load_config
+    from diarize.pipeline import Pipeline
+
+    base = load_config(args.config)
+    tic = time.perf_counter()
+    wanted = [d for d in args.domains.split(",") if d]
+    sets, notes = domain_sets(wanted, log)
+    if not sets:
+        log("nothing to run: no domain's data found")
+        return 1
+    chosen = [known[n] for n in dict.fromkeys(names)]
+    tune = None
+    if any(v.threshold == "tuned" or v.encoder == "mfcc" for v in chosen):
+        tune = tuning_items(log)
+    encoders = Encoders(args.model, log)
+    runnable, skipped, tuned = [], {}, {}
+    for v in chosen:
+        try:
+            enc = encoders.get(v.encoder)
+        except der.Unavailable as exc:
+            skipped[v.name] = str(exc)
+            log(f"[{v.name}] skipped: {exc}")
+            continue
+        from benchmarks.encoders import MfccStats
+
+        if isinstance(enc, MfccStats) and not enc.fitted:
+            if tune is None:
+                skipped[v.name] = "no tuning set"
+                continue
+            der.fit_mfcc(enc, tune, base)
+        thr, source = None, "learned"
+        if v.threshold == "tuned":
+            if tune is None:
+                skipped[v.name] = "no tuning set"
+                continue
+            log(f"[{v.name}] tuning the threshold on {len(tune)} files")
+            tuned[v.name] = der.tune_threshold(Pipeline, v, enc, tune, False, log, base)
+            thr, source = tuned[v.name]["threshold"], "tuned"
+        runnable.append((v, enc, thr, source))
+
+    rows: dict[str, dict[str, dict]] = {}
+    tables: dict[str, list] = {}
+    with der.memoized_vad():
+        for domain, items in sets.items():
+            for v, enc, thr, source in runnable:
+                config = der.build_config(v, thr, base)
+                pipeline = Pipeline(config, encoder=enc)
+                value = thr if thr is not None else pipeline.scorer(config)[1]
+                log(f"[{domain}] {v.name}")
+                scores = der.run_set(pipeline, items, v.oracle, log, v.name)
+                s = scores.summary()
+                rows.setdefault(v.name, {})[domain] = s
+                label = der.threshold_label(v, value, source)
+                if v.overrides.get("cluster", {}).get("count") not in (None, "threshold"):
+                    label = v.overrides["cluster"]["count"]
+                tables.setdefault(domain, []).append((v.name, label, s, scores.files))
+                log(f"[{domain}] {v.name}: DER {100 * s['der']:.1f} %")
+    elapsed = time.perf_counter() - tic
+    domains = list(sets)
+    cmd = " ".join(["python -m benchmarks.crossdomain", *(argv or sys.argv[1:])])
+    lines = der.report_header("Cross-domain diarization error", cmd)
+    lines += [
+        f"- run time: {elapsed / 60:.1f} min wall; load average at the end "
+        f"{os.getloadavg()[0]:.1f}",
+        "- encoders: " + "; ".join(f"{k}: {v}" for k, v in encoders.notes.items()),
+        "",
+        "DER (%) from pyannote.metrics, collar 0 with overlap scored, corpus totals per domain; "
+        "the mean weighs domains equally. Domains:",
+        "",
+    ]
+    lines += [f"- **{d}**: {notes[d]}" for d in domains]
+    lines += ["", "## Summary (DER %, collar 0)", "", *summary_table(domains, rows), ""]
+    for name, info in tuned.items():
+        lines.append(
+            f"- {name}: threshold {info['threshold']:.4f} tuned on {len(tune or [])} files "
+            f"(DER there {100 * info['der']:.1f} %)"
+        )
+    for name, why in skipped.items():
+        lines.append(f"- {name}: skipped ({why})")
+    for domain in domains:
+        lines += ["", f"## {domain}", "", notes[domain], "", *domain_table(tables[domain])]
+    lines += [
+        "",
+        "DER c.25 no-ovl: pyannote collar 0.5 (0.25 s each side), overlap skipped. "
+        "spk |err|: mean absolute error of the speaker count; 1 spk on multi: files holding "
+        "two or more talkers for which one speaker (or none) was output.",
+    ]
+    out = Path(args.out) if args.out else REPORT
+    with contextlib.suppress(Exception):
+        (CACHE / "crossdomain-details.json").write_text(
+            json.dumps({d: {n: s for n, _, s, _ in t} for d, t in tables.items()}, default=str)
+        )
+    return der.write_report(out, lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
