@@ -463,9 +463,9 @@ def score_command(
     """Score hypothesis RTTM against reference RTTM: DER and its parts, JER, purity, coverage.
 
     REF and HYP are RTTM files or folders of them (one recording per file; a folder's
-    all.rttm from 'diarize batch' is ignored). Files are matched by file id. The TOTAL row
-    adds up error seconds over all files and divides by all reference speech: it is not
-    a mean of per-file rates.
+    all.rttm from 'diarize batch' is ignored). Files are matched by file id; none matching
+    at all is an error (exit 1), not a DER of 100 %. The TOTAL row adds up error seconds
+    over all files and divides by all reference speech: it is not a mean of per-file rates.
 
     \b
     Files on one side only (warned):
