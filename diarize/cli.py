@@ -386,7 +386,8 @@ def batch_command(
     Files are processed in sorted order by worker processes that load the model once. A file
     that fails is reported (report.csv, and here) without stopping the others; the exit
     code is 1 if any failed. Running again skips files already done, so an interrupted
-    batch resumes where it stopped; every output is written atomically.
+    batch resumes where it stopped; every output is written atomically. A second batch on
+    the same -o folder is refused while one runs.
     """
     _setup_logging(verbose, quiet)
     from diarize.batch import BatchOptions, run_batch
