@@ -18,6 +18,7 @@ return RTTM text. An interrupted run therefore never leaves a partial RTTM, and 
 again resumes: a recording whose RTTM exists and is newer than the audio is skipped.
 While a batch runs it holds a lock on ``out_dir`` (``.diarize-batch.lock``, removed at the
 end): a second batch on the same folder is refused instead of computing every file again.
+Workers exit when this process dies, however it dies (even by SIGKILL).
 
 Workers load the model once. Each of the ``jobs`` workers gets ``cores // jobs`` torch
 threads, so the machine's cores are used once, not oversubscribed.
@@ -56,6 +57,11 @@ CONFIG_TOML = "config.toml"
 REPORT_FIELDS = ("file", "duration", "speakers", "seconds", "status", "error")
 #: Held (flock) by the batch writing to a folder; removed when it ends.
 LOCK_FILE = ".diarize-batch.lock"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's ``KeyboardInterrupt`` so that it stops a batch the same
+    way: workers stopped, finished files kept (see ``sigterm_interrupts``)."""
 
 
 @dataclass(frozen=True)
@@ -245,8 +251,42 @@ def _set_torch_threads(num_threads: int) -> None:
     threadpool_limits(num_threads)
 
 
-def _init_worker(run_options: RunOptions, num_threads: int, log_level: int) -> None:
+#: prctl(2) option: the signal a process gets when the thread that started it ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this worker when the batch process ``parent_pid`` that started it dies, however
+    it dies (SIGKILL, out of memory...), so that no idle worker outlives it holding its
+    memory. On Linux the kernel sends SIGKILL (PR_SET_PDEATHSIG); elsewhere a daemon thread
+    checks the parent every second. A worker whose parent died while it was starting up
+    (before this ran) exits here."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent_pid:  # it died before the request was made
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):  # no prctl: fall back on the watchdog
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="diarize-parent-watch", daemon=True).start()
+
+
+def _init_worker(
+    run_options: RunOptions, num_threads: int, log_level: int, parent_pid: int | None = None
+) -> None:
     """Initializer of a local worker process: threads, logging, and the model, once."""
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     # Ctrl-C goes to the whole process group: the parent alone decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -294,7 +334,12 @@ def _run_process_pool(
         max_workers=num_workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(run_options, num_threads, logging.getLogger("diarize").getEffectiveLevel()),
+        initargs=(
+            run_options,
+            num_threads,
+            logging.getLogger("diarize").getEffectiveLevel(),
+            os.getpid(),
+        ),
     )
     finished = False
     try:
@@ -365,6 +410,31 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Within it, SIGTERM (what ``kill``, ``timeout``, job schedulers and container runtimes
+    send) raises ``Terminated``, a ``KeyboardInterrupt``: a batch stops as on Ctrl-C, its
+    workers stopped and every finished file kept. Only the first SIGTERM raises; those that
+    follow while the batch stops are ignored. Outside the main thread it does nothing."""
+    received = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal received
+        if not received:
+            received = True
+            raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # Per-worker state on a Dask cluster: worker address -> (run options, pipeline or error).
@@ -753,8 +823,8 @@ def run_batch(
     Raises ``DiarizeError`` only for problems that stop the whole batch (no input files,
     a bad configuration, an unloadable model, an unreachable scheduler, outputs of another
     configuration in ``out_dir``, an output folder that cannot be written or that another
-    batch is writing to). ``KeyboardInterrupt`` stops the workers and propagates; every
-    file written stays valid and a new run resumes.
+    batch is writing to). ``KeyboardInterrupt`` (and ``Terminated``) stops the workers and
+    propagates; every file written stays valid and a new run resumes.
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     started = time.perf_counter()

@@ -4,6 +4,7 @@ import csv
 import json
 import multiprocessing
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
+from benchmarks import faults
 from diarize.batch import LOCK_FILE, BatchOptions, find_audio, output_path, run_batch
 from diarize.cli import main
 from diarize.config import load_config
@@ -320,3 +322,21 @@ def test_a_second_batch_on_the_same_folder_is_refused(corpus, model_path, synth_
 
     run_batch(folder, out, BatchOptions(jobs=1, overwrite=True, progress=False), run, cli_batch)
     assert len(refused) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_sigkill_and_sigterm_leave_no_worker_or_resource_tracker_behind(tmp_path):
+    """A batch killed (SIGKILL) or terminated (SIGTERM) midway leaves none of its processes
+    running; SIGTERM exits 143 with a message and keeps the finished files (the checks of
+    ``python -m benchmarks.faults``, on fewer files)."""
+    num_files = 8
+    in_dir, options = faults.make_corpus(tmp_path, num_files, seconds=54.0)
+    out = tmp_path / "out"
+    killed = faults.start(in_dir, out, options, 2, tmp_path / "kill.log")
+    checks = faults.interrupt(killed, out, signal.SIGKILL, 0, num_files, timeout=300)
+    done = len(faults.rttms(out))
+    terminated = faults.start(in_dir, out, options, 2, tmp_path / "term.log")
+    checks += faults.interrupt(terminated, out, signal.SIGTERM, done, num_files, timeout=300)
+    assert [f"{c.name}: {c.detail}" for c in checks if not c.ok] == []
+    assert not (out / LOCK_FILE).exists()
