@@ -114,6 +114,34 @@ def _check_path(path: Path) -> None:
         raise AudioError(f"{path}: file is empty")
 
 
+#: A WAV data chunk of this size was written by a program that did not know the length.
+_UNKNOWN_WAV_SIZE = 0xFFFFFFFF
+
+
+def _promised_frames(extra_info: str) -> int | None:
+    """The number of frames a file's header declares, from libsndfile's log of it (WAV: the
+    data chunk's size in blocks times the frames per block, one for PCM; AIFF and others:
+    their frame count); None when the log does not say. Fewer frames in the file than this
+    means it was cut short.
+
+    libsndfile also notes harmless departures from the letter of the format, such as the
+    odd-length data chunk of a 24- or 8-bit WAV with an odd number of frames ("should be
+    an even number of bytes"): only the frame count tells truncation apart from those.
+    """
+    found: dict[str, int] = {}
+    for line in extra_info.splitlines():
+        key, sep, value = line.partition(":")
+        number = value.split()[0] if sep and value.split() else ""
+        key = key.strip()
+        if key in ("data", "Block Align", "Samples/Block", "Frames") and number.isdigit():
+            found.setdefault(key, int(number))  # the first: the header's own value
+    if "data" in found and found.get("Block Align", 0) > 0:
+        if found["data"] == _UNKNOWN_WAV_SIZE:
+            return None
+        return found["data"] // found["Block Align"] * found.get("Samples/Block", 1)
+    return found.get("Frames")
+
+
 def _soundfile_frames(path: Path) -> tuple[int, int] | None:
     """(frames, rate) when soundfile can open ``path``, else None."""
     if path.suffix.lower() not in _SOUNDFILE_SUFFIXES:
@@ -125,16 +153,15 @@ def _soundfile_frames(path: Path) -> tuple[int, int] | None:
     except Exception as exc:  # LibsndfileError, RuntimeError, ...
         logger.debug("soundfile cannot open %s (%s); trying PyAV", path, exc)
         return None
-    # libsndfile reads what the file holds and notes where its header claims more, e.g.
-    # "data : 256000 (should be 96000)": a truncated or damaged file.
-    damaged = [line for line in meta.extra_info.splitlines() if "should be" in line]
-    if damaged:
+    promised = _promised_frames(meta.extra_info)
+    if promised is not None and promised > meta.frames:
+        rate = max(meta.samplerate, 1)
         logger.warning(
-            "%s: the header does not match the file size (%s): truncated or damaged? "
-            "Reading the %.1f s it holds",
+            "%s: the header promises %.1f s of audio, the file holds less: truncated or "
+            "damaged? Reading the %.1f s it holds",
             path,
-            damaged[-1].strip(),
-            meta.frames / max(meta.samplerate, 1),
+            promised / rate,
+            meta.frames / rate,
         )
     return int(meta.frames), int(meta.samplerate)
 

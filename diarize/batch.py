@@ -16,6 +16,9 @@ Outputs in ``out_dir``:
 Every file is written atomically (temporary file + rename) by this process only; workers
 return RTTM text. An interrupted run therefore never leaves a partial RTTM, and running
 again resumes: a recording whose RTTM exists and is newer than the audio is skipped.
+While a batch runs it holds a lock on ``out_dir`` (``.diarize-batch.lock``, removed at the
+end): a second batch on the same folder is refused instead of computing every file again.
+Workers exit when this process dies, however it dies (even by SIGKILL).
 
 Workers load the model once. Each of the ``jobs`` workers gets ``cores // jobs`` torch
 threads, so the machine's cores are used once, not oversubscribed.
@@ -52,6 +55,13 @@ REPORT_JSON = "report.json"
 REPORT_CSV = "report.csv"
 CONFIG_TOML = "config.toml"
 REPORT_FIELDS = ("file", "duration", "speakers", "seconds", "status", "error")
+#: Held (flock) by the batch writing to a folder; removed when it ends.
+LOCK_FILE = ".diarize-batch.lock"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's ``KeyboardInterrupt`` so that it stops a batch the same
+    way: workers stopped, finished files kept (see ``sigterm_interrupts``)."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +196,7 @@ def is_up_to_date(audio: Path, rttm: Path) -> bool:
     """True when ``rttm`` exists and was written after ``audio`` last changed."""
     try:
         return rttm.stat().st_mtime_ns >= audio.stat().st_mtime_ns
-    except FileNotFoundError:
+    except OSError:  # missing, or a path through a file (Not a directory)
         return False
 
 
@@ -241,8 +251,42 @@ def _set_torch_threads(num_threads: int) -> None:
     threadpool_limits(num_threads)
 
 
-def _init_worker(run_options: RunOptions, num_threads: int, log_level: int) -> None:
+#: prctl(2) option: the signal a process gets when the thread that started it ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this worker when the batch process ``parent_pid`` that started it dies, however
+    it dies (SIGKILL, out of memory...), so that no idle worker outlives it holding its
+    memory. On Linux the kernel sends SIGKILL (PR_SET_PDEATHSIG); elsewhere a daemon thread
+    checks the parent every second. A worker whose parent died while it was starting up
+    (before this ran) exits here."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent_pid:  # it died before the request was made
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):  # no prctl: fall back on the watchdog
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="diarize-parent-watch", daemon=True).start()
+
+
+def _init_worker(
+    run_options: RunOptions, num_threads: int, log_level: int, parent_pid: int | None = None
+) -> None:
     """Initializer of a local worker process: threads, logging, and the model, once."""
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     # Ctrl-C goes to the whole process group: the parent alone decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -290,7 +334,12 @@ def _run_process_pool(
         max_workers=num_workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(run_options, num_threads, logging.getLogger("diarize").getEffectiveLevel()),
+        initargs=(
+            run_options,
+            num_threads,
+            logging.getLogger("diarize").getEffectiveLevel(),
+            os.getpid(),
+        ),
     )
     finished = False
     try:
@@ -361,6 +410,31 @@ def _sigint_ignored() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Within it, SIGTERM (what ``kill``, ``timeout``, job schedulers and container runtimes
+    send) raises ``Terminated``, a ``KeyboardInterrupt``: a batch stops as on Ctrl-C, its
+    workers stopped and every finished file kept. Only the first SIGTERM raises; those that
+    follow while the batch stops are ignored. Outside the main thread it does nothing."""
+    received = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal received
+        if not received:
+            received = True
+            raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # Per-worker state on a Dask cluster: worker address -> (run options, pipeline or error).
@@ -511,6 +585,94 @@ def _config_text(run_options: RunOptions) -> str:
     return f"# model: {model}{digest}\n" + run_options.build_config().to_toml()
 
 
+def _write(path: Path, text: str) -> None:
+    """``write_atomic``, with a failure (disk full, permissions...) as a one-line error."""
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise DiarizeError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _lock(path: Path) -> int | None:
+    """Take the lock file ``path`` (flock, released by the kernel however this process ends);
+    returns its descriptor, or None where there are no such locks (not POSIX)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise ConfigError(
+                f"-o {path.parent}: cannot write there ({exc.strerror or exc})"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip()
+            os.close(fd)
+            pid = f" (pid {holder})" if holder.isdigit() else ""
+            raise ConfigError(
+                f"-o {path.parent} is in use by another diarize batch{pid}; wait until it "
+                "ends, or write to another folder"
+            ) from None
+        except OSError as exc:  # a file system without locks
+            logger.warning("cannot lock %s (%s); carrying on without", path, exc.strerror or exc)
+            return fd
+        # The batch that held it removes the file when it ends: if that happened between the
+        # open and the lock, this lock is on a file no other batch will see; start again.
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            current = None
+        mine = os.fstat(fd)
+        if current is not None and (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+            return fd
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _output_folder(out_dir: Path) -> Iterator[None]:
+    """Create ``out_dir`` and hold its lock while the batch runs.
+
+    A folder that cannot be created or written to, and one that another batch is writing
+    to, are errors here, before any work. A folder created here and left empty (the batch
+    stopped before writing anything) is removed again.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"-o {out_dir} is a file; batch writes a folder")
+    created = not out_dir.is_dir()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"-o {out_dir}: cannot create the folder ({exc.strerror or exc})"
+        ) from None
+    lock = out_dir / LOCK_FILE
+    try:
+        fd = _lock(lock)
+    except BaseException:
+        if created:
+            _remove_if_empty(out_dir)
+        raise
+    try:
+        yield
+    finally:
+        if fd is not None:
+            lock.unlink(missing_ok=True)  # while still holding it (see _lock)
+            os.close(fd)
+        if created:
+            _remove_if_empty(out_dir)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
 def _check_previous_config(out_dir: Path, config_text: str, num_kept: int) -> None:
     """Outputs kept from an earlier run must come from the same configuration and model."""
     previous = out_dir / CONFIG_TOML
@@ -532,8 +694,6 @@ class _Plan:
 
 
 def _plan(in_dir: Path, out_dir: Path, options: BatchOptions) -> _Plan:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"-o {out_dir} is a file; batch writes a folder")
     paths = find_audio(in_dir, options.pattern, options.recursive, exclude=out_dir)
     if not paths:
         what = f"files matching {options.pattern!r}" if options.pattern else "audio files"
@@ -628,7 +788,7 @@ def _collect(
         with redirect:  # log lines go above the bar, not through it
             for job, result in stream:
                 if result.status == "ok":
-                    write_atomic(plan.targets[job.index], result.rttm or "")
+                    _write(plan.targets[job.index], result.rttm or "")
                     audio_seconds += result.duration or 0.0
                 else:
                     logger.warning("%s", result.error)
@@ -662,8 +822,9 @@ def run_batch(
     A file that fails is recorded (status ``failed`` and its error) and the others go on.
     Raises ``DiarizeError`` only for problems that stop the whole batch (no input files,
     a bad configuration, an unloadable model, an unreachable scheduler, outputs of another
-    configuration in ``out_dir``). ``KeyboardInterrupt`` stops the workers and propagates;
-    every file written stays valid and a new run resumes.
+    configuration in ``out_dir``, an output folder that cannot be written or that another
+    batch is writing to). ``KeyboardInterrupt`` (and ``Terminated``) stops the workers and
+    propagates; every file written stays valid and a new run resumes.
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     started = time.perf_counter()
@@ -672,6 +833,19 @@ def run_batch(
         raise ConfigError(f"--jobs must be at least 1, got {options.jobs}")
     if options.threads is not None and options.threads < 1:
         raise ConfigError(f"--threads must be at least 1, got {options.threads}")
+    with _output_folder(out_dir):  # checked and locked before any work
+        return _run_locked(in_dir, out_dir, options, run_options, on_result, started, start_time)
+
+
+def _run_locked(
+    in_dir: Path,
+    out_dir: Path,
+    options: BatchOptions,
+    run_options: RunOptions,
+    on_result: Callable[[FileResult], None] | None,
+    started: float,
+    start_time: datetime,
+) -> BatchReport:
     plan = _plan(in_dir, out_dir, options)
     config_text = _config_text(run_options)
     _check_previous_config(out_dir, config_text, len(plan.kept))
@@ -679,14 +853,13 @@ def run_batch(
     stream: Iterable[tuple[Job, FileResult]] = ()
     if plan.todo:
         stream, info = _start(plan.todo, options, run_options)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(out_dir / CONFIG_TOML, config_text)
+    _write(out_dir / CONFIG_TOML, config_text)
     results = dict(plan.kept)
     results.update(_collect(stream, plan, options.progress and bool(plan.todo), started, on_result))
 
     ordered = [results[job.index] for job in plan.jobs]
     done = [plan.targets[job.index] for job in plan.jobs if results[job.index].status != "failed"]
-    write_atomic(out_dir / COMBINED_RTTM, "".join(p.read_text(encoding="utf-8") for p in done))
+    _write(out_dir / COMBINED_RTTM, "".join(p.read_text(encoding="utf-8") for p in done))
     audio_seconds = sum(r.duration or 0.0 for r in ordered if r.status == "ok")
     wall = time.perf_counter() - started
     summary = {
@@ -705,6 +878,6 @@ def run_batch(
         "config": CONFIG_TOML,
     }
     report = BatchReport(files=ordered, summary=summary)
-    write_atomic(out_dir / REPORT_JSON, report.to_json())
-    write_atomic(out_dir / REPORT_CSV, report.to_csv())
+    _write(out_dir / REPORT_JSON, report.to_json())
+    _write(out_dir / REPORT_CSV, report.to_csv())
     return report

@@ -386,10 +386,12 @@ def batch_command(
     Files are processed in sorted order by worker processes that load the model once. A file
     that fails is reported (report.csv, and here) without stopping the others; the exit
     code is 1 if any failed. Running again skips files already done, so an interrupted
-    batch resumes where it stopped; every output is written atomically.
+    batch resumes where it stopped; every output is written atomically. SIGTERM stops it
+    as Ctrl-C does (exit 143; 130 for Ctrl-C), and workers never outlive it. A second
+    batch on the same -o folder is refused while one runs.
     """
     _setup_logging(verbose, quiet)
-    from diarize.batch import BatchOptions, run_batch
+    from diarize.batch import BatchOptions, Terminated, run_batch, sigterm_interrupts
 
     if scheduler is not None and dask_mode is not None:
         _fail("give --scheduler or --dask local, not both", 2)
@@ -403,9 +405,12 @@ def batch_command(
         threads=threads,
     )
     try:
-        report = run_batch(in_dir, out_dir, options, _run_options(params, quiet))
+        with sigterm_interrupts():
+            report = run_batch(in_dir, out_dir, options, _run_options(params, quiet))
     except DiarizeError as exc:
         _fail(str(exc))
+    except Terminated:
+        _fail("terminated; finished files are kept, run again to resume", 143)
     except KeyboardInterrupt:
         _fail("interrupted; finished files are kept, run again to resume", 130)
     s = report.summary
@@ -463,9 +468,9 @@ def score_command(
     """Score hypothesis RTTM against reference RTTM: DER and its parts, JER, purity, coverage.
 
     REF and HYP are RTTM files or folders of them (one recording per file; a folder's
-    all.rttm from 'diarize batch' is ignored). Files are matched by file id. The TOTAL row
-    adds up error seconds over all files and divides by all reference speech: it is not
-    a mean of per-file rates.
+    all.rttm from 'diarize batch' is ignored). Files are matched by file id; none matching
+    at all is an error (exit 1), not a DER of 100 %. The TOTAL row adds up error seconds
+    over all files and divides by all reference speech: it is not a mean of per-file rates.
 
     \b
     Files on one side only (warned):

@@ -30,7 +30,7 @@ from diarize.errors import AudioError, ConfigError, DiarizeError
 from diarize.features import Mfcc
 from diarize.progress import StageBars, reporting
 from diarize.resegment import candidate_speakers, refine_gmm, resegment, to_turns
-from diarize.rttm import write_atomic
+from diarize.rttm import check_writable, write_atomic
 from diarize.types import Diarization
 
 logger = logging.getLogger(__name__)
@@ -440,8 +440,8 @@ def _identity(path: Path) -> tuple:
 
 def plan_outputs(paths: list[Path], options: RunOptions) -> list[Path | None]:
     """Where each input's result goes (None = stdout), checked before any work: several
-    inputs need a folder, two inputs may not write the same file, and no output may
-    overwrite an input."""
+    inputs need a folder, two inputs may not write the same file, no output may overwrite
+    an input, and every output must be writable (its folder exists or can be made)."""
     output = options.output
     if output is None:
         return [None] * len(paths)
@@ -462,6 +462,11 @@ def plan_outputs(paths: list[Path], options: RunOptions) -> list[Path | None]:
                 "rename one or diarize them separately"
             )
         seen[key] = path
+    for target in dict.fromkeys(targets):
+        try:
+            check_writable(target)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {target}: {exc.strerror or exc}") from None
     return targets
 
 

@@ -9,8 +9,10 @@ Files are UTF-8 (speaker names such as ``MÉO069`` occur in real corpora).
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -122,7 +124,12 @@ def write_atomic(path: str | Path, text: str) -> Path:
         return path
     if path.is_symlink():
         path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where the folder should be: say so, not "File exists"
+        raise NotADirectoryError(
+            errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)
+        ) from None
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
@@ -134,3 +141,26 @@ def write_atomic(path: str | Path, text: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def check_writable(path: str | Path) -> None:
+    """Raise ``OSError`` (``strerror`` says why) when ``write_atomic(path, ...)`` would fail
+    for want of a folder or of permission; a probe file is created and removed, nothing is
+    left behind. Meant for checking outputs before long work, not as a guarantee."""
+    path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():  # a device or a pipe
+        if not os.access(path, os.W_OK):  # (opening a pipe to try could block)
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return
+    if path.is_symlink():
+        path = path.resolve()
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    folder = path.parent  # or its nearest existing ancestor, where write_atomic makes it
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder))
+    fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(probe)

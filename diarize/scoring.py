@@ -437,16 +437,33 @@ def score_paths(
     collar: float = 0.0,
     skip_overlap: bool = False,
 ) -> CorpusScore:
-    """``diarize score``: RTTM files or folders of them, an optional UEM file or folder."""
+    """``diarize score``: RTTM files or folders of them, an optional UEM file or folder.
+
+    Raises ``RTTMError`` when no hypothesis file id matches a reference one (or one the UEM
+    lists): a DER of 100 % from names that do not line up (another naming, the wrong
+    folder) is not a score.
+    """
     if collar < 0:
         raise RTTMError(f"the collar must be >= 0 seconds, got {collar}")
-    return score_corpus(
-        read_rttm_source(reference),
-        read_rttm_source(hypothesis),
-        read_uem_source(uem) if uem is not None else None,
-        collar,
-        skip_overlap,
-    )
+    references = read_rttm_source(reference)
+    hypotheses = read_rttm_source(hypothesis)
+    uems = read_uem_source(uem) if uem is not None else None
+    scored = set(references) | set(uems or ())  # a UEM-listed file id is a recording
+    if references and not scored & set(hypotheses):
+        raise RTTMError(
+            f"none of the file ids of the hypothesis {hypothesis} ({_some(hypotheses)}) is in "
+            f"the reference {reference} ({_some(references)}): nothing to score"
+        )
+    return score_corpus(references, hypotheses, uems, collar, skip_overlap)
+
+
+def _some(ids: Mapping[str, Any], shown: int = 3) -> str:
+    """A few of ``ids``, for a message: 'a, b, c and 4 more'; 'none' when empty."""
+    names = sorted(ids)
+    if not names:
+        return "none"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def optimal_mapping(reference: Diarization, hypothesis: Diarization) -> dict[str, str]:

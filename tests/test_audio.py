@@ -89,6 +89,21 @@ def test_truncated_wav_is_read_with_a_warning(tmp_path, caplog):
     assert len(audio.load(path)) == 8 * 16000 and "truncated" not in caplog.text
 
 
+@pytest.mark.parametrize("subtype", ["PCM_24", "PCM_U8"])
+def test_odd_length_data_chunk_is_not_called_damaged(tmp_path, caplog, subtype):
+    # An odd number of 3- or 1-byte frames: an odd-length data chunk and its pad byte, as
+    # RIFF requires. libsndfile notes it ("should be an even number of bytes"); it is whole.
+    path = tmp_path / "odd.wav"
+    sf.write(path, _tone(16000, 2.0)[:-1], 16000, subtype=subtype)
+    assert "should be" in sf.info(str(path)).extra_info
+    assert len(audio.load(path)) == 2 * 16000 - 1
+    assert "truncated" not in caplog.text
+    # The same file cut short is still called so.
+    path.write_bytes(path.read_bytes()[: 44 + 16000])
+    audio.load(path)
+    assert "truncated or damaged" in caplog.text
+
+
 def test_stream_equals_load(tmp_path):
     path = tmp_path / "long.wav"
     sf.write(path, _tone(44100, 5.0, 523.0), 44100)

@@ -4,6 +4,7 @@ import csv
 import json
 import multiprocessing
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
-from diarize.batch import BatchOptions, find_audio, output_path, run_batch
+from benchmarks import faults
+from diarize.batch import LOCK_FILE, BatchOptions, find_audio, output_path, run_batch
 from diarize.cli import main
 from diarize.config import load_config
 from diarize.encoder import save_encoder
@@ -267,3 +269,74 @@ def test_cli_errors(tmp_path, model_path):
         assert option in help_text
     for option in ("--model", "--config", "--num-speakers", "--seed"):
         assert option in help_text
+
+
+@pytest.mark.parametrize("where", ["file/x", "file/x/y", "/proc/xx", "/sys/xx"])
+def test_an_output_folder_that_cannot_be_made_is_a_one_line_error_before_any_work(
+    where, corpus, model_path, tmp_path, monkeypatch
+):
+    if where.startswith("/") and not Path(where).parent.is_dir():
+        pytest.skip(f"no {Path(where).parent} here")
+    from diarize.pipeline import Pipeline
+
+    def diarize(*args, **kwargs):
+        raise AssertionError("diarized before the output folder was checked")
+
+    monkeypatch.setattr(Pipeline, "__call__", diarize)
+    (tmp_path / "file").write_text("a file, not a folder")
+    out = where if where.startswith("/") else str(tmp_path / where)
+    args = ["batch", str(corpus), "-o", out, "--model", str(model_path), "--jobs", "1", "-q"]
+    res = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.stderr.count("\n") == 1 and "cannot create the folder" in res.stderr
+    assert (tmp_path / "file").read_text() == "a file, not a folder"
+
+
+def test_a_second_batch_on_the_same_folder_is_refused(corpus, model_path, synth_config, tmp_path):
+    folder, out = _good_only(corpus, tmp_path), tmp_path / "out"
+    run = RunOptions(config_path=synth_config, model=model_path, num_speakers=2)
+    options = BatchOptions(jobs=1, progress=False)
+    refused = []
+
+    def second_batch(result):  # runs while the first one holds the folder
+        with pytest.raises(ConfigError, match="in use by another diarize batch") as info:
+            run_batch(folder, out, options, run)
+        refused.append(str(info.value))
+
+    first = run_batch(folder, out, options, run, second_batch)
+    assert [r.status for r in first.files] == ["ok", "ok"]
+    assert len(refused) == 2 and f"(pid {os.getpid()})" in refused[0]
+    assert not (out / LOCK_FILE).exists()
+    # The lock file of a batch that was killed holds no lock: the next batch runs.
+    (out / LOCK_FILE).write_text("12345\n")
+    again = run_batch(folder, out, BatchOptions(jobs=1, overwrite=True, progress=False), run)
+    assert [r.status for r in again.files] == ["ok", "ok"] and not (out / LOCK_FILE).exists()
+    # The CLI says it in one line.
+
+    def cli_batch(result):
+        args = ["batch", str(folder), "-o", str(out), "--model", str(model_path), "-q"]
+        res = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert res.exit_code == 1 and res.stderr.count("\n") == 1
+        assert "in use by another diarize batch" in res.stderr
+        refused.append(res.stderr)
+
+    run_batch(folder, out, BatchOptions(jobs=1, overwrite=True, progress=False), run, cli_batch)
+    assert len(refused) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_sigkill_and_sigterm_leave_no_worker_or_resource_tracker_behind(tmp_path):
+    """A batch killed (SIGKILL) or terminated (SIGTERM) midway leaves none of its processes
+    running; SIGTERM exits 143 with a message and keeps the finished files (the checks of
+    ``python -m benchmarks.faults``, on fewer files)."""
+    num_files = 8
+    in_dir, options = faults.make_corpus(tmp_path, num_files, seconds=54.0)
+    out = tmp_path / "out"
+    killed = faults.start(in_dir, out, options, 2, tmp_path / "kill.log")
+    checks = faults.interrupt(killed, out, signal.SIGKILL, 0, num_files, timeout=300)
+    done = len(faults.rttms(out))
+    terminated = faults.start(in_dir, out, options, 2, tmp_path / "term.log")
+    checks += faults.interrupt(terminated, out, signal.SIGTERM, done, num_files, timeout=300)
+    assert [f"{c.name}: {c.detail}" for c in checks if not c.ok] == []
+    assert not (out / LOCK_FILE).exists()

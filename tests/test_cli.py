@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,7 +235,31 @@ def test_unwritable_output_is_a_one_line_error(two_voice_wav, model_path, tmp_pa
     blocker.write_text("not a folder")
     res = _run(two_voice_wav, "--model", model_path, "-o", blocker / "x.rttm")
     assert res.exit_code == 1 and "cannot write" in res.stderr
+    assert "Not a directory" in res.stderr and "File exists" not in res.stderr
     assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize(
+    "where", ["file/x.rttm", "file/sub/x.rttm", "folder/", "/proc/xx/x.rttm", "/sys/x.rttm"]
+)
+def test_an_unwritable_output_is_refused_before_any_work(
+    where, two_voice_wav, model_path, tmp_path, monkeypatch
+):
+    if where.startswith("/") and not Path(where).parents[-2].is_dir():
+        pytest.skip(f"no {Path(where).parents[-2]} here")
+    from diarize.pipeline import Pipeline
+
+    def diarize(*args, **kwargs):
+        raise AssertionError("diarized before the output was checked")
+
+    monkeypatch.setattr(Pipeline, "__call__", diarize)
+    (tmp_path / "file").write_text("a file, not a folder")
+    (tmp_path / "folder" / "two.rttm").mkdir(parents=True)  # a folder where the file goes
+    out = where if where.startswith("/") else f"{tmp_path}/{where}"
+    res = _run(two_voice_wav, "--model", model_path, "-o", out)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.stderr.count("\n") == 1 and "cannot write" in res.stderr
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
 
 
 def test_exact_count_outside_the_bounds_is_refused(two_voice_wav, model_path):

@@ -1,7 +1,15 @@
 import pytest
 
 from diarize.errors import RTTMError
-from diarize.rttm import format_rttm, parse_rttm, parse_uem, read_rttm, read_uem, write_atomic
+from diarize.rttm import (
+    check_writable,
+    format_rttm,
+    parse_rttm,
+    parse_uem,
+    read_rttm,
+    read_uem,
+    write_atomic,
+)
 from diarize.types import Diarization, Turn
 
 
@@ -116,3 +124,17 @@ def test_write_atomic_writes_through_a_symbolic_link(tmp_path):
     link.symlink_to(target)
     write_atomic(link, "new\n")
     assert link.is_symlink() and target.read_text() == "new\n"
+
+
+def test_a_file_where_the_folder_should_be_is_not_a_directory(tmp_path):
+    blocker = tmp_path / "audio.wav"
+    blocker.write_text("not a folder")
+    for check in (check_writable, lambda path: write_atomic(path, "")):
+        with pytest.raises(NotADirectoryError):  # not FileExistsError ("File exists")
+            check(blocker / "x.rttm")
+        with pytest.raises(NotADirectoryError):
+            check(blocker / "sub" / "x.rttm")
+    with pytest.raises(IsADirectoryError):
+        check_writable(tmp_path)
+    check_writable(tmp_path / "new" / "sub" / "x.rttm")  # write_atomic would make them
+    assert [p.name for p in tmp_path.iterdir()] == ["audio.wav"]  # the probe is gone

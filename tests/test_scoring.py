@@ -230,3 +230,22 @@ def test_empty_rttm_in_a_folder_is_a_recording_without_speech(tmp_path):
     # Its reference has 4 s of speech: all missed, and no "missing hypothesis" warning.
     result = score_corpus(parse_rttm(rttm("silent", (0, 4, "A"))), hyps)
     assert result.reference_only == () and result.total.missed == pytest.approx(4)
+
+
+def test_nothing_matched_is_an_error_not_a_der_of_100(corpus, tmp_path):
+    ref, _ = corpus
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x1.rttm").write_text(rttm("x1", (0, 10, "A")))
+    res = _run("score", ref, other)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.stderr.strip().splitlines()[-1].startswith("Error: none of the file ids")
+    assert "x1" in res.stderr and "f1, f2" in res.stderr and "DER" not in res.stdout
+    # One file id in common is enough: the others are warned about and scored as before.
+    (other / "f1.rttm").write_text(HYP_1)
+    assert _run("score", ref, other).exit_code == 0
+    # A recording the UEM lists, without reference speech, is something to score.
+    uem = tmp_path / "all.uem"
+    uem.write_text("x1 1 0 10\nf1 1 0 20\nf2 1 0 4\n")
+    (other / "f1.rttm").unlink()
+    assert _run("score", ref, other, "--uem", uem).exit_code == 0
