@@ -203,7 +203,7 @@ def make_tools(args: argparse.Namespace) -> list[Tool]:
     sherpa_args = ["--models", str(args.sherpa_models), "--threads", str(len(args.cpu_list))]
     catalogue = {
         "diarize": Tool(
-            "diarize", here, "run_diarize.py", "`diarize run` defaults", project_path=True
+            "diarize", here, "run_diarize.py", "`diarize run`, its defaults", project_path=True
         ),
         "one-speaker": Tool(
             "one-speaker",
@@ -217,15 +217,27 @@ def make_tools(args: argparse.Namespace) -> list[Tool]:
             "resemblyzer",
             here,
             "run_resemblyzer.py",
-            "Resemblyzer d-vectors in diarize's pipeline, threshold tuned on simulated data",
+            "Resemblyzer's d-vector in place of diarize's encoder, the rest of diarize's "
+            "pipeline as it is; clustering threshold 0.5947, tuned by `benchmarks.der` on its "
+            "simulated tuning set (never on dev/ami)",
             project_path=True,
         ),
-        "senko": Tool("senko", args.senko_python, "run_senko.py", "senko, CPU defaults"),
+        "senko": Tool(
+            "senko",
+            args.senko_python,
+            "run_senko.py",
+            "`senko.Diarizer(device='cpu', warmup=False)`: on a CPU its defaults are Silero VAD, "
+            "CAM++ embeddings and spectral clustering (audio under 20 min); its "
+            "`merged_segments` are scored. senko's PyPI wheel for Linux x86-64 needs AVX-512; "
+            "without it, `pip install --no-binary senko` builds the same code here",
+        ),
         "sherpa-onnx": Tool(
             "sherpa-onnx",
             args.sherpa_python,
             "run_sherpa.py",
-            "sherpa-onnx defaults (cluster threshold 0.5), pyannote seg-3.0 + CAM++ ONNX",
+            "`sherpa_onnx.OfflineSpeakerDiarization` with its defaults (`FastClusteringConfig`: "
+            "`num_clusters=-1`, cosine-distance threshold 0.5; `min_duration_on=0.3`, "
+            "`min_duration_off=0.5`), `num_threads` = the pinned cores",
             sherpa_args,
         ),
     }

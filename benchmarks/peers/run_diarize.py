@@ -2,9 +2,11 @@
 
 Runs ``diarize run WAV -o RTTM -q [CLI options]`` through ``diarize.cli.main`` in this process
 (what the ``diarize`` console script does), so the defaults are the CLI's: the shipped encoder,
-its learned threshold, resegmentation. ``load_s`` covers the imports up to the CLI;
-``process_s`` is the CLI call, which loads the encoder itself (5 MB) before diarizing. Needs
-this repository on ``PYTHONPATH`` (the benchmark sets it). Protocol: ``peer_io``.
+its learned threshold, resegmentation. ``load_s`` covers the imports (the CLI's own are lazy:
+``diarize.pipeline``, and with it torch, is imported first so that they fall here, as the
+peers' imports do); ``process_s`` is the CLI call, which loads the encoder (5 MB) and the
+speech detector itself before diarizing. Needs this repository on ``PYTHONPATH`` (the benchmark
+sets it). Protocol: ``peer_io``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ def main() -> int:
     if args.probe:
         return probe(["torch", "numpy"], "the project's own environment: pip install -e .")
     check_args(p, args)
+    import diarize.pipeline  # noqa: F401  (torch and the rest the CLI imports when it runs)
     from diarize.cli import main as cli
     from diarize.rttm import read_rttm
 
