@@ -55,8 +55,8 @@ def add_metadata(path: Path, metadata: dict) -> None:
 
 
 def max_difference(path: Path, torch_model, x) -> float:
-    """Max |onnx - torch| on ``x``, through onnx's reference runtime-free check if onnxruntime
-    is absent (then only the graph is checked and NaN is returned)."""
+    """Max |onnx - torch| on ``x`` with onnxruntime; without onnxruntime only onnx's graph
+    checker runs, and the difference is NaN."""
     import numpy as np
     import onnx
     import torch
