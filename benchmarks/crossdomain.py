@@ -1,6 +1,6 @@
 """Cross-domain diarization error: every default is chosen on all of these domains at once.
 
-    python -m benchmarks.crossdomain                     # -> benchmarks/CROSSDOMAIN.md
+    python -m benchmarks.crossdomain                     # -> benchmarks/reports/CROSSDOMAIN.md
     python -m benchmarks.crossdomain --variants shipped,one-speaker --domains ami,so762
     python -m benchmarks.crossdomain --list              # domains and variants
 
@@ -45,7 +45,7 @@ from benchmarks.der import ONE, Item, Variant, load_set
 ROOT = der.ROOT
 DATA = der.DATA
 CACHE = der.CACHE
-REPORT = ROOT / "benchmarks" / "CROSSDOMAIN.md"
+REPORT = ROOT / "benchmarks" / "reports" / "CROSSDOMAIN.md"
 PREVIOUS_MODEL = ROOT / "models" / "encoder-v1.pt"
 SO762 = DATA / "train" / "speechocean762"
 TESTOTHER = DATA / "train" / "librispeech" / "librispeech_test-other"
