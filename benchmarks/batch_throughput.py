@@ -1,6 +1,6 @@
 """Batch throughput: the same folder with --jobs 1 and --jobs 2 (worker processes).
 
-    python -m benchmarks.batch_throughput                 # writes benchmarks/BATCH.md
+    python -m benchmarks.batch_throughput                 # writes benchmarks/reports/BATCH.md
     python -m benchmarks.batch_throughput --copies 4 --trials 1 --no-write
 
 The folder holds ``--copies`` links to each dev/ami recording (../shared/data/dev/ami/wav,
@@ -256,7 +256,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2, help="runs of each setting")
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
     parser.add_argument("--no-write", action="store_true", help="print, do not write BATCH.md")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "BATCH.md"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "reports" / "BATCH.md"))
     args = parser.parse_args()
     started = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     command = "python -m benchmarks.batch_throughput " + " ".join(sys.argv[1:])

@@ -1,6 +1,6 @@
 """Diarization error of the shipped pipeline and of baselines: same files, same run, one table.
 
-    python -m benchmarks.der               # every set and variant -> benchmarks/RESULTS.md
+    python -m benchmarks.der               # every set and variant -> benchmarks/reports/RESULTS.md
     python -m benchmarks.der --sets ami --variants shipped,mfcc,one-speaker
     python -m benchmarks.der --quick       # small sets -> scratch/bench/RESULTS-quick.md
     python -m benchmarks.der --list        # the variants and what they change
@@ -60,7 +60,7 @@ from diarize.types import Diarization
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "scratch" / "bench"
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+RESULTS = ROOT / "benchmarks" / "reports" / "RESULTS.md"
 
 
 # --- variants ---------------------------------------------------------------------------------
@@ -792,7 +792,9 @@ def main(argv: list[str] | None = None) -> int:
         "--config", default=None, help="pipeline TOML every variant starts from (default: defaults)"
     )
     parser.add_argument("--quick", action="store_true", help="small sets and grid (smoke test)")
-    parser.add_argument("--out", default=None, help="markdown output (default RESULTS.md)")
+    parser.add_argument(
+        "--out", default=None, help="markdown output (default benchmarks/reports/RESULTS.md)"
+    )
     parser.add_argument("--list", action="store_true", help="print the variants and exit")
     parser.add_argument(
         "--threads",

@@ -1,7 +1,7 @@
 """Fault check of ``diarize batch``: kill it, resume it, compare with a clean run.
 
     python -m benchmarks.faults                        # prints PASS/FAIL lines; exit 1 on a FAIL
-    python -m benchmarks.faults --out benchmarks/FAULTS.md
+    python -m benchmarks.faults --out benchmarks/reports/FAULTS.md
     python -m benchmarks.faults --files 8 --jobs 2 --keep /tmp/faults
 
 Needs no data, network or GPU: the recordings are synthetic two-voice conversations (the

@@ -1,6 +1,6 @@
 """Recording level: the same recordings played back quieter.
 
-    python -m benchmarks.levels            # writes benchmarks/LEVELS.md
+    python -m benchmarks.levels            # writes benchmarks/reports/LEVELS.md
 
 Every recording of dev/ami and of the simulated set is diarized as it is and attenuated by
 10, 20, 35 and 45 dB (then stored as 16-bit samples, as a quiet file would be). Before
@@ -24,7 +24,7 @@ from benchmarks.der import (
 )
 from benchmarks.der import log_stderr as log
 
-OUT = ROOT / "benchmarks" / "LEVELS.md"
+OUT = ROOT / "benchmarks" / "reports" / "LEVELS.md"
 ATTENUATIONS = (0, 10, 20, 35, 45)
 
 

@@ -1,7 +1,7 @@
 """Does diarizing one long file cost accuracy? The simulated set, file by file and concatenated.
 
-    python -m benchmarks.long_der            # writes benchmarks/LONG.md
-    python -m benchmarks.long_der --seed 2   # another set: writes benchmarks/LONG-s2.md
+    python -m benchmarks.long_der            # writes benchmarks/reports/LONG.md
+    python -m benchmarks.long_der --seed 2   # another set: writes scratch/bench/LONG-s2.md
 
 The 15 simulated conversations of ``benchmarks.der`` (``diarize simulate``, seed 0, ~37 min in
 all) are diarized one by one with the shipped pipeline, then concatenated into one recording
@@ -48,7 +48,7 @@ from diarize.scoring import score_corpus
 from diarize.types import Diarization, Turn
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "benchmarks" / "LONG.md"
+OUT = ROOT / "benchmarks" / "reports" / "LONG.md"
 
 
 def corpus_cells(pairs, collar: float, skip_overlap: bool) -> str:
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help="report path (default: benchmarks/LONG.md, LONG-s<seed>.md for another seed)",
+        help="report path (default: benchmarks/reports/LONG.md; scratch/bench/LONG-s<seed>.md "
+        "for another seed)",
     )
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
     parser.add_argument("--config", default=None, help="pipeline TOML (default: defaults)")
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.out is None:
-        args.out = OUT if args.seed == 0 else OUT.with_name(f"LONG-s{args.seed}.md")
+        args.out = OUT if args.seed == 0 else CACHE / f"LONG-s{args.seed}.md"
 
     from diarize.config import load_config
     from diarize.pipeline import Pipeline

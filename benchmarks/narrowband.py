@@ -1,6 +1,6 @@
 """Telephone-band audio: the same recordings as recorded and passed through 8 kHz.
 
-    python -m benchmarks.narrowband            # writes benchmarks/NARROWBAND.md
+    python -m benchmarks.narrowband            # writes benchmarks/reports/NARROWBAND.md
 
 Call-centre audio is sampled at 8 kHz, so it holds nothing above 4 kHz. Every recording of
 dev/ami and of the simulated set is diarized as it is, and again after resampling to 8 kHz
@@ -24,7 +24,7 @@ from benchmarks.der import (
 )
 from benchmarks.der import log_stderr as log
 
-OUT = ROOT / "benchmarks" / "NARROWBAND.md"
+OUT = ROOT / "benchmarks" / "reports" / "NARROWBAND.md"
 
 
 def main(argv: list[str] | None = None) -> int:

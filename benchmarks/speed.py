@@ -1,6 +1,6 @@
 """Speed and memory on long recordings: 10 min, 1 h and 4 h, default and fast settings.
 
-    python -m benchmarks.speed                  # all lengths, writes benchmarks/SPEED.md
+    python -m benchmarks.speed                  # all lengths, writes benchmarks/reports/SPEED.md
     python -m benchmarks.speed --lengths 600    # just 10 minutes
 
 Inputs are built here by concatenating real conversations (the dev/ami excerpts when
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--lengths", default="600,3600,14400", help="seconds, comma-separated")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "SPEED.md"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "reports" / "SPEED.md"))
     parser.add_argument(
         "--baseline-max",
         type=int,

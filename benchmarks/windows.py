@@ -1,6 +1,6 @@
 """Can the encoder tell the speakers of one recording apart? Window-pair EER per data set.
 
-    python -m benchmarks.windows                      # writes benchmarks/WINDOWS.md
+    python -m benchmarks.windows                      # writes benchmarks/reports/WINDOWS.md
     python -m benchmarks.windows --checkpoint clean=runs/cpu-v1/encoder.pt
 
 Diarization clusters the windows of one recording, so what matters is whether two windows of
@@ -46,7 +46,7 @@ from benchmarks.der import (
 from diarize.eer import compute_eer
 from diarize.types import Diarization
 
-OUT = ROOT / "benchmarks" / "WINDOWS.md"
+OUT = ROOT / "benchmarks" / "reports" / "WINDOWS.md"
 FRAME = 0.01  # seconds: grid on which the reference is read
 PURITY = 0.9  # share of a window's frames that must hold its one speaker
 

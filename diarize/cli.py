@@ -131,7 +131,7 @@ def pipeline_options(command):
             help="How the speaker count is estimated when not given: 'threshold' (clustering "
             "stops at the stopping threshold; default) or 'eigengap' (spectrum of the "
             "window-affinity graph, no threshold). With the shipped encoder the threshold does "
-            "better on both benchmark sets (benchmarks/RESULTS.md).",
+            "better on both benchmark sets (benchmarks/reports/RESULTS.md).",
         ),
         click.option(
             "--no-resegment",

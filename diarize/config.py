@@ -78,7 +78,7 @@ class EmbedConfig:
     # [vad] pad, as the output's regions. 0 (default) keeps windows on the speech, so fewer
     # windows mix a voice with the silence or the next talker around it: dev/ami DER 36.8 %
     # against 39.6 % with the 0.2 s padding, simulated set 37.2 against 37.1 %
-    # (benchmarks/RESULTS.md, benchmarks/RESULTS-embed-vadpad.md).
+    # (benchmarks/reports/RESULTS.md, "Other configurations").
     pad: float | None = 0.0
     batch_size: int = 64  # windows per encoder batch (slow path)
     chunk: float = 120.0  # seconds of audio per front-end/trunk chunk
@@ -144,7 +144,7 @@ class ResegmentConfig:
     # the frames' log-likelihoods are averaged over gmm_smooth seconds, and a Viterbi pass
     # (gmm_penalty per change of speaker) relabels every speech frame; gmm_rounds rounds.
     # Sharper turn boundaries than 1.5 s windows allow: simulated set DER 37.2 % against
-    # 39.8 % without it; dev/ami unchanged at 36.8 % (benchmarks/RESULTS.md, no-gmm-pass).
+    # 39.8 % without it; dev/ami unchanged at 36.8 % (benchmarks/reports/RESULTS.md, no-gmm-pass).
     gmm_rounds: int = 2
     gmm_components: int = 8
     gmm_smooth: float = 0.2

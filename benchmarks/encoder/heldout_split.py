@@ -7,7 +7,7 @@ as ``OUT/train.lst`` and ``OUT/held.lst`` (absolute paths, one per line). The en
 on ``OUT/train``; its back end can then be calibrated on recordings it never heard
 (``models/fit_backend.sh RAW OUT/held CAL``) or on the ones it trained on
 (``models/fit_backend.sh RAW OUT/train CAL``), which is what the held-out experiment of
-``benchmarks/encoder/RESULTS.md`` compares. The split depends only on the sorted file names,
+``benchmarks/reports/encoder/RESULTS.md`` compares. The split depends only on the sorted file names,
 ``--held`` and ``--seed``.
 
 ``--by-speaker`` holds out whole speakers instead of files (the id before the first ``_`` of the

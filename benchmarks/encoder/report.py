@@ -1,6 +1,6 @@
 """Render sweep curves (curves.jsonl from benchmarks.encoder.sweep) as a markdown table.
 
-python -m benchmarks.encoder.report benchmarks/encoder/results/sweep1-curves.jsonl
+python -m benchmarks.encoder.report benchmarks/reports/encoder/sweep1-curves.jsonl
 """
 
 from __future__ import annotations

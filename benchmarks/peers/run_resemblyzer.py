@@ -6,7 +6,7 @@ weights in the ``resemblyzer`` wheel: the project's ``bench`` extra) in place of
 encoder; everything else is diarize's default pipeline (same speech detector, windows,
 clustering and resegmentation), with the clustering threshold ``T`` (default 0.5947: the value
 ``benchmarks.der`` tuned for this encoder on its simulated tuning set, never on dev/ami; see
-benchmarks/RESULTS.md). Needs this repository on ``PYTHONPATH``. Protocol: ``peer_io``.
+benchmarks/reports/RESULTS.md). Needs this repository on ``PYTHONPATH``. Protocol: ``peer_io``.
 """
 
 from __future__ import annotations
