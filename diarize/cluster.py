@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
-from scipy.cluster.hierarchy import linkage
 
 from diarize.config import ClusterConfig
+from diarize.linkage import linkage  # scipy's average linkage, without importing scipy
 from diarize.types import Embeddings, Labels
 
 logger = logging.getLogger(__name__)
