@@ -89,8 +89,9 @@ class LogMel:
             return out
         view = np.lib.stride_tricks.sliding_window_view(waveforms, self.win_samples, axis=1)
         power = np.empty((len(waveforms), num_frames, self.n_fft // 2 + 1), dtype=np.float32)
-        # About 1,000 frames (10 s) at a time: the spectra stay in cache, whatever the input.
-        step = max(1, 1024 // max(len(waveforms), 1))
+        # About 256 frames at a time: the spectra stay in cache, whatever the input (the FFT
+        # took 30-60 % longer on chunks of 1,000-4,000 frames).
+        step = max(1, 256 // max(len(waveforms), 1))
         hop = self.hop_samples
         for t0 in range(0, num_frames, step):
             t1 = min(t0 + step, num_frames)
@@ -177,27 +178,40 @@ class Mfcc:
         """(batch, num_samples) float32 -> (batch, num_frames, num_ceps) float32."""
         return self.fbank.log_mel(waveforms) @ self._dct
 
-    def frames(self, signal, chunk_seconds: float = 30.0, dtype=np.float32):
+    def frames(self, signal, chunk_seconds: float = 30.0, dtype=np.float32, regions=None):
         """MFCCs of a whole recording on a grid of hops: frame ``t`` is centred on the middle
         of samples ``[t * hop, (t + 1) * hop)``; ``ceil(num_samples / hop)`` frames.
 
         ``signal`` is a (num_samples,) int16 or float array; it is read ``chunk_seconds`` at a
         time, so memory holds one chunk's spectra besides the (num_frames, num_ceps) result
-        of ``dtype``.
+        of ``dtype``. With ``regions`` ((num_regions, 2) [start, end) samples), only the
+        frames within two hops of a region are computed (each frame depends on its own
+        samples alone, so they are the same) and the others stay zero.
         """
         hop, win = self.fbank.hop_samples, self.fbank.win_samples
         lead = (win - hop) // 2  # frame t then starts at t * hop - lead
         num_frames = -(-len(signal) // hop)
         out = np.zeros((num_frames, self.num_ceps), dtype=dtype)
         step = max(1, int(chunk_seconds * self.fbank.config.sample_rate) // hop)
-        for f0 in range(0, num_frames, step):
-            f1 = min(num_frames, f0 + step)
-            a = f0 * hop - lead
-            b = (f1 - 1) * hop - lead + win
-            left, right = max(-a, 0), max(b - len(signal), 0)
-            piece = as_float32(signal[max(a, 0) : min(b, len(signal))])
-            piece = np.pad(piece, (left, right))
-            out[f0:f1] = self(piece[None])[0, : f1 - f0]
+        if regions is None:
+            spans = [(0, num_frames)]
+        else:
+            spans = []
+            for start, end in np.asarray(regions, dtype=np.int64).reshape(-1, 2):
+                f0, f1 = max(0, int(start) // hop - 2), min(num_frames, -(-int(end) // hop) + 2)
+                if spans and f0 <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], max(spans[-1][1], f1))
+                elif f1 > f0:
+                    spans.append((f0, f1))
+        for s0, s1 in spans:
+            for f0 in range(s0, s1, step):
+                f1 = min(s1, f0 + step)
+                a = f0 * hop - lead
+                b = (f1 - 1) * hop - lead + win
+                left, right = max(-a, 0), max(b - len(signal), 0)
+                piece = as_float32(signal[max(a, 0) : min(b, len(signal))])
+                piece = np.pad(piece, (left, right))
+                out[f0:f1] = self(piece[None])[0, : f1 - f0]
         return out
 
 

@@ -211,8 +211,8 @@ class Pipeline:
         if len(regions) and config.resegment.enabled and config.resegment.gmm_rounds > 0:
             tic = time.perf_counter()
             # Short-term features for the second resegmentation pass, kept as float16 (a
-            # 4-hour recording: 58 MB).
-            frames = self.mfcc.frames(waveform, dtype=np.float16)
+            # 4-hour recording: 58 MB); only the speech frames are used, and computed.
+            frames = self.mfcc.frames(waveform, dtype=np.float16, regions=regions)
             timings["frames"] = time.perf_counter() - tic
         return Analysis(
             uri,

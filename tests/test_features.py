@@ -81,3 +81,16 @@ def test_mfcc_are_the_dct_of_40_log_mel_bands():
     np.testing.assert_allclose(ceps, direct, atol=1e-4)
     # Orthonormal rows: the DCT keeps lengths.
     np.testing.assert_allclose(mfcc.dct @ mfcc.dct.T, np.eye(20), atol=1e-12)
+
+
+def test_mfcc_frames_of_regions_are_those_of_the_whole_recording():
+    mfcc = Mfcc()
+    x = _noise(4.0)
+    whole = mfcc.frames(x)
+    regions = np.array([[1000, 9000], [20000, 20100], [40000, 64000]])
+    part = mfcc.frames(x, regions=regions)
+    assert part.shape == whole.shape
+    for start, end in regions:
+        span = slice(start // 160, -(-end // 160))
+        np.testing.assert_allclose(part[span], whole[span], atol=1e-5)
+    assert not part[100:120].any()  # between regions: not computed
