@@ -276,12 +276,15 @@ def main() -> None:
     torch_versions = python_info(torch_python)
     if "torch" not in torch_versions:
         sys.exit(f"{torch_python} has no torch: give --torch-python of a train-extra install")
-    torch_prefix = Path(torch_python).resolve().parent.parent
+    torch_prefix = Path(torch_python).absolute().parent.parent  # the venv, links unresolved
     torch_env = {"size_mb": du_mb(torch_prefix), "versions": torch_versions}
     paths = {
         "onnx": [str(venv / "bin" / "diarize")],
         "torch": [torch_python, "-m", "diarize.cli", "run", "--model", str(CHECKPOINT)],
     }
+    shown_prefix = (
+        torch_prefix.relative_to(ROOT) if torch_prefix.is_relative_to(ROOT) else torch_prefix
+    )
     shown = {  # the commands as the report shows them, relative to the repository
         name: " ".join(
             str(Path(a).relative_to(ROOT))
@@ -356,7 +359,7 @@ def main() -> None:
         "unmeasured run each), CPU time (user + system) median / best, the largest peak RSS.",
         "",
         f"- lean: `{shown['onnx']} AUDIO` (the shipped `models/encoder-v1.onnx`)",
-        f"- torch: `{shown['torch']} AUDIO` (its environment: `{torch_prefix}`, "
+        f"- torch: `{shown['torch']} AUDIO` (its environment: `{shown_prefix}`, "
         f"{torch_env['size_mb']:.0f} MB with torch {torch_versions['torch']}; PyPI's default "
         "torch for Linux is the CUDA build, several GB more)",
         "",
