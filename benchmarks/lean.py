@@ -328,6 +328,14 @@ def main() -> None:
         "- other processes over 10 % of a core at the start: "
         + ("; ".join(f"`{b}`" for b in host["busy"]) if host["busy"] else "none"),
         "- command: `python -m benchmarks.lean" + (" --reuse" if args.reuse else "") + "`",
+        *(
+            [
+                "- the machine was busy (load average above 0.75 per core): wall times "
+                "include waiting for the CPU; compare the two paths within this run"
+            ]
+            if max(host["load"][0], host_after["load"][0]) > 0.75 * (host["nproc"] or 1)
+            else []
+        ),
         "",
         "## Install",
         "",
