@@ -1,5 +1,7 @@
 """Batch throughput: the same folder with --jobs 1 and --jobs 2 (worker processes).
 
+Extras: none beyond the install (`cluster` for Dask).
+
     python -m benchmarks.batch_throughput                 # writes benchmarks/reports/BATCH.md
     python -m benchmarks.batch_throughput --copies 4 --trials 1 --no-write
 
@@ -141,7 +143,7 @@ def one_run(folder: Path, out: Path, setting: str, model: Path) -> dict:
 
 
 def machine() -> str:
-    import torch
+    import onnxruntime
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -154,7 +156,7 @@ def machine() -> str:
     from diarize.batch import usable_cores
 
     return (
-        f"{cpu}, {usable_cores()} usable cores, torch {torch.__version__}, "
+        f"{cpu}, {usable_cores()} usable cores, onnxruntime {onnxruntime.__version__}, "
         f"Python {platform.python_version()}"
     )
 

@@ -25,6 +25,9 @@ files of 2 min), searched over 24 quantiles of the encoder's within-file window 
 there plus the model value. Every baseline is tuned by that same rule, and the shipped encoder
 gets a tuned row too; ``dev/ami`` is never used to choose anything.
 
+Extras: ``score`` (pyannote.metrics) always; the adaptation rows need ``train`` (torch) and the
+``resemblyzer`` row ``bench``; rows whose extra is missing are skipped with the reason.
+
 Accuracy comes from ``diarize.scoring`` (pyannote.metrics) and JER from pyannote.metrics'
 ``JaccardErrorRate``. Corpus figures are sums of seconds over files divided by the sum of
 reference speech, never means of per-file rates.
@@ -622,11 +625,16 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    import torch
+    from diarize.encoder import get_num_threads
 
+    runtimes = [
+        f"{name} {sys.modules[name].__version__}"
+        for name in ("onnxruntime", "torch")
+        if name in sys.modules
+    ]
     return (
-        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with "
-        f"{torch.get_num_threads()} thread(s), Python {platform.python_version()}"
+        f"{cpu}, {os.cpu_count()} cores, {', '.join(runtimes)} with "
+        f"{get_num_threads() or 'default'} thread(s), Python {platform.python_version()}"
     )
 
 
@@ -800,7 +808,7 @@ def main(argv: list[str] | None = None) -> int:
         "--threads",
         type=int,
         default=1,
-        help="torch threads (default 1: on a shared machine a second thread mostly waits)",
+        help="encoder threads (default 1: on a shared machine a second thread mostly waits)",
     )
     args = parser.parse_args(argv)
     if args.list:
@@ -822,9 +830,9 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     base = load_config(args.config)  # the defaults when no file is given
-    import torch
+    from diarize.encoder import set_num_threads
 
-    torch.set_num_threads(args.threads)
+    set_num_threads(args.threads)
     from benchmarks.encoders import MfccStats
     from diarize.pipeline import Pipeline
     from diarize.simulate import SimulationConfig
@@ -871,8 +879,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = getattr(enc, "extra", {}) or {}
         if v.needs == "plda" and "plda" not in extra:
             skipped[v.name] = "the model has no PLDA back end (fit one with diarize fit-backend)"
-        elif v.needs == "adapt" and importlib.util.find_spec("diarize.adapt") is None:
-            skipped[v.name] = "adaptation (diarize.adapt) is not in this tree"
+        elif v.needs == "adapt" and importlib.util.find_spec("torch") is None:
+            skipped[v.name] = "adaptation needs torch (the train extra)"
         if v.name in skipped:
             log(f"[{v.name}] skipped: {skipped[v.name]}")
             continue

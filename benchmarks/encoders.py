@@ -8,7 +8,8 @@ Each offers the ``diarize.encoder.EmbeddingModel`` face (``embed``, ``embed_wind
 * :class:`MfccStats` -- mean and standard deviation of 20 MFCCs (c1..c20 of 40 log-mel bands,
   25 ms / 10 ms frames) over the window, standardised with statistics fitted on unlabelled
   windows (:meth:`MfccStats.fit`).
-* :class:`ResemblyzerEncoder` -- the supervised d-vector of Resemblyzer (3-layer LSTM over 40 mel
+* :class:`ResemblyzerEncoder` -- (the ``bench`` extra, which brings torch) the supervised d-vector
+  of Resemblyzer (3-layer LSTM over 40 mel
   bands, trained with speaker labels on LibriSpeech, VoxCeleb 1 and 2; its weights ship inside
   the ``resemblyzer`` wheel, nothing is downloaded). Each window is embedded on its own
   (Resemblyzer's silence trimming is not applied: it would shift every timestamp), with its
@@ -18,11 +19,10 @@ Each offers the ``diarize.encoder.EmbeddingModel`` face (``embed``, ``embed_wind
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from diarize.config import FeatureConfig
 from diarize.encoder import EmbeddingModel
-from diarize.features import Fbank
+from diarize.features import LogMel
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -55,7 +55,7 @@ class MfccStats(EmbeddingModel):
     name = "mfcc-stats"
 
     def __init__(self, num_ceps: int = 20, num_mel_bins: int = 40):
-        self.fbank = Fbank(FeatureConfig(num_mel_bins=num_mel_bins))
+        self.fbank = LogMel(FeatureConfig(num_mel_bins=num_mel_bins))
         self.sample_rate = self.fbank.config.sample_rate
         n = np.arange(num_mel_bins)
         k = np.arange(1, num_ceps + 1)[:, None]
@@ -66,11 +66,10 @@ class MfccStats(EmbeddingModel):
         self.scale = np.ones(self.dim)
         self.fitted = False
 
-    @torch.inference_mode()
     def _ceps(self, waveforms: np.ndarray) -> np.ndarray:
         """(batch, num_samples) -> (batch, num_frames, num_ceps) float64."""
-        x = torch.from_numpy(np.ascontiguousarray(waveforms, dtype=np.float32))
-        return self.fbank.log_mel(x).numpy().astype(np.float64) @ self.dct.T
+        x = np.ascontiguousarray(waveforms, dtype=np.float32)
+        return self.fbank.log_mel(x).astype(np.float64) @ self.dct.T
 
     def raw_stats(self, waveform: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         """(num_windows, dim) un-normalised statistics of windows of one waveform."""
@@ -137,15 +136,16 @@ class ResemblyzerEncoder(EmbeddingModel):
         change = self.target_dbfs - 20 * np.log10(max(rms, 1e-9))
         return float(10 ** (change / 10)) if change > 0 else 1.0
 
-    @torch.inference_mode()
     def _forward(self, mels: list[np.ndarray]) -> np.ndarray:
         """Windows of any length in one padded batch: the LSTM state at each window's own
         last frame, as ``VoiceEncoder.forward`` takes it for equal lengths."""
+        import torch
         from torch.nn.utils.rnn import pack_sequence
 
-        packed = pack_sequence([torch.from_numpy(m) for m in mels], enforce_sorted=False)
-        _, (hidden, _) = self.model.lstm(packed)
-        raw = self.model.relu(self.model.linear(hidden[-1]))
+        with torch.inference_mode():
+            packed = pack_sequence([torch.from_numpy(m) for m in mels], enforce_sorted=False)
+            _, (hidden, _) = self.model.lstm(packed)
+            raw = self.model.relu(self.model.linear(hidden[-1]))
         return raw.numpy()
 
     def embed(self, waveforms: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Recording level: the same recordings played back quieter.
 
+Extras: `score` (pyannote.metrics).
+
     python -m benchmarks.levels            # writes benchmarks/reports/LEVELS.md
 
 Every recording of dev/ami and of the simulated set is diarized as it is and attenuated by
@@ -34,13 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import numpy as np
-    import torch
 
     from diarize import audio
+    from diarize.encoder import set_num_threads
     from diarize.pipeline import Pipeline
     from diarize.scoring import der_components
 
-    torch.set_num_threads(1)
+    set_num_threads(1)
     sets = dev_and_simulated_sets(log)
     if not sets:
         return 1

@@ -1,5 +1,7 @@
 """Does diarizing one long file cost accuracy? The simulated set, file by file and concatenated.
 
+Extras: `score` (pyannote.metrics).
+
     python -m benchmarks.long_der            # writes benchmarks/reports/LONG.md
     python -m benchmarks.long_der --seed 2   # another set: writes scratch/bench/LONG-s2.md
 

@@ -1,5 +1,7 @@
 """Telephone-band audio: the same recordings as recorded and passed through 8 kHz.
 
+Extras: `score` (pyannote.metrics); a `.pt` --model needs `train`.
+
     python -m benchmarks.narrowband            # writes benchmarks/reports/NARROWBAND.md
 
 Call-centre audio is sampled at 8 kHz, so it holds nothing above 4 kHz. Every recording of
@@ -33,15 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="encoder checkpoint (default: shipped)")
     args = parser.parse_args(argv)
 
-    import torch
-
     from diarize import audio
     from diarize.config import PipelineConfig
-    from diarize.encoder import default_model_path, load_encoder, sha256sum
+    from diarize.encoder import default_model_path, load_encoder, set_num_threads, sha256sum
     from diarize.pipeline import Pipeline
     from diarize.scoring import der_components
 
-    torch.set_num_threads(1)
+    set_num_threads(1)
     sets = dev_and_simulated_sets(log)
     if not sets:
         return 1

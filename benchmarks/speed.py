@@ -1,5 +1,7 @@
 """Speed and memory on long recordings: 10 min, 1 h and 4 h, default and fast settings.
 
+Extras: none beyond the install; the `resemblyzer` variant needs `bench`.
+
     python -m benchmarks.speed                  # all lengths, writes benchmarks/reports/SPEED.md
     python -m benchmarks.speed --lengths 600    # just 10 minutes
 

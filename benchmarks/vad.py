@@ -1,5 +1,8 @@
 """Speech activity detection on real meetings: every VAD method, one run.
 
+Extras: `score` (pyannote.metrics); the webrtc method `webrtc`; the timing of the silero-vad
+package's own loop needs that package and torch.
+
     python benchmarks/vad.py                   # data from ../shared/data (next to the repo)
     python benchmarks/vad.py --data /path/to/data --methods silero,spectral
 
@@ -242,7 +245,10 @@ def held_out_check(method: str, recordings, scorer: Scorer, tuned: VADConfig) ->
 
 def silero_package_timing(recordings) -> list[str]:
     """The silero-vad package's own 32-ms loop vs diarize.vad's batched forward."""
-    import torch
+    try:
+        import torch
+    except ImportError:
+        return ["torch is not installed (the package needs it): package timings skipped"]
 
     threads = torch.get_num_threads()
     try:
@@ -337,14 +343,14 @@ def main() -> int:
             available.append(method)
         except Exception as exc:  # a method whose package is missing is reported, not fatal
             print(f"skipped method {method}: {exc}")
-    import torch
+    import onnxruntime
 
     dev = load_dev(args.data)
     audio = sum(len(rec.waveform) for rec in dev) / SAMPLE_RATE
     print(f"date: {datetime.date.today().isoformat()}")
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), load average {os.getloadavg()[0]:.1f} at start"
+        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, onnxruntime "
+        f"{onnxruntime.__version__}, load average {os.getloadavg()[0]:.1f} at start"
     )
     print(
         f"dev/ami: {len(dev)} files, {audio / 60:.1f} min. pyannote.metrics DetectionErrorRate, "

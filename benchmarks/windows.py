@@ -1,5 +1,8 @@
 """Can the encoder tell the speakers of one recording apart? Window-pair EER per data set.
 
+Extras: none for the shipped model and MFCC statistics; `.pt` checkpoints and the random-weights
+encoder need `train`, Resemblyzer `bench`.
+
     python -m benchmarks.windows                      # writes benchmarks/reports/WINDOWS.md
     python -m benchmarks.windows --checkpoint clean=runs/cpu-v1/encoder.pt
 
@@ -155,11 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    import torch
+    from diarize.encoder import load_encoder, set_num_threads, sha256sum
 
-    from diarize.encoder import load_encoder, sha256sum
-
-    torch.set_num_threads(1)
+    set_num_threads(1)
     sets = dev_and_simulated_sets(log)
     if not sets:
         return 1

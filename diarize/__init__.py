@@ -8,7 +8,8 @@ __all__ = ["Diarization", "Pipeline", "Turn", "__version__", "diarize", "load_en
 
 
 def __getattr__(name: str):
-    # Heavy imports (torch) happen on first use, so `diarize --help` stays fast.
+    # Heavy imports (ONNX Runtime; torch for .pt models) happen on first use, so
+    # `diarize --help` stays fast.
     if name in ("Pipeline", "diarize"):
         from diarize import pipeline
 

@@ -8,6 +8,9 @@ left out of the softmax (false-negative elimination), so adaptation sharpens
 what separates voices rather than pushing a speaker away from itself. Batch norm statistics
 stay frozen (a handful of windows would make poor population statistics); the step count is
 bounded, so the cost is a few seconds on a 30 s file.
+
+It trains, so it needs torch (the ``train`` extra); an ONNX export is adapted through the
+``.pt`` checkpoint it was exported from (:meth:`diarize.encoder.OnnxEncoder.torch_encoder`).
 """
 
 from __future__ import annotations
@@ -16,12 +19,18 @@ import copy
 import logging
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from diarize.encoder import Encoder
-from diarize.train.augment import AugmentConfig, Augmenter, augment_features
-from diarize.train.data import HOP_SAMPLES, PairSampler, Recording
+from diarize.errors import require
+
+require("torch", "--adapt (fine-tuning the encoder on the recording)")
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from diarize.encoder import EmbeddingModel  # noqa: E402
+from diarize.nn import Encoder, torch_encoder  # noqa: E402
+from diarize.train.augment import AugmentConfig, Augmenter, augment_features  # noqa: E402
+from diarize.train.data import HOP_SAMPLES, PairSampler, Recording  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +52,13 @@ def _speech_mask(num_samples: int, regions: np.ndarray) -> np.ndarray:
     return mask
 
 
+def seed_torch(seed: int) -> None:
+    """Seed torch's global generator (what the pipeline does before adapting)."""
+    torch.manual_seed(seed)
+
+
 def adapt_encoder(
-    encoder: Encoder,
+    encoder: EmbeddingModel,
     waveform: np.ndarray,
     regions: np.ndarray,
     steps: int = 30,
@@ -54,7 +68,8 @@ def adapt_encoder(
 
     Parameters
     ----------
-    encoder : the encoder to start from (left unchanged)
+    encoder : the encoder to start from (left unchanged); an ONNX export starts from its
+        checkpoint (:func:`diarize.nn.torch_encoder`)
     waveform : (num_samples,) float32 mono audio at the encoder's rate
     regions : (num_regions, 2) int64 speech regions [start, end) in samples
     steps : optimisation steps (0 = an unchanged copy)
@@ -64,6 +79,7 @@ def adapt_encoder(
     -------
     A new :class:`Encoder` (same front end, meta with ``adapt_steps``).
     """
+    encoder = torch_encoder(encoder)
     model = copy.deepcopy(encoder.model)
     meta = {**encoder.meta, "adapt_steps": 0}
     out = Encoder(model, encoder.feature_config, meta, encoder.extra)

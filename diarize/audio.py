@@ -1,11 +1,13 @@
 """Audio input: any common file -> mono float32 waveform at the model rate.
 
-wav/flac/ogg/mp3 are read with soundfile; anything else (m4a, mp4, webm, ...) with PyAV.
-Multi-channel audio is averaged to mono; other rates are resampled with torchaudio.
+wav/flac/ogg/mp3 are read with soundfile; anything else (m4a, mp4, webm, ...) with PyAV, which
+the ``media`` extra installs.
+Multi-channel audio is averaged to mono; other rates are resampled (windowed sinc, numpy).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Iterator
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diarize.errors import AudioError
+from diarize.errors import AudioError, MissingExtraError
 from diarize.types import Waveform
 
 logger = logging.getLogger(__name__)
@@ -40,21 +42,64 @@ def _mono(data: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
+@functools.lru_cache(maxsize=8)
+def _sinc_kernel(orig: int, new: int, width_zeros: int = 6, rolloff: float = 0.99):
+    """(new, orig + 2 * width) float32 polyphase kernel and ``width``: windowed-sinc
+    interpolation as torchaudio's ``resample`` builds it (``sinc_interp_hann``, 6 zero
+    crossings, roll-off 0.99), for rates already divided by their gcd."""
+    base = min(orig, new) * rolloff
+    width = math.ceil(width_zeros * orig / base)
+    idx = np.arange(-width, width + orig, dtype=np.float64)[None, :] / orig
+    # torchaudio takes the output phases in float32 before adding them to the float64 grid
+    phase = np.arange(0, -new, -1, dtype=np.float32)[:, None] / np.float32(new)
+    t = (phase.astype(np.float64) + idx) * base
+    t = np.clip(t, -width_zeros, width_zeros)
+    window = np.cos(t * math.pi / width_zeros / 2) ** 2
+    t *= math.pi
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kernel = np.where(t == 0, 1.0, np.sin(t) / t)
+    kernel *= window * (base / orig)
+    return kernel.astype(np.float32), width
+
+
 def resample(waveform: np.ndarray, orig_rate: int, new_rate: int) -> Waveform:
-    """Band-limited resampling of a mono float32 waveform (torchaudio's sinc resampler)."""
+    """Band-limited resampling of a mono float32 waveform: windowed-sinc interpolation, the
+    algorithm and filter of torchaudio's ``resample`` (which it matches to float32 rounding),
+    in numpy. ``ceil(len * new_rate / orig_rate)`` samples come out."""
     if orig_rate == new_rate:
         return np.ascontiguousarray(waveform, dtype=np.float32)
-    import torch
-    import torchaudio.functional as AF
-
     gcd = math.gcd(int(orig_rate), int(new_rate))
-    with torch.inference_mode():
-        out = AF.resample(
-            torch.from_numpy(np.ascontiguousarray(waveform, dtype=np.float32)),
-            int(orig_rate) // gcd,
-            int(new_rate) // gcd,
-        )
-    return out.numpy().astype(np.float32, copy=False)
+    orig, new = int(orig_rate) // gcd, int(new_rate) // gcd
+    kernel, width = _sinc_kernel(orig, new)
+    x = np.asarray(waveform, dtype=np.float32).reshape(-1)
+    length = len(x)
+    target = math.ceil(new * length / orig)
+    out = np.empty(target, dtype=np.float32)
+    if target == 0:
+        return out
+    padded = np.concatenate([np.zeros(width, np.float32), x, np.zeros(width + orig, np.float32)])
+    taps = kernel.shape[1]
+    num_blocks = -(-target // new)
+    # Output block j (new samples) is the kernel applied to the input from sample j * orig.
+    if taps < 64:
+        # Few taps (small integer ratios such as 8 -> 16 kHz): one pass per tap beats a
+        # matrix product with a tiny inner dimension.
+        res = np.empty((num_blocks, new), dtype=np.float32)
+        span = num_blocks * orig
+        for phase in range(new):
+            acc = padded[0:span:orig] * kernel[phase, 0]
+            for j in range(1, taps):
+                acc += padded[j : j + span : orig] * kernel[phase, j]
+            res[:, phase] = acc
+        out[:] = res.reshape(-1)[:target]
+        return out
+    blocks = np.lib.stride_tricks.sliding_window_view(padded, taps)[::orig]
+    step = max(1, (1 << 22) // taps)  # about 16 MB of input frames at a time
+    for b0 in range(0, num_blocks, step):
+        b1 = min(num_blocks, b0 + step)
+        res = (blocks[b0:b1] @ kernel.T).reshape(-1)
+        out[b0 * new : min(b1 * new, target)] = res[: min(b1 * new, target) - b0 * new]
+    return out
 
 
 def _reason(exc: Exception) -> str:
@@ -63,7 +108,16 @@ def _reason(exc: Exception) -> str:
 
 
 def _read_pyav(path: Path) -> tuple[np.ndarray, int]:
-    import av
+    try:
+        import av
+    except ImportError:
+        if path.suffix.lower() in _SOUNDFILE_SUFFIXES:  # soundfile could not read it either
+            raise AudioError(f"{path}: not a readable audio file") from None
+        raise MissingExtraError(
+            f"{path}: reading {path.suffix or 'such'} files needs PyAV (FFmpeg), which this "
+            'installation lacks: pip install -e ".[media]" (the media extra) in the diarize '
+            "folder; wav, flac, ogg, opus and mp3 need nothing more"
+        ) from None
 
     try:
         container = av.open(str(path))

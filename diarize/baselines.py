@@ -9,7 +9,6 @@ standard deviation of unlabelled windows (:meth:`MfccStatsEncoder.fit_segments`)
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from diarize.encoder import EmbeddingModel
 from diarize.features import Mfcc
@@ -33,11 +32,10 @@ class MfccStatsEncoder(EmbeddingModel):
         self.mean = np.zeros(self.dim)
         self.scale = np.ones(self.dim)
 
-    @torch.inference_mode()
     def raw_stats(self, waveforms: np.ndarray) -> np.ndarray:
         """(num_windows, num_samples) -> (num_windows, dim) un-normalised statistics."""
-        x = torch.from_numpy(np.ascontiguousarray(waveforms, dtype=np.float32))
-        ceps = self.fbank.log_mel(x).numpy().astype(np.float64) @ self.dct.T  # (W, T, C)
+        x = np.ascontiguousarray(waveforms, dtype=np.float32)
+        ceps = self.fbank.log_mel(x).astype(np.float64) @ self.dct.T  # (W, T, C)
         return np.concatenate([ceps.mean(axis=1), ceps.std(axis=1)], axis=1)
 
     def fit(self, stats: np.ndarray) -> MfccStatsEncoder:

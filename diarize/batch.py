@@ -20,8 +20,9 @@ While a batch runs it holds a lock on ``out_dir`` (``.diarize-batch.lock``, remo
 end): a second batch on the same folder is refused instead of computing every file again.
 Workers exit when this process dies, however it dies (even by SIGKILL).
 
-Workers load the model once. Each of the ``jobs`` workers gets ``cores // jobs`` torch
-threads, so the machine's cores are used once, not oversubscribed.
+Workers load the model once. Each of the ``jobs`` workers gets ``cores // jobs`` encoder
+threads (ONNX Runtime's, or torch's for a .pt model), so the machine's cores are used once,
+not oversubscribed.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class BatchOptions:
     extension); ``jobs`` defaults to the number of usable cores; ``scheduler`` is a Dask
     scheduler address (``tcp://host:port``) or ``"local"`` for a ``LocalCluster`` of
     ``jobs`` worker processes; ``None`` runs local worker processes. ``threads`` is the
-    number of torch threads of each job run by this machine's processes (default:
+    number of encoder threads of each job run by this machine's processes (default:
     cores // jobs; Dask workers use their machine's cores // their task threads).
     """
 
@@ -242,13 +243,34 @@ def _build_pipeline(run_options: RunOptions):
 
 
 def _set_torch_threads(num_threads: int) -> None:
-    """Threads of a worker: torch's, and the BLAS/OpenMP pools numpy and scikit-learn use
-    (the second resegmentation pass), so two workers do not oversubscribe two cores."""
-    import torch
+    """Threads of a worker: the encoder's (ONNX Runtime, and torch where a .pt model or
+    --adapt uses it) and the BLAS/OpenMP pools numpy uses (the second resegmentation pass),
+    so two workers do not oversubscribe two cores."""
     from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(num_threads)
+    from diarize.encoder import set_num_threads
+
+    set_num_threads(num_threads)
     threadpool_limits(num_threads)
+
+
+@contextlib.contextmanager
+def _encoder_threads(num_threads: int):
+    """The encoder's threads set to ``num_threads`` for a while (sessions created meanwhile
+    keep them), then the caller's setting back."""
+    from diarize.encoder import get_num_threads, set_num_threads
+
+    previous = get_num_threads()
+    torch = sys.modules.get("torch")
+    torch_previous = torch.get_num_threads() if torch is not None else None
+    set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        set_num_threads(previous)
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            torch.set_num_threads(torch_previous or num_threads)
 
 
 #: prctl(2) option: the signal a process gets when the thread that started it ends.
@@ -310,15 +332,9 @@ def _worker_task(job: Job) -> FileResult:
 def _run_in_process(
     jobs: list[Job], pipeline: Any, num_threads: int
 ) -> Iterator[tuple[Job, FileResult]]:
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(num_threads)
-    try:
+    with _encoder_threads(num_threads):
         for job in jobs:
             yield job, _diarize_one(pipeline, job)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _run_process_pool(
@@ -328,8 +344,8 @@ def _run_process_pool(
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    # spawn, not fork: a forked child of a process that already ran torch's thread pools can
-    # deadlock; spawn costs one interpreter start per worker, not per file.
+    # spawn, not fork: a forked child of a process that already ran thread pools (torch's,
+    # ONNX Runtime's) can deadlock; spawn costs one interpreter start per worker, not per file.
     executor = ProcessPoolExecutor(
         max_workers=num_workers,
         mp_context=multiprocessing.get_context("spawn"),
@@ -447,7 +463,7 @@ def _dask_pipeline(run_options: RunOptions, threads_per_host: dict[str, int]) ->
     """This worker's pipeline (or why it has none), built on first use.
 
     ``threads_per_host`` maps a host to the number of task threads the cluster runs there,
-    so that each worker's torch uses its share of that machine's cores.
+    so that each worker's encoder uses its share of that machine's cores.
     """
     from distributed import get_worker
     from distributed.comm import get_address_host
@@ -761,8 +777,10 @@ def _start(
         else:  # the cluster's size and each worker's threads are its own
             info = {"backend": f"dask {options.scheduler}"}
         return _run_dask(todo, run_options, options.scheduler, num_workers), info
-    # Fail fast, before any worker starts, on a bad config or model; one worker reuses it.
-    pipeline = _build_pipeline(run_options)
+    # Fail fast, before any worker starts, on a bad config or model; one worker reuses it
+    # (its ONNX Runtime sessions take the threads of a job).
+    with _encoder_threads(num_threads):
+        pipeline = _build_pipeline(run_options)
     if num_workers == 1:
         info["backend"] = "in-process"
         return _run_in_process(todo, pipeline, num_threads), info

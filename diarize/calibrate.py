@@ -20,17 +20,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm import tqdm
 
-from diarize import audio as audio_io
-from diarize.backend import estimate_threshold, fit_plda, pseudo_speakers, synthetic_mixtures
-from diarize.cluster import cosine_similarity
-from diarize.config import EmbedConfig, VADConfig
-from diarize.embed import extract
-from diarize.encoder import Encoder, load_encoder, save_encoder
-from diarize.errors import AudioError, DiarizeError
-from diarize.vad import detect_speech
+from diarize.errors import require
+
+require("torch", "diarize fit-backend")
+
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from diarize import audio as audio_io  # noqa: E402
+from diarize.backend import (  # noqa: E402
+    estimate_threshold,
+    fit_plda,
+    pseudo_speakers,
+    synthetic_mixtures,
+)
+from diarize.cluster import cosine_similarity  # noqa: E402
+from diarize.config import EmbedConfig, VADConfig  # noqa: E402
+from diarize.embed import extract  # noqa: E402
+from diarize.encoder import load_encoder  # noqa: E402
+from diarize.errors import AudioError, DiarizeError  # noqa: E402
+from diarize.nn import Encoder, save_encoder, torch_encoder  # noqa: E402
+from diarize.vad import detect_speech  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +190,8 @@ def fit_backend(
     checkpoint under ``extra["calibration"]``.
     """
     torch.manual_seed(config.seed)
-    encoder = load_encoder(model)
+    # An ONNX export (the shipped default) is calibrated through the checkpoint it came from.
+    encoder = torch_encoder(load_encoder(model))
     paths = list_audio(sources)
     if not paths:
         raise DiarizeError("no audio files found in the given sources")

@@ -108,8 +108,9 @@ def pipeline_options(command):
             "--model",
             type=click.Path(path_type=Path),
             default=None,
-            help="Encoder checkpoint (default: $DIARIZE_MODEL if set, else the shipped "
-            "models/encoder-v1.pt).",
+            help="Encoder: an ONNX export (NAME.onnx with NAME.npz) or a .pt checkpoint "
+            "(needs the train extra) (default: $DIARIZE_MODEL if set, else the shipped "
+            "models/encoder-v1.onnx).",
         ),
         click.option(
             "--scoring",
@@ -251,7 +252,7 @@ def config_command(config_path) -> None:
     "--model",
     type=click.Path(path_type=Path),
     default=None,
-    help="Encoder checkpoint to calibrate (default: the shipped model).",
+    help="Encoder checkpoint to calibrate (default: the shipped model's .pt).",
 )
 @click.option(
     "--out",
@@ -288,7 +289,10 @@ def fit_backend_command(data, model, out, seed, num_mixtures, conversations, ver
     audio). No speaker label is used.
     """
     _setup_logging(verbose, quiet)
-    from diarize.calibrate import CalibrationConfig, fit_backend
+    try:
+        from diarize.calibrate import CalibrationConfig, fit_backend
+    except DiarizeError as exc:  # no torch: the train extra
+        _fail(str(exc))
 
     config = CalibrationConfig(seed=seed, num_mixtures=num_mixtures)
     try:
@@ -342,7 +346,7 @@ def fit_backend_command(data, model, out, seed, num_mixtures, conversations, ver
     "--threads",
     type=click.IntRange(min=1),
     default=None,
-    help="Torch threads per job (default: cores / jobs, so the cores are used once).",
+    help="Encoder threads per job (default: cores / jobs, so the cores are used once).",
 )
 @click.option("--recursive", "-r", is_flag=True, help="Also search sub-folders (mirrored in -o).")
 @click.option(
@@ -536,7 +540,7 @@ def plot_command(source, ref, uri, output, verbose, quiet, **params) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
-# --- train / eval-embeddings (train/) ------------------------------------------------------
+# --- train / export / eval-embeddings (train/, export.py) ----------------------------------
 
 
 @main.command("train")
@@ -646,6 +650,12 @@ def train_command(
     minutes.
     """
     _setup_logging(max(verbose, 0 if quiet else 1), quiet)
+    from diarize.errors import require
+
+    try:
+        require("torch", "diarize train")
+    except DiarizeError as exc:
+        _fail(str(exc))
     from diarize.train.loop import load_train_config, train
 
     overrides = {
@@ -664,6 +674,49 @@ def train_command(
         _fail(str(exc))
     if not quiet:
         click.echo(f"wrote {path}", err=True)
+
+
+@main.command("export")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The ONNX file to write, NAME.onnx; its sidecar NAME.npz goes beside it "
+    "(default: the checkpoint's name with .onnx).",
+)
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Skip comparing the export's embeddings with the checkpoint's.",
+)
+@verbose_option
+@quiet_option
+def export_command(checkpoint, out, no_check, verbose, quiet) -> None:
+    """Export a .pt CHECKPOINT to ONNX, for diarizing without torch (needs the train extra).
+
+    Writes NAME.onnx (the network) and NAME.npz (front-end and encoder configuration, back
+    end, calibration record, and the checkpoint's sha256), then checks that both give the
+    same embeddings (cosine >= 0.9999 per window). Use the result with --model NAME.onnx.
+    """
+    _setup_logging(verbose, quiet)
+    from diarize.export import export
+
+    try:
+        summary = export(checkpoint, out, check=not no_check)
+    except DiarizeError as exc:
+        _fail(str(exc))
+    if not quiet:
+        lines = [f"wrote {summary['onnx']} and {summary['sidecar']}"]
+        lines += [f"  sha256 {digest}  {name}" for name, digest in summary["sha256"].items()]
+        if "cosine" in summary:
+            c = summary["cosine"]
+            lines.append(
+                f"  lowest cosine against the checkpoint: {c['embed']:.6f} (batch), "
+                f"{c['embed_windows']:.6f} (shared trunk)"
+            )
+        click.echo("\n".join(lines), err=True)
 
 
 @main.command("eval-embeddings")

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 
 import numpy as np
-from scipy.cluster.hierarchy import linkage
 
 from diarize.config import ClusterConfig
+from diarize.linkage import linkage  # scipy's average linkage, without importing scipy
 from diarize.types import Embeddings, Labels
 
 logger = logging.getLogger(__name__)
@@ -342,6 +342,38 @@ def _pruned_laplacian(affinity: np.ndarray, order: np.ndarray, num_neighbours: i
     return np.diag(graph.sum(axis=1)) - graph
 
 
+def kmeans(x: np.ndarray, k: int, num_init: int = 10, num_iter: int = 100, seed: int = 0):
+    """Lloyd's k-means with k-means++ seeding (Arthur and Vassilvitskii, 2007), the best of
+    ``num_init`` starts by inertia; ``x`` (n, d) -> labels (n,) int64. Seeded, so the same
+    input gives the same labels."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    best_labels, best_inertia = np.zeros(n, dtype=np.int64), np.inf
+    for _ in range(num_init):
+        centres = [x[rng.integers(n)]]
+        for _ in range(1, k):
+            d2 = np.min(((x[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
+            total = d2.sum()
+            pick = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
+            centres.append(x[pick])
+        c = np.array(centres)
+        labels = np.zeros(n, dtype=np.int64)
+        for _ in range(num_iter):
+            d2 = ((x[:, None, :] - c[None]) ** 2).sum(-1)
+            new = np.argmin(d2, axis=1)
+            if _ > 0 and np.array_equal(new, labels):
+                break
+            labels = new
+            for j in range(k):
+                if np.any(labels == j):
+                    c[j] = x[labels == j].mean(axis=0)
+        inertia = float(((x - c[labels]) ** 2).sum())
+        if inertia < best_inertia:
+            best_labels, best_inertia = labels, inertia
+    return best_labels
+
+
 def nme_sc(
     embeddings: np.ndarray,
     max_count: int = 8,
@@ -372,7 +404,6 @@ def nme_sc(
     labels : (num_windows,) int64 in 0..k-1
     """
     from scipy.linalg import eigh
-    from sklearn.cluster import KMeans
 
     n = len(embeddings)
     if n < 6:
@@ -397,8 +428,7 @@ def nme_sc(
     if k == 1:
         return np.zeros(n, dtype=np.int64)
     _, vectors = eigh(_pruned_laplacian(affinity, order, m), subset_by_index=[0, k - 1])
-    km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(vectors)
-    return relabel(km.labels_.astype(np.int64))
+    return relabel(kmeans(vectors, k, seed=seed))
 
 
 def cluster(

@@ -275,20 +275,29 @@ def evaluate_checkpoints(
     seed: int = 0,
 ) -> EvalResult:
     """:func:`evaluate` for encoder checkpoints (name -> path; None = the shipped model), with
-    the MFCC-statistics and random-weights baselines (the first checkpoint's architecture)."""
+    the MFCC-statistics and random-weights baselines (the first checkpoint's architecture;
+    random weights need torch, the train extra, and are left out without it)."""
+    import importlib.util
+
     from diarize.baselines import MfccStatsEncoder
-    from diarize.encoder import load_encoder, random_encoder
+    from diarize.config import EncoderConfig
+    from diarize.encoder import load_encoder
 
     models: dict[str, EmbeddingModel] = {
         name: load_encoder(path) for name, path in checkpoints.items()
     }
     if baselines:
         models["MFCC statistics"] = MfccStatsEncoder()
-        first = next(iter(models.values()), None)
-        if first is not None and hasattr(first, "model"):
-            models["random weights"] = random_encoder(
-                seed, first.model.config, first.feature_config
-            )
+        if importlib.util.find_spec("torch") is None:
+            logger.warning("no 'random weights' baseline: it needs torch (the train extra)")
         else:
-            models["random weights"] = random_encoder(seed)
+            from diarize.encoder import random_encoder
+
+            first = next(iter(models.values()), None)
+            config = getattr(getattr(first, "model", None), "config", None)
+            spec = getattr(first, "encoder_config", None)  # an ONNX export's architecture
+            if config is None and isinstance(spec, dict):
+                config = EncoderConfig(**{**spec, "dilations": tuple(spec["dilations"])})
+            feature_config = getattr(first, "feature_config", None) if config else None
+            models["random weights"] = random_encoder(seed, config, feature_config)
     return evaluate(models, source, lengths, num_nontarget, seed)

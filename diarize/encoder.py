@@ -1,98 +1,55 @@
-"""The segment encoder: log-mel -> residual TDNN trunk -> mean+std pooling -> embedding.
+"""The segment encoder's public face, and the model that diarizing runs: an ONNX export.
 
 Public face (what the pipeline, benchmarks and evaluations use)::
 
-    enc = load_encoder(path=None)          # None = the shipped model in models/
+    enc = load_encoder(path=None)          # None = models/encoder-v1.onnx (no torch needed)
     emb = enc.embed(waveforms)             # (num_windows, num_samples) -> (num_windows, dim)
     emb = enc.embed_windows(waveform, bounds)  # windows of one long signal, trunk shared
 
-Checkpoints hold only primitives and tensors so ``torch.load(weights_only=True)`` works.
+``load_encoder`` reads an ONNX export (``.onnx`` plus its ``.npz`` sidecar, written by
+``diarize export MODEL.pt``) with ONNX Runtime and a numpy front end, or a PyTorch checkpoint
+(any other suffix, ``.pt``) with torch, which needs the ``train`` extra. The network, training
+and checkpoints live in :mod:`diarize.nn`; the names that used to live here (``Encoder``,
+``SegmentEncoder``, ``save_encoder``, ``random_encoder``, ...) still resolve, on first use.
+
+The sidecar holds everything of the checkpoint that is not the network: the front end and
+encoder configuration, the back end (PLDA, stopping thresholds), the calibration record, the
+training meta, and the name and sha256 of the ``.pt`` it was exported from.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
+import json
 import logging
 import os
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from diarize.config import EncoderConfig, FeatureConfig
-from diarize.errors import ModelError
-from diarize.features import Fbank
+from diarize.config import FeatureConfig
+from diarize.errors import ModelError, require
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = "encoder-v1.pt"
+DEFAULT_MODEL = "encoder-v1.onnx"
+#: Sidecar format written by ``diarize export`` (diarize.export.SIDECAR_VERSION).
+SIDECAR_VERSION = 1
+#: Longest stretch of audio (seconds) whose trunk runs in one call: the network's
+#: intermediate arrays (tens of bytes per frame and channel) stay under ~100 MB.
+MAX_SEGMENT_SECONDS = 30.0
 
 
-class ResBlock(nn.Module):
-    """Dilated 3-tap convolution + 1x1 convolution with a residual connection."""
-
-    def __init__(self, channels: int, dilation: int):
-        super().__init__()
-        self.conv1 = nn.Conv1d(channels, channels, 3, dilation=dilation, padding=dilation)
-        self.bn1 = nn.BatchNorm1d(channels)
-        self.conv2 = nn.Conv1d(channels, channels, 1)
-        self.bn2 = nn.BatchNorm1d(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(x + self.bn2(self.conv2(h)))
-
-
-class SegmentEncoder(nn.Module):
-    """Frame-level trunk with a small receptive field, statistics pooling, linear embedding.
-
-    The trunk's receptive field is ``kernel_size + 2 * sum(dilations)`` frames (23 by default),
-    so on a long recording it is computed once and pooled per window (see ``Encoder``).
-    """
-
-    def __init__(self, config: EncoderConfig, in_dim: int):
-        super().__init__()
-        self.config = config
-        c = config.channels
-        self.stem = nn.Sequential(
-            nn.Conv1d(in_dim, c, config.kernel_size, padding=config.kernel_size // 2),
-            nn.BatchNorm1d(c),
-            nn.ReLU(),
-        )
-        self.blocks = nn.Sequential(*[ResBlock(c, d) for d in config.dilations])
-        self.expand = nn.Sequential(
-            nn.Conv1d(c, config.pool_channels, 1), nn.BatchNorm1d(config.pool_channels), nn.ReLU()
-        )
-        self.head = nn.Linear(2 * config.pool_channels, config.embed_dim)
-        self.head_bn = nn.BatchNorm1d(config.embed_dim)
-
-    @property
-    def receptive_field(self) -> int:
-        return self.config.kernel_size + 2 * sum(self.config.dilations)
-
-    def trunk(self, feats: torch.Tensor) -> torch.Tensor:
-        """(batch, num_frames, num_mel_bins) -> (batch, pool_channels, num_frames)."""
-        return self.expand(self.blocks(self.stem(feats.transpose(1, 2))))
-
-    def embed_stats(self, stats: torch.Tensor) -> torch.Tensor:
-        """(batch, 2 * pool_channels) pooled statistics -> (batch, embed_dim), not normalised."""
-        return self.head_bn(self.head(stats))
-
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        """(batch, num_frames, num_mel_bins) -> (batch, embed_dim), not normalised."""
-        h = self.trunk(feats)
-        mean = h.mean(dim=2)
-        std = (h.square().mean(dim=2) - mean.square()).clamp(min=1e-5).sqrt()
-        return self.embed_stats(torch.cat([mean, std], dim=1))
-
-
-def _l2(x: np.ndarray) -> np.ndarray:
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, float32."""
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+_l2 = l2_normalise
 
 
 class EmbeddingModel:
@@ -128,41 +85,157 @@ class EmbeddingModel:
         return out
 
 
-class Encoder(EmbeddingModel):
-    """A trained ``SegmentEncoder`` with its front end, ready for inference on numpy audio."""
+# --------------------------------------------------------------------------- ONNX Runtime
 
-    def __init__(
-        self,
-        model: SegmentEncoder,
-        feature_config: FeatureConfig,
-        meta: dict[str, Any] | None = None,
-        extra: dict[str, Any] | None = None,
-    ):
-        self.model = model.eval()
-        self.fbank = Fbank(feature_config)
-        self.feature_config = feature_config
-        self.sample_rate = feature_config.sample_rate
-        self.dim = model.config.embed_dim
-        self.meta = dict(meta or {})
-        self.extra = dict(extra or {})
+_threads_lock = threading.Lock()
+_num_threads: int | None = None
+
+
+def set_num_threads(num_threads: int | None) -> None:
+    """Threads of the encoder: intra-op threads of the ONNX Runtime sessions created from now
+    on (None = ONNX Runtime's default, one per physical core), and torch's threads, now if
+    torch is imported, else when :mod:`diarize.nn` imports it. ``diarize batch`` workers set
+    their share of the cores."""
+    global _num_threads
+    with _threads_lock:
+        _num_threads = num_threads
+    if num_threads is not None and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(int(num_threads))
+
+
+def get_num_threads() -> int | None:
+    """What :func:`set_num_threads` last set (None: the runtimes' defaults)."""
+    return _num_threads
+
+
+def onnx_session(path: str | Path, num_threads: int | None = None):
+    """An ONNX Runtime CPU session for ``path`` (``num_threads`` None = the process default
+    of :func:`set_num_threads`)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    threads = num_threads if num_threads is not None else _num_threads
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    # Idle threads sleep instead of spinning: spinning threads burn the cores that other
+    # processes (or our own numpy) need; on a busy 2-core machine the example took 1.6 s
+    # from start to exit instead of 2.7 s with spinning.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # warnings about unused initialisers are not ours to fix
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own exception types
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path}: cannot load the ONNX model ({reason})") from None
+
+
+def sidecar_path(onnx_path: str | Path) -> Path:
+    """Where the configuration and back end of an ONNX export live: ``NAME.npz``."""
+    return Path(onnx_path).with_suffix(".npz")
+
+
+def _restore(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """JSON from the sidecar with its array placeholders replaced by the arrays."""
+    if isinstance(value, dict):
+        if set(value) == {"__array__"}:
+            return arrays[value["__array__"]]
+        return {k: _restore(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore(v, arrays) for v in value]
+    return value
+
+
+def read_sidecar(onnx_path: str | Path) -> dict[str, Any]:
+    """The sidecar of an ONNX export as one dictionary (arrays in place)."""
+    path = sidecar_path(onnx_path)
+    if not path.is_file():
+        raise ModelError(
+            f"{path}: not found; an exported model is NAME.onnx with NAME.npz beside it "
+            "(diarize export writes both)"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        header = json.loads(str(arrays.pop("config")[()]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{path}: not a diarize model sidecar ({exc})") from None
+    if int(header.get("format_version", -1)) != SIDECAR_VERSION:
+        raise ModelError(f"{path}: unsupported sidecar format {header.get('format_version')}")
+    return _restore(header, arrays)
+
+
+class OnnxEncoder(EmbeddingModel):
+    """An exported encoder: numpy front end, ONNX Runtime network, numpy pooling indices.
+
+    The ONNX graph takes normalised log-mel features ``(batch, num_frames, num_mel_bins)`` and,
+    per batch item, the first and one-past-last frame of each window ``(batch, num_windows)``
+    int64, and returns the windows' embeddings before length normalisation ``(batch,
+    num_windows, dim)``: trunk, mean+std pooling over each window's frames (float64 cumulative
+    sums), linear head. One call embeds every window of a chunk of audio.
+    """
+
+    def __init__(self, path: str | Path, num_threads: int | None = None):
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"{path}: model file not found")
+        card = read_sidecar(path)
+        try:
+            self.feature_config = FeatureConfig(**card["feature_config"])
+            self.encoder_config = dict(card["encoder_config"])
+            self.receptive_field = int(card["receptive_field"])
+            self.dim = int(card["embed_dim"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{sidecar_path(path)}: incomplete sidecar ({exc})") from None
+        from diarize.features import LogMel
+
+        self.path = path
+        self.fbank = LogMel(self.feature_config)
+        self.sample_rate = self.feature_config.sample_rate
+        self.meta = dict(card.get("meta", {}))
+        self.meta["path"] = str(path)
+        self.extra = dict(card.get("extra", {}))
+        self.source = dict(card.get("source", {}))
         self.name = str(self.meta.get("name", "encoder"))
+        self.session = onnx_session(path, num_threads)
+        self._torch = None
 
-    @torch.inference_mode()
+    def _run(self, feats: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        (emb,) = self.session.run(
+            ["embeddings"],
+            {
+                "features": np.ascontiguousarray(feats, dtype=np.float32),
+                "starts": np.ascontiguousarray(starts, dtype=np.int64),
+                "ends": np.ascontiguousarray(ends, dtype=np.int64),
+            },
+        )
+        return emb
+
     def embed(self, waveforms: np.ndarray) -> np.ndarray:
         waveforms = np.asarray(waveforms, dtype=np.float32)
         if waveforms.ndim != 2:
             raise ValueError(f"expected (num_windows, num_samples), got {waveforms.shape}")
         if waveforms.shape[1] < self.fbank.win_samples * 2:
             raise ValueError(f"windows of {waveforms.shape[1]} samples are too short")
-        feats = self.fbank(torch.from_numpy(waveforms))
-        return _l2(self.model(feats).numpy())
+        feats = self.fbank(waveforms)
+        num = len(feats)
+        starts = np.zeros((num, 1), dtype=np.int64)
+        ends = np.full((num, 1), feats.shape[1], dtype=np.int64)
+        return l2_normalise(self._run(feats, starts, ends)[:, 0])
 
-    @torch.inference_mode()
     def embed_windows(
         self, waveform: np.ndarray, bounds: np.ndarray, batch_size: int = 64, chunk: float = 120.0
     ) -> np.ndarray:
-        """Shared-trunk extraction: the front end and trunk run once per chunk of audio and
-        each window pools the trunk's frames it covers (cumulative sums, float64)."""
+        """Shared-trunk extraction: the front end and trunk run once per stretch of audio and
+        each window pools the trunk's frames it covers (as ``diarize.nn.Encoder`` does).
+
+        A stretch is a run of windows with less than two receptive fields between them (the
+        frames of a longer pause are needed by no window and are not computed), cut at
+        ``min(chunk, MAX_SEGMENT_SECONDS)`` seconds; each is computed with its context (the
+        receptive field and the CMN half-window) on both sides, so the embeddings do not
+        depend on where the cuts fall.
+        """
         bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
         out = np.zeros((len(bounds), self.dim), dtype=np.float32)
         if len(bounds) == 0:
@@ -171,81 +244,62 @@ class Encoder(EmbeddingModel):
         # Frames fully inside each window.
         f0 = -(-bounds[:, 0] // hop)
         f1 = np.maximum((bounds[:, 1] - win) // hop + 1, f0 + 1)
-        chunk_frames = max(int(chunk * self.sample_rate) // hop, 1000)
+        seconds = min(chunk, MAX_SEGMENT_SECONDS)
+        max_frames = max(int(seconds * self.sample_rate) // hop, 1000)
         # Context on both sides: CMN half-window plus the trunk's receptive field.
-        margin = self.fbank.cmn_frames // 2 + self.model.receptive_field
+        margin = self.fbank.cmn_frames // 2 + self.receptive_field
         total_frames = self.fbank.num_frames(len(waveform))
         delta = np.zeros(total_frames + 1, dtype=np.int64)
         np.add.at(delta, np.clip(f0, 0, total_frames), 1)
         np.add.at(delta, np.clip(f1, 0, total_frames), -1)
         covered = np.cumsum(delta[:-1]) > 0
         order = np.argsort(f0, kind="stable")
+        starts, ends = f0[order].tolist(), f1[order].tolist()
         pos = 0
-        for c0 in range(0, max(total_frames, 1), chunk_frames):
-            c1 = min(c0 + chunk_frames, total_frames)
-            # Windows whose first frame lies in this chunk; they may extend past c1.
-            sel = []
-            while pos < len(order) and (f0[order[pos]] < c1 or c1 == total_frames):
-                sel.append(order[pos])
-                pos += 1
-            if not sel:
-                continue
-            sel = np.asarray(sel)
-            lo = max(0, c0 - margin)
-            hi = min(total_frames, max(c1, int(f1[sel].max())) + margin)
-            seg = torch.from_numpy(
-                np.ascontiguousarray(waveform[lo * hop : (hi - 1) * hop + win], dtype=np.float32)
-            )
+        while pos < len(order):
+            seg_lo, seg_hi, end = starts[pos], ends[pos], pos + 1
+            while end < len(order) and starts[end] <= seg_hi + 2 * margin:
+                if max(seg_hi, ends[end]) - seg_lo > max_frames:
+                    break
+                seg_hi = max(seg_hi, ends[end])
+                end += 1
+            sel, pos = order[pos:end], end
+            lo = max(0, seg_lo - margin)
+            hi = min(total_frames, seg_hi + margin)
+            seg = np.ascontiguousarray(waveform[lo * hop : (hi - 1) * hop + win], dtype=np.float32)
             # Normalise with speech (window-covered) frames only, as training windows are.
-            mask = torch.from_numpy(covered[lo:hi])[None]
-            h = self.model.trunk(self.fbank(seg[None], mask))[0].to(torch.float64)  # (P, T)
-            zeros = torch.zeros(h.shape[0], 1, dtype=torch.float64)
-            s1 = torch.cat([zeros, h.cumsum(dim=1)], dim=1)
-            s2 = torch.cat([zeros, h.square().cumsum(dim=1)], dim=1)
-            a = torch.from_numpy(np.clip(f0[sel] - lo, 0, h.shape[1] - 1))
-            b = torch.from_numpy(np.clip(f1[sel] - lo, 1, h.shape[1]))
-            b = torch.maximum(b, a + 1)
-            n = (b - a).to(torch.float64)
-            mean = (s1[:, b] - s1[:, a]) / n
-            var = (s2[:, b] - s2[:, a]) / n - mean.square()
-            std = var.clamp(min=1e-5).sqrt()
-            stats = torch.cat([mean, std], dim=0).T.to(torch.float32)
-            for i in range(0, len(sel), 4096):
-                out[sel[i : i + 4096]] = _l2(self.model.embed_stats(stats[i : i + 4096]).numpy())
+            feats = self.fbank(seg[None], covered[lo:hi][None])
+            num = feats.shape[1]
+            a = np.clip(f0[sel] - lo, 0, num - 1)
+            b = np.maximum(np.clip(f1[sel] - lo, 1, num), a + 1)
+            out[sel] = l2_normalise(self._run(feats, a[None], b[None])[0])
         return out
 
+    def torch_encoder(self):
+        """The ``.pt`` checkpoint this model was exported from, as a torch encoder (what
+        ``--adapt`` fine-tunes); needs the train extra and the checkpoint beside the export,
+        unchanged since (same sha256)."""
+        if self._torch is not None:
+            return self._torch
+        require("torch", "--adapt (fine-tuning the encoder on the recording)")
+        from diarize.nn import load_checkpoint
 
-def checkpoint_dict(
-    model: SegmentEncoder,
-    feature_config: FeatureConfig,
-    meta: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Everything a checkpoint holds: primitives and tensors only."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "feature_config": dataclasses.asdict(feature_config),
-        "encoder_config": dataclasses.asdict(model.config),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "meta": dict(meta or {}),
-        "extra": dict(extra or {}),
-    }
+        name = self.source.get("file")
+        if not name:
+            raise ModelError(f"{self.path}: the sidecar does not name the checkpoint it came from")
+        pt = self.path.parent / name
+        if not pt.is_file():
+            raise ModelError(f"{pt}: the checkpoint {self.path.name} was exported from is missing")
+        if self.source.get("sha256") and sha256sum(pt) != self.source["sha256"]:
+            raise ModelError(
+                f"{pt} has changed since {self.path.name} was exported from it; "
+                f"export it again (diarize export {pt})"
+            )
+        self._torch = load_checkpoint(pt)
+        return self._torch
 
 
-def save_encoder(
-    path: str | Path,
-    model: SegmentEncoder,
-    feature_config: FeatureConfig,
-    meta: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write a checkpoint atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint_dict(model, feature_config, meta, extra), tmp)
-    os.replace(tmp, path)
-    return path
+# --------------------------------------------------------------------------- loading
 
 
 def default_model_path() -> Path:
@@ -261,48 +315,51 @@ def sha256sum(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def build_from_checkpoint(ckpt: dict[str, Any]) -> tuple[SegmentEncoder, FeatureConfig]:
-    try:
-        if int(ckpt["format_version"]) != FORMAT_VERSION:
-            raise ModelError(f"unsupported checkpoint format {ckpt['format_version']}")
-        feature_config = FeatureConfig(**ckpt["feature_config"])
-        enc = dict(ckpt["encoder_config"])
-        enc["dilations"] = tuple(enc["dilations"])
-        model = SegmentEncoder(EncoderConfig(**enc), feature_config.num_mel_bins)
-        model.load_state_dict(ckpt["state_dict"])
-    except (KeyError, TypeError, RuntimeError) as exc:
-        raise ModelError(f"checkpoint is not a diarize encoder: {exc}") from None
-    return model, feature_config
+def load_encoder(path: str | Path | None = None) -> EmbeddingModel:
+    """Load an encoder (``None`` = the shipped model, or ``$DIARIZE_MODEL``).
 
-
-def load_encoder(path: str | Path | None = None) -> Encoder:
-    """Load an encoder checkpoint (``None`` = the shipped model)."""
+    ``NAME.onnx`` (with ``NAME.npz`` beside it) runs with ONNX Runtime; anything else is read
+    as a PyTorch checkpoint, which needs the train extra.
+    """
     path = Path(path) if path is not None else default_model_path()
+    if path.suffix.lower() == ".onnx":
+        return OnnxEncoder(path)
     if not path.is_file():
         raise ModelError(f"{path}: model checkpoint not found")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelError(f"{path}: cannot read checkpoint ({exc})") from None
-    if not isinstance(ckpt, dict):
-        raise ModelError(f"{path}: checkpoint is not a dictionary")
-    model, feature_config = build_from_checkpoint(ckpt)
-    meta = dict(ckpt.get("meta", {}))
-    meta.setdefault("path", str(path))
-    return Encoder(model, feature_config, meta, ckpt.get("extra", {}))
+        require("torch", f"the PyTorch checkpoint {path}")
+    except ImportError as exc:
+        exported = path.with_suffix(".onnx")
+        hint = (
+            f"; or use its ONNX export, --model {exported}"
+            if exported.is_file()
+            else f"; or, where the train extra is installed, export it once with "
+            f"'diarize export {path}' and use {exported} here"
+        )
+        raise type(exc)(f"{exc}{hint}") from None
+    from diarize.nn import load_checkpoint
+
+    return load_checkpoint(path)
 
 
-def random_encoder(
-    seed: int = 0,
-    config: EncoderConfig | None = None,
-    feature_config: FeatureConfig | None = None,
-) -> Encoder:
-    """An untrained encoder with seeded weights (tests, the 'random weights' baseline)."""
-    feature_config = feature_config or FeatureConfig()
-    gen = torch.Generator().manual_seed(seed)
-    model = SegmentEncoder(config or EncoderConfig(), feature_config.num_mel_bins)
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() > 1:
-                p.copy_(torch.randn(p.shape, generator=gen) * (1.0 / p[0].numel()) ** 0.5)
-    return Encoder(model, feature_config, {"name": f"random-{seed}"})
+_TORCH_NAMES = {
+    "FORMAT_VERSION",
+    "ResBlock",
+    "SegmentEncoder",
+    "Encoder",
+    "checkpoint_dict",
+    "save_encoder",
+    "build_from_checkpoint",
+    "read_checkpoint",
+    "load_checkpoint",
+    "random_encoder",
+}
+
+
+def __getattr__(name: str):
+    # The torch side (diarize.nn) is imported on first use of one of its names.
+    if name in _TORCH_NAMES:
+        import diarize.nn
+
+        return getattr(diarize.nn, name)
+    raise AttributeError(f"module 'diarize.encoder' has no attribute {name!r}")

@@ -25,6 +25,44 @@ class ConfigError(DiarizeError):
     """A configuration file or option is invalid."""
 
 
+class MissingExtraError(DiarizeError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it.
+
+    Also an ``ImportError``, so code that tolerates a missing package keeps doing so."""
+
+
+#: The optional dependencies of each extra (pyproject.toml), by the module that is imported.
+EXTRAS = {
+    "torch": "train",
+    "onnx": "train",
+    "av": "media",
+    "pyannote.core": "score",
+    "pyannote.metrics": "score",
+    "matplotlib": "plot",
+}
+
+
+def require(module: str, what: str) -> None:
+    """Raise :class:`MissingExtraError` unless ``module`` can be imported; ``what`` says
+    what needs it ("diarize train", "reading .m4a files", ...)."""
+    import importlib.util
+    import sys
+
+    if module in sys.modules:  # imported already, or blocked (None)
+        found = sys.modules[module] is not None
+    else:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a parent package is missing
+            found = False
+    if not found:
+        extra = EXTRAS.get(module, module)
+        raise MissingExtraError(
+            f"{what} needs {module}, which this installation lacks: "
+            f'pip install -e ".[{extra}]" (the {extra} extra) in the diarize folder'
+        )
+
+
 def read_text(path: str | Path, error: type[DiarizeError]) -> str:
     """A UTF-8 text file (a leading byte-order mark is dropped); a file that cannot be read
     raises ``error`` with a one-line reason."""

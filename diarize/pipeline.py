@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from diarize import audio as audio_io
 from diarize.backend import PLDA
@@ -26,7 +25,7 @@ from diarize.cluster import (
 from diarize.config import PipelineConfig, load_config, update_config
 from diarize.embed import detect_regions, embed_chunked, windows
 from diarize.encoder import EmbeddingModel, load_encoder
-from diarize.errors import AudioError, ConfigError, DiarizeError
+from diarize.errors import AudioError, ConfigError, DiarizeError, require
 from diarize.features import Mfcc
 from diarize.progress import StageBars, reporting
 from diarize.resegment import candidate_speakers, refine_gmm, resegment, to_turns
@@ -51,6 +50,8 @@ class Pipeline:
         model: str | Path | None = None,
     ):
         self.config = config or PipelineConfig()
+        if self.config.adapt.enabled:  # fail here, not on every file
+            require("torch", "--adapt (fine-tuning the encoder on the recording)")
         self.encoder = encoder if encoder is not None else load_encoder(model)
         self.timings: dict[str, float] = {}
         self._plda: PLDA | None = None
@@ -182,8 +183,6 @@ class Pipeline:
                 f"{name}: {duration:.2f} s of audio is shorter than the shortest window "
                 f"({shortest:.2f} s)"
             )
-        torch.manual_seed(config.seed)
-
         tic = time.perf_counter()
         regions, window_regions = detect_regions(waveform, config.vad, config.embed, sr)
         timings["vad"] = time.perf_counter() - tic
@@ -194,8 +193,9 @@ class Pipeline:
         else:
             encoder = self.encoder
             if config.adapt.enabled:
-                from diarize.adapt import adapt_encoder
+                from diarize.adapt import adapt_encoder, seed_torch
 
+                seed_torch(config.seed)
                 tic = time.perf_counter()
                 encoder = adapt_encoder(
                     encoder,
@@ -216,8 +216,8 @@ class Pipeline:
         if len(regions) and config.resegment.enabled and config.resegment.gmm_rounds > 0:
             tic = time.perf_counter()
             # Short-term features for the second resegmentation pass, kept as float16 (a
-            # 4-hour recording: 58 MB).
-            frames = self.mfcc.frames(waveform, dtype=np.float16)
+            # 4-hour recording: 58 MB); only the speech frames are used, and computed.
+            frames = self.mfcc.frames(waveform, dtype=np.float16, regions=regions)
             timings["frames"] = time.perf_counter() - tic
         return Analysis(
             uri,
@@ -484,6 +484,7 @@ def run_files(
     pipeline = Pipeline(config, model=options.model)
     references = None
     if options.reference is not None:
+        require("pyannote.metrics", "--ref (DER against a reference)")
         from diarize.scoring import read_rttm_source
 
         references = read_rttm_source(options.reference)

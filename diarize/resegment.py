@@ -18,12 +18,11 @@ the smoothed frame log-likelihoods (the classic GMM resegmentation of speaker di
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from diarize.cluster import centroids
 from diarize.config import ResegmentConfig
+from diarize.gmm import DiagonalGMM
 from diarize.progress import report
 from diarize.types import Regions, Turn
 
@@ -329,10 +328,8 @@ def _fit_speaker_models(
     seed: int,
     max_train_frames: int,
 ) -> dict:
-    """A diagonal Gaussian mixture per speaker with enough frames labelled for it."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
+    """A diagonal Gaussian mixture per speaker with enough frames labelled for it (a few EM
+    iterations are enough here; not converging is expected)."""
     models = {}
     for spk in range(k):
         own = np.flatnonzero(label == spk)
@@ -340,17 +337,12 @@ def _fit_speaker_models(
             continue
         if len(own) > max_train_frames:
             own = own[np.linspace(0, len(own) - 1, max_train_frames).astype(np.int64)]
-        with warnings.catch_warnings():
-            # A few EM iterations are enough here; not converging is expected.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            models[spk] = GaussianMixture(
-                n_components=min(config.gmm_components, max(1, len(own) // 50)),
-                covariance_type="diag",
-                reg_covar=1e-3,
-                max_iter=GMM_MAX_ITER,
-                init_params="k-means++",
-                random_state=seed,
-            ).fit(feats[own])
+        models[spk] = DiagonalGMM(
+            min(config.gmm_components, max(1, len(own) // 50)),
+            reg_covar=1e-3,
+            max_iter=GMM_MAX_ITER,
+            seed=seed,
+        ).fit(feats[own])
     return models
 
 
@@ -388,6 +380,38 @@ def refine_gmm(
     -------
     segments : list of (start_sample, end_sample, speaker_index), sorted, non-overlapping
     """
+    from threadpoolctl import threadpool_limits
+
+    # The matrices here are small (frames x 20 features x 8 components): BLAS threads only
+    # wait on each other, up to 50 times slower than one thread when other processes keep
+    # the cores busy. One thread gives the same numbers.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _refine_gmm(
+            segments,
+            frames,
+            hop,
+            regions,
+            candidates,
+            config,
+            keep_all,
+            seed,
+            sample_rate,
+            max_train_frames,
+        )
+
+
+def _refine_gmm(
+    segments: list[tuple[int, int, int]],
+    frames: np.ndarray,
+    hop: int,
+    regions: Regions,
+    candidates: np.ndarray,
+    config: ResegmentConfig,
+    keep_all: bool,
+    seed: int,
+    sample_rate: int,
+    max_train_frames: int,
+) -> list[tuple[int, int, int]]:
     if config.gmm_rounds <= 0 or not segments or candidates.shape[1] < 2:
         return segments
     num_frames = len(frames)

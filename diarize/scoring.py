@@ -1,5 +1,8 @@
 """Scoring against reference RTTM: the one module that imports pyannote.metrics.
 
+pyannote.metrics and pyannote.core come with the ``score`` extra (``pip install -e
+".[score]"``); reading and writing RTTM (:mod:`diarize.rttm`) needs neither.
+
 Collar convention: ``collar`` is pyannote.metrics' TOTAL width around each reference
 boundary; ``collar=0.5`` equals NIST md-eval's ``-c 0.25``.
 """
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diarize.errors import RTTMError
+from diarize.errors import RTTMError, require
 from diarize.rttm import read_rttm, read_uem
 from diarize.types import Diarization
 
@@ -31,6 +34,7 @@ _UEM_APPROXIMATED = "'uem' was approximated"
 def _uem_timeline(uem: Sequence[tuple[float, float]] | None, uri: str):
     if uem is None:
         return None
+    require("pyannote.metrics", "scoring against a reference (diarize score, --ref)")
     from pyannote.core import Segment, Timeline
 
     return Timeline([Segment(s, e) for s, e in uem], uri=uri)
@@ -44,6 +48,7 @@ def der_components(
     uem: Sequence[tuple[float, float]] | None = None,
 ) -> dict[str, float]:
     """DER components in seconds for one file: total, missed, false alarm, confusion."""
+    require("pyannote.metrics", "scoring against a reference (diarize score, --ref)")
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     metric = DiarizationErrorRate(collar=collar, skip_overlap=skip_overlap)
@@ -326,6 +331,7 @@ def score_one(
 
     ``collar`` is the TOTAL width around each reference boundary (md-eval's is half).
     """
+    require("pyannote.metrics", "scoring against a reference (diarize score, --ref)")
     from pyannote.metrics.diarization import (
         DiarizationCoverage,
         DiarizationErrorRate,
@@ -469,6 +475,7 @@ def _some(ids: Mapping[str, Any], shown: int = 3) -> str:
 def optimal_mapping(reference: Diarization, hypothesis: Diarization) -> dict[str, str]:
     """Hypothesis speaker -> reference speaker, the one-to-one mapping DER uses (Hungarian
     assignment on overlap duration). Unmatched hypothesis speakers are absent."""
+    require("pyannote.metrics", "scoring against a reference (diarize score, --ref)")
     from pyannote.metrics.diarization import DiarizationErrorRate
 
     if not reference.turns or not hypothesis.turns:

@@ -84,6 +84,9 @@ class Diarization:
 
     def to_annotation(self):
         """Return the turns as a ``pyannote.core.Annotation``."""
+        from diarize.errors import require
+
+        require("pyannote.core", "Diarization.to_annotation")
         from pyannote.core import Annotation, Segment
 
         annotation = Annotation(uri=self.uri)

@@ -6,12 +6,12 @@ ranges into the caller's waveform, and :func:`speech_probability` one probabilit
 Methods (``VADConfig.method``)
 
 ``"silero"``
-    The Silero VAD network (STFT, four conv blocks, one LSTM cell; MIT licence) with the weights
-    that the ``silero-vad`` package ships inside its wheel (read from its files, without
-    importing the package; nothing is downloaded). The package runs the network 32 ms at a
-    time; here the convolutional part, which only ever sees one 576-sample frame, runs batched
-    over a whole chunk and only the LSTM runs frame by frame, which gives the package's own
-    probabilities (to ~1e-6) about eight times faster, on one torch thread.
+    The Silero VAD network (STFT, four conv blocks, one LSTM cell; MIT licence) as the ONNX file
+    ``silero_vad_16k_sequence.onnx`` that the ``silero-vad`` wheel ships, copied into models/
+    (that package depends on torch; nothing is downloaded), run with ONNX Runtime. The package
+    runs the network 32 ms at a time; this layout of it runs the convolutional part, which only
+    ever sees one 576-sample frame, batched over a whole chunk and the LSTM along the frames, in
+    one call per chunk: the package's own probabilities (to ~1e-5), several times faster.
 ``"spectral"``
     Long-term spectral divergence (LTSD; Ramirez et al., 2004, "Efficient voice activity
     detection algorithms using long-term speech information") over 24 log-spaced bands against
@@ -45,16 +45,12 @@ recording is never converted to float32 whole; there each piece starts afresh.
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import logging
 import threading
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import scipy.fft
-from scipy.ndimage import maximum_filter1d, percentile_filter, uniform_filter1d
 
 from diarize.audio import resample
 from diarize.config import VADConfig
@@ -312,6 +308,8 @@ def _adaptive_level(
     padded = np.concatenate(
         [values, np.repeat(values[-1:], num_blocks * per_block - num_frames, axis=0)]
     )
+    from scipy.ndimage import percentile_filter
+
     blocks = np.percentile(padded.reshape(num_blocks, per_block, -1), quantiles[0], axis=1)
     span = min(_LEVEL_SPAN, 2 * num_blocks - 1)
     level = percentile_filter(blocks, quantiles[1], size=(span, 1), mode="reflect")
@@ -392,6 +390,8 @@ def _spectral_features(
     waveform: np.ndarray, sample_rate: int, chunk: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Band log-powers in dB (num_frames, num_bands) and harmonicity in [0, 1] (num_frames,)."""
+    import scipy.fft
+
     hop = int(round(FRAME_STEP["spectral"] * sample_rate))
     win = int(round(_SPECTRAL_WIN * sample_rate))
     n_fft = 1 << (2 * win - 1).bit_length()  # zero padding: the autocorrelation is linear
@@ -420,6 +420,8 @@ def _spectral_features(
 
 
 def _spectral_probs(waveform: np.ndarray, sample_rate: int, chunk: float) -> np.ndarray:
+    from scipy.ndimage import maximum_filter1d, uniform_filter1d
+
     log_power, harmonicity = _spectral_features(waveform, sample_rate, chunk)
     step = FRAME_STEP["spectral"]
     noise = _adaptive_level(log_power, step)
@@ -478,146 +480,83 @@ def _webrtc_probs(
 
 _SILERO_HOP = 512  # samples per probability at 16 kHz
 _SILERO_CONTEXT = 64  # samples of the previous frame that the network also sees
-_SILERO_KEYS = {
-    "stft.forward_basis_buffer": (258, 1, 256),
-    "encoder.0.reparam_conv.weight": (128, 129, 3),
-    "encoder.0.reparam_conv.bias": (128,),
-    "encoder.1.reparam_conv.weight": (64, 128, 3),
-    "encoder.1.reparam_conv.bias": (64,),
-    "encoder.2.reparam_conv.weight": (64, 64, 3),
-    "encoder.2.reparam_conv.bias": (64,),
-    "encoder.3.reparam_conv.weight": (128, 64, 3),
-    "encoder.3.reparam_conv.bias": (128,),
-    "decoder.rnn.weight_ih": (512, 128),
-    "decoder.rnn.weight_hh": (512, 128),
-    "decoder.rnn.bias_ih": (512,),
-    "decoder.rnn.bias_hh": (512,),
-    "decoder.decoder.2.weight": (1, 128, 1),
-    "decoder.decoder.2.bias": (1,),
+_SILERO_STATE = 128  # LSTM state size
+_SILERO_MAX_FRAMES = 1024  # frames per call of the network
+#: The Silero VAD 16 kHz network in the layout that runs a whole sequence of frames at once
+#: (``silero_vad_16k_sequence.onnx`` of the silero-vad 6.2.3 wheel, MIT licence; copied into
+#: models/ with its licence, sha256 in models/README.md).
+SILERO_MODEL = "silero_vad_16k_sequence.onnx"
+_SILERO_INPUTS = {
+    "input": [None, _SILERO_HOP + _SILERO_CONTEXT],
+    "h": [1, 1, _SILERO_STATE],
+    "c": [1, 1, _SILERO_STATE],
 }
-_SILERO_STRIDES = (1, 2, 2, 1)
 
 _silero_lock = threading.Lock()
 _silero_cache: dict[str, object] = {}
 
 
-def silero_weights_path() -> Path:
-    """Path of the TorchScript Silero VAD file inside the installed ``silero-vad`` package.
+def silero_model_path() -> Path:
+    """Path of the Silero VAD ONNX file shipped in models/."""
+    from diarize.encoder import MODELS_DIR
 
-    The package is located without importing it: importing ``silero_vad`` sets
-    ``torch.set_num_threads(1)`` for the whole process.
-    """
-    spec = importlib.util.find_spec("silero_vad")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            "VAD method 'silero' needs the silero-vad package (pip install silero-vad), "
-            'or choose [vad] method = "spectral" or "energy"'
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad.jit"
+    path = MODELS_DIR / SILERO_MODEL
     if not path.is_file():
-        raise ModelError(f"{path}: the silero-vad package has no silero_vad.jit model file")
+        raise ModelError(
+            f"{path}: the Silero VAD model is missing from models/; "
+            'restore it, or choose [vad] method = "spectral" or "energy"'
+        )
     return path
 
 
-def _silero_model():
-    """(conv weights dict, torch.nn.LSTM) of the 16 kHz Silero network, loaded once."""
+def _silero_session():
+    """The ONNX Runtime session of the Silero network, loaded once per process, on one
+    thread: the network is too small to gain from intra-op threads, and when other processes
+    keep the cores busy, threads waiting on each other make it many times slower."""
     with _silero_lock:
-        if "model" not in _silero_cache:
-            _silero_cache["model"] = _load_silero()
-        return _silero_cache["model"]
+        if "session" not in _silero_cache:
+            from diarize.encoder import onnx_session
 
-
-def _load_silero():
-    import warnings
-
-    import torch
-
-    path = silero_weights_path()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
-        try:
-            scripted = torch.jit.load(str(path), map_location="cpu")
-        except Exception as exc:
-            raise ModelError(f"{path}: could not load the Silero VAD model ({exc})") from None
-    state = {
-        key[len("_model.") :]: value.detach().float().clone()
-        for key, value in scripted.state_dict().items()
-        if key.startswith("_model.")
-    }
-    shapes = {key: tuple(value.shape) for key, value in state.items()}
-    if shapes != _SILERO_KEYS:
-        raise ModelError(
-            f"{path}: this silero-vad release has a network layout that diarize does not know; "
-            'install silero-vad 6.x, or choose [vad] method = "spectral"'
-        )
-    lstm = torch.nn.LSTM(128, 128, batch_first=True)
-    with torch.no_grad():
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(lstm, f"{name}_l0").copy_(state[f"decoder.rnn.{name}"])
-    lstm.eval()
-    logger.debug("loaded Silero VAD weights from %s", path)
-    return state, lstm
+            path = silero_model_path()
+            session = onnx_session(path, num_threads=1)
+            shapes = {
+                i.name: [d if isinstance(d, int) else None for d in i.shape]
+                for i in session.get_inputs()
+            }
+            if shapes != _SILERO_INPUTS:
+                raise ModelError(
+                    f"{path}: not the Silero sequence network diarize expects (inputs {shapes})"
+                )
+            _silero_cache["session"] = session
+            logger.debug("loaded Silero VAD from %s", path)
+        return _silero_cache["session"]
 
 
 def _silero_probs(waveform: np.ndarray, sample_rate: int, chunk: float) -> np.ndarray:
-    """One probability per 512 samples at 16 kHz (32 ms), the package's own framing."""
+    """One probability per 512 samples at 16 kHz (32 ms), the package's own framing.
+
+    Frame ``i`` is the network's input of the package's 32-ms loop: the 64 samples before it
+    and its own 512 (zeros outside the signal). The network's convolutions see one frame at a
+    time and its LSTM runs along the frames, so a chunk of frames is one call, the LSTM state
+    carried from chunk to chunk: the package's probabilities to ~1e-5.
+    """
     if sample_rate != _SILERO_RATE:
         waveform = resample(_to_float(waveform), sample_rate, _SILERO_RATE)
-    state, lstm = _silero_model()
-    with _one_torch_thread():
-        return _silero_forward(waveform, state, lstm, chunk)
-
-
-@contextlib.contextmanager
-def _one_torch_thread():
-    """Run torch on one thread, then restore the caller's setting.
-
-    The network is too small to gain from intra-op threads, and when other processes keep
-    the cores busy, two threads waiting on each other made it 5 to 40 times slower.
-    """
-    import torch
-
-    before = torch.get_num_threads()
-    if before != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if before != 1:
-            torch.set_num_threads(before)
-
-
-def _silero_forward(waveform: np.ndarray, state: dict, lstm, chunk: float) -> np.ndarray:
-    import torch
-    import torch.nn.functional as F
-
+    session = _silero_session()
     num_frames = -(-len(waveform) // _SILERO_HOP)
     probs = np.empty(num_frames, dtype=np.float32)
-    hidden = None
-    basis = state["stft.forward_basis_buffer"]
-    cutoff = basis.shape[0] // 2
-    with torch.inference_mode():
-        for first, last in _chunks(num_frames, _frames_per_chunk(chunk, FRAME_STEP["silero"])):
-            # Frame i sees the 64 samples before it and its own 512 (zeros outside the signal).
-            begin = first * _SILERO_HOP - _SILERO_CONTEXT
-            segment = np.zeros((last - first) * _SILERO_HOP + _SILERO_CONTEXT, dtype=np.float32)
-            lo, hi = max(begin, 0), min(last * _SILERO_HOP, len(waveform))
-            segment[lo - begin : hi - begin] = _to_float(waveform[lo:hi])
-            x = torch.from_numpy(segment).unfold(0, _SILERO_HOP + _SILERO_CONTEXT, _SILERO_HOP)
-            x = F.pad(x.unsqueeze(1), (0, _SILERO_CONTEXT), mode="reflect")
-            x = F.conv1d(x, basis, stride=_SILERO_HOP // 4)
-            x = torch.sqrt(x[:, :cutoff] ** 2 + x[:, cutoff:] ** 2)
-            for i, stride in enumerate(_SILERO_STRIDES):
-                x = F.conv1d(
-                    x,
-                    state[f"encoder.{i}.reparam_conv.weight"],
-                    state[f"encoder.{i}.reparam_conv.bias"],
-                    stride=stride,
-                    padding=1,
-                ).relu_()
-            # x: (num_chunk_frames, 128, 1); the LSTM runs along the frames.
-            out, hidden = lstm(x[:, :, 0].unsqueeze(0), hidden)
-            logits = out[0].relu() @ state["decoder.decoder.2.weight"][0, :, 0]
-            logits = logits + state["decoder.decoder.2.bias"][0]
-            probs[first:last] = torch.sigmoid(logits).numpy()
+    h = np.zeros((1, 1, _SILERO_STATE), dtype=np.float32)
+    c = np.zeros((1, 1, _SILERO_STATE), dtype=np.float32)
+    width = _SILERO_HOP + _SILERO_CONTEXT
+    # At most ~33 s per call, whatever the chunk: the network's intermediate arrays grow with
+    # the frames of a call (tens of MB for 300 s), and the LSTM state carries over anyway.
+    per_call = min(_frames_per_chunk(chunk, FRAME_STEP["silero"]), _SILERO_MAX_FRAMES)
+    for first, last in _chunks(num_frames, per_call):
+        begin = first * _SILERO_HOP - _SILERO_CONTEXT
+        segment = np.zeros((last - first) * _SILERO_HOP + _SILERO_CONTEXT, dtype=np.float32)
+        lo, hi = max(begin, 0), min(last * _SILERO_HOP, len(waveform))
+        segment[lo - begin : hi - begin] = _to_float(waveform[lo:hi])
+        frames = np.lib.stride_tricks.sliding_window_view(segment, width)[::_SILERO_HOP]
+        out, h, c = session.run(None, {"input": np.ascontiguousarray(frames), "h": h, "c": c})
+        probs[first:last] = out
     return probs

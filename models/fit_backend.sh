@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Rebuild the label-free back end stored in models/encoder-v1.pt (PLDA + stopping thresholds).
+# Rebuild the label-free back end stored in models/encoder-v1.pt (PLDA + stopping thresholds),
+# then export the calibrated checkpoint to ONNX (OUT's name with .onnx and .npz), which is what
+# diarizing runs. Needs the train extra.
 #   models/fit_backend.sh RAW_CHECKPOINT [DATA_DIR [OUT]]
 # DATA_DIR: the unlabeled recordings to calibrate on (default ../shared/data/train/librispeech/
 # librispeech_train-clean-100); OUT: where the calibrated checkpoint goes (default
@@ -24,3 +26,4 @@ done
 diarize simulate "$work/conv" --source "$work/src" --num-files "$conversations" --minutes 0.75 \
   --seed "$seed" --snr-db 15 30 --max-speakers 4 -q
 diarize fit-backend "$data" --model "$raw" --conversations "$work/conv" -o "$out"
+diarize export "$out"

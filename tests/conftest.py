@@ -1,15 +1,37 @@
-"""Shared fixtures: synthetic voices whose right answer is known, and a tiny random encoder."""
+"""Shared fixtures: synthetic voices whose right answer is known, and a tiny random encoder.
+
+The tiny encoder is an ONNX export (tests/data/tiny-encoder.onnx, written by
+tests/make_tiny_encoder.py), so every test that only embeds runs without torch; tests of the
+torch side (training, adaptation, export, .pt checkpoints) use ``tiny_torch_encoder``, the
+same weights as a torch model, and skip where torch is not installed.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from diarize.config import EncoderConfig, PipelineConfig, update_config
-from diarize.encoder import random_encoder
+from diarize.config import PipelineConfig, update_config
+from diarize.encoder import OnnxEncoder
 
 SR = 16000
+DATA = Path(__file__).resolve().parent / "data"
+#: the tiny encoder's ONNX export and the checkpoint it was exported from
+TINY_ONNX = DATA / "tiny-encoder.onnx"
+TINY_PT = DATA / "tiny-encoder.pt"
+
+
+def torchaudio_functional():
+    """``torchaudio.functional``, the reference of the numpy front end and resampler; skips
+    the test where it is missing or cannot load its library next to this torch."""
+    try:
+        import torchaudio.functional as functional
+    except (ImportError, OSError) as exc:
+        pytest.skip(f"torchaudio is not usable here: {str(exc).splitlines()[0]}")
+    return functional
 
 
 def synth_voice(f0: float, formants: tuple[float, float], duration: float, seed: int = 0):
@@ -61,10 +83,17 @@ def conversation(pattern=("A", "B", "A", "B"), turn=3.0, pause=0.5, noise=1e-3, 
 
 @pytest.fixture(scope="session")
 def tiny_encoder():
-    """A small randomly initialised encoder: fast, deterministic, not trained."""
-    return random_encoder(
-        0, EncoderConfig(channels=32, dilations=(2, 3), pool_channels=64, embed_dim=32)
-    )
+    """A small randomly initialised encoder (ONNX): fast, deterministic, not trained."""
+    return OnnxEncoder(TINY_ONNX)
+
+
+@pytest.fixture(scope="session")
+def tiny_torch_encoder():
+    """The tiny encoder as a torch model (skips without torch)."""
+    pytest.importorskip("torch")
+    from diarize.nn import load_checkpoint
+
+    return load_checkpoint(TINY_PT)
 
 
 @pytest.fixture(scope="session")

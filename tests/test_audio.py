@@ -1,10 +1,12 @@
-import av
+import sys
+
 import numpy as np
 import pytest
 import soundfile as sf
 
 from diarize import audio
-from diarize.errors import AudioError
+from diarize.errors import AudioError, MissingExtraError
+from tests.conftest import torchaudio_functional
 
 
 def _tone(rate, seconds, freq=440.0, channels=1):
@@ -33,6 +35,7 @@ def test_mp3_48k(tmp_path):
 
 
 def test_m4a_through_pyav(tmp_path):
+    av = pytest.importorskip("av")  # the media extra
     path = tmp_path / "a.m4a"
     rate = 44100
     with av.open(str(path), "w") as container:
@@ -48,6 +51,42 @@ def test_m4a_through_pyav(tmp_path):
     y = audio.load(path)
     assert abs(len(y) - 16000) < 0.1 * 16000
     assert np.abs(y).max() > 0.3
+
+
+def test_m4a_without_pyav_names_the_media_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # import av -> ImportError
+    path = tmp_path / "a.m4a"
+    path.write_bytes(b"\0" * 1000)
+    with pytest.raises(MissingExtraError, match=r'pip install -e "\.\[media\]"'):
+        audio.load(path)
+    # A file soundfile should read but cannot is simply not audio, extra or not.
+    (tmp_path / "b.wav").write_text("not audio\n" * 50)
+    with pytest.raises(AudioError, match="b.wav: not a readable audio file"):
+        audio.load(tmp_path / "b.wav")
+
+
+@pytest.mark.parametrize("rates", [(8000, 16000), (44100, 16000), (48000, 16000), (16000, 22050)])
+def test_resampler_matches_torchaudio(rates):
+    """The numpy resampler computes torchaudio's windowed-sinc resampling (its default
+    filter): the same filter taps, so the outputs differ by float32 rounding only."""
+    torch = pytest.importorskip("torch")
+    functional = torchaudio_functional()
+    orig, new = rates
+    x = np.random.default_rng(0).standard_normal(orig).astype(np.float32) * 0.1
+    ours = audio.resample(x, orig, new)
+    theirs = functional.resample(torch.from_numpy(x), orig, new).numpy()
+    assert ours.shape == theirs.shape == (-(-len(x) * new // orig),)
+    np.testing.assert_allclose(ours, theirs, atol=1e-5)  # float32 sums of up to 334 taps
+
+
+def test_resampler_keeps_a_tone_and_its_length():
+    # 1 kHz tone through 16 -> 8 -> 16 kHz: below both Nyquist frequencies, it survives.
+    t = np.arange(16000) / 16000
+    x = (0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    y = audio.resample(audio.resample(x, 16000, 8000), 8000, 16000)
+    assert y.shape == x.shape and y.dtype == np.float32
+    np.testing.assert_allclose(y[200:-200], x[200:-200], atol=2e-3)
+    assert audio.resample(np.zeros(0, np.float32), 44100, 16000).shape == (0,)
 
 
 def test_missing_file(tmp_path):

@@ -16,19 +16,16 @@ from benchmarks import faults
 from diarize.batch import LOCK_FILE, BatchOptions, find_audio, output_path, run_batch
 from diarize.cli import main
 from diarize.config import load_config
-from diarize.encoder import save_encoder
 from diarize.errors import ConfigError
 from diarize.pipeline import RunOptions
-from tests.conftest import SR, SYNTH_TOML, conversation
+from tests.conftest import SR, SYNTH_TOML, TINY_ONNX, conversation
 
 GOOD = ("call_a.wav", "call_b.wav")
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory, tiny_encoder):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_encoder(path, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
-    return path
+def model_path():
+    return TINY_ONNX
 
 
 @pytest.fixture(scope="module")
@@ -142,11 +139,11 @@ def test_dask_cluster_gives_the_same_bytes_as_worker_processes(
     pool_run, corpus, model_path, synth_config
 ):
     distributed = pytest.importorskip("distributed")
-    import torch
+    from diarize.encoder import get_num_threads, set_num_threads
 
     _, pool_out = pool_run
     out = pool_out.parent / "dask"
-    threads = torch.get_num_threads()  # in-process workers set this process's torch threads
+    threads = get_num_threads()  # in-process workers set this process's encoder threads
     try:
         with distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
@@ -159,7 +156,7 @@ def test_dask_cluster_gives_the_same_bytes_as_worker_processes(
                 RunOptions(config_path=synth_config, model=model_path, num_speakers=2),
             )
     finally:
-        torch.set_num_threads(threads)
+        set_num_threads(threads)
     assert [r.status for r in report.files] == ["ok", "ok", "failed"]
     assert report.summary["backend"].startswith("dask ")
     for name in ("call_a.rttm", "call_b.rttm", "all.rttm", "config.toml"):

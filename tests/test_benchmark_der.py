@@ -27,6 +27,7 @@ def _item(ref):
 
 
 def test_corpus_der_is_total_error_over_total_speech():
+    pytest.importorskip("pyannote.metrics")  # the score extra
     scores = Scores()
     # File a: perfect (10 s of speech). File b: 20 s, half of it given to the wrong speaker.
     scores.add(_item(_d("a", (0, 10, "A"))), _d("a", (0, 10, "x")), 1.0, 1.0)
@@ -39,6 +40,7 @@ def test_corpus_der_is_total_error_over_total_speech():
 
 
 def test_overlap_share_of_the_error():
+    pytest.importorskip("pyannote.metrics")  # the score extra
     ref = _d("o", (0, 12, "A"), (5, 15, "B"))
     assert overlap_regions(ref, [(0.0, 20.0)]) == [(5, 12)]
     assert overlap_regions(ref, [(0.0, 8.0)]) == [(5, 8)]

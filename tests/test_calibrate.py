@@ -1,13 +1,19 @@
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
-from diarize.calibrate import CalibrationConfig, fit_backend, list_audio, lowest_near_best
-from diarize.config import update_config
-from diarize.encoder import load_encoder, save_encoder
-from diarize.pipeline import Pipeline
-from tests.conftest import SR, SYNTH_CONFIG, conversation, synth_voice
+torch = pytest.importorskip("torch")  # fit-backend needs the train extra
+
+from diarize.calibrate import (  # noqa: E402
+    CalibrationConfig,
+    fit_backend,
+    list_audio,
+    lowest_near_best,
+)
+from diarize.config import update_config  # noqa: E402
+from diarize.encoder import load_encoder, save_encoder  # noqa: E402
+from diarize.pipeline import Pipeline  # noqa: E402
+from tests.conftest import SR, SYNTH_CONFIG, conversation, synth_voice  # noqa: E402
 
 
 def _tiny_model(tmp_path, tiny_encoder):
@@ -40,8 +46,8 @@ def _conversation_folder(root):
     return root
 
 
-def test_fit_backend_writes_a_loadable_checkpoint(tmp_path, tiny_encoder):
-    model = _tiny_model(tmp_path, tiny_encoder)
+def test_fit_backend_writes_a_loadable_checkpoint(tmp_path, tiny_torch_encoder):
+    model = _tiny_model(tmp_path, tiny_torch_encoder)
     data = _voice_recordings(tmp_path / "data", 6, 8.0)
     out = tmp_path / "calibrated.pt"
     cfg = CalibrationConfig(num_mixtures=20, plda_rank=8, min_windows=3, vad=SYNTH_CONFIG.vad)
@@ -69,12 +75,12 @@ def test_list_audio_folders_and_lists(tmp_path):
     assert list_audio([lst]) == [tmp_path / "a" / "x.flac"]
 
 
-def test_conversation_der_by_hand(tmp_path, tiny_encoder):
+def test_conversation_der_by_hand(tmp_path, tiny_torch_encoder):
     from diarize.calibrate import conversation_der
 
     _conversation_folder(tmp_path)  # A, B, A, B: 3 s each, 0.5 s pauses
     der = conversation_der(
-        tiny_encoder, tmp_path, "cosine", np.array([-1.0, 0.5]), vad=SYNTH_CONFIG.vad
+        tiny_torch_encoder, tmp_path, "cosine", np.array([-1.0, 0.5]), vad=SYNTH_CONFIG.vad
     )
     assert der.shape == (2,)
     # Threshold -1 merges everything: one speaker for two equal talkers is 50 % confusion,
@@ -82,7 +88,7 @@ def test_conversation_der_by_hand(tmp_path, tiny_encoder):
     assert 0.45 < der[0] < 0.6
     # The same conversation through an 8 kHz channel: merging everything is still 50 %.
     narrow = conversation_der(
-        tiny_encoder,
+        tiny_torch_encoder,
         tmp_path,
         "cosine",
         np.array([-1.0]),
@@ -92,8 +98,8 @@ def test_conversation_der_by_hand(tmp_path, tiny_encoder):
     assert 0.45 < narrow[0] < 0.6
 
 
-def test_fit_backend_learns_a_narrowband_threshold_from_conversations(tmp_path, tiny_encoder):
-    model = _tiny_model(tmp_path, tiny_encoder)
+def test_fit_backend_learns_a_narrowband_threshold_from_conversations(tmp_path, tiny_torch_encoder):
+    model = _tiny_model(tmp_path, tiny_torch_encoder)
     data = _voice_recordings(tmp_path / "data", 4, 6.0)
     conv = _conversation_folder(tmp_path / "conv")
     cfg = CalibrationConfig(

@@ -1,4 +1,5 @@
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,15 +8,12 @@ import soundfile as sf
 from click.testing import CliRunner
 
 from diarize.cli import main
-from diarize.encoder import save_encoder
-from tests.conftest import SR, SYNTH_TOML, conversation
+from tests.conftest import SR, SYNTH_TOML, TINY_ONNX, TINY_PT, conversation
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory, tiny_encoder):
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    save_encoder(path, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
-    return path
+def model_path():
+    return TINY_ONNX
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +174,7 @@ def test_config_command_prints_loadable_toml(tmp_path):
 
 
 def test_ref_prints_der(two_voice_wav, model_path, tmp_path):
+    pytest.importorskip("pyannote.metrics")  # the score extra
     ref = tmp_path / "two.rttm"
     ref.write_text(
         "".join(
@@ -275,6 +274,7 @@ def test_a_config_value_of_the_wrong_type_is_a_one_line_error(two_voice_wav, mod
 
 
 def test_reference_of_a_file_with_spaces_in_its_name_is_found(tmp_path, model_path, two_voices):
+    pytest.importorskip("pyannote.metrics")  # the score extra
     wav = tmp_path / "my call.wav"
     sf.write(wav, two_voices[0], SR)
     ref = tmp_path / "ref.rttm"
@@ -288,6 +288,7 @@ def test_reference_of_a_file_with_spaces_in_its_name_is_found(tmp_path, model_pa
 
 
 def test_reference_may_be_a_folder_of_rttm_files(two_voice_wav, model_path, tmp_path, two_voices):
+    pytest.importorskip("pyannote.metrics")  # the score extra
     folder = tmp_path / "refs"
     folder.mkdir()
     line = "SPEAKER two 1 {} {} <NA> <NA> {} <NA> <NA>\n"
@@ -295,3 +296,41 @@ def test_reference_may_be_a_folder_of_rttm_files(two_voice_wav, model_path, tmp_
     (folder / "other.rttm").write_text(line.format(0, 1, "X").replace("two", "other"))
     res = _run(two_voice_wav, "--model", model_path, "--num-speakers", 2, "--ref", folder)
     assert res.exit_code == 0 and "two: DER" in res.stderr
+
+
+def test_without_the_score_extra_ref_and_score_say_which_extra(
+    two_voice_wav, model_path, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "pyannote.metrics", None)  # as if not installed
+    ref = tmp_path / "two.rttm"
+    ref.write_text("SPEAKER two 1 0.000 1.000 <NA> <NA> A <NA> <NA>\n")
+    res = _run(two_voice_wav, "--model", model_path, "--ref", ref, "-o", tmp_path / "out.rttm")
+    assert res.exit_code == 1 and not (tmp_path / "out.rttm").exists()
+    assert 'pip install -e ".[score]"' in res.stderr and len(res.stderr.splitlines()) == 1
+    res = _run("score", ref, ref)
+    assert res.exit_code == 1 and 'pip install -e ".[score]"' in res.stderr
+
+
+def test_without_torch_the_torch_commands_say_which_extra(tmp_path, monkeypatch, two_voice_wav):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if not installed
+    for name in ("diarize.nn", "diarize.adapt", "diarize.calibrate", "diarize.train.loop"):
+        monkeypatch.delitem(sys.modules, name, raising=False)  # imported by earlier tests
+    for args in (
+        ["train", tmp_path, "-o", tmp_path / "m.pt"],
+        ["fit-backend", tmp_path, "-o", tmp_path / "m.pt"],
+        ["export", TINY_PT],
+        ["eval-embeddings", tmp_path, "--model", f"tiny={TINY_PT}"],
+        [two_voice_wav, "--model", TINY_PT],
+        [two_voice_wav, "--model", TINY_ONNX, "--adapt"],
+    ):
+        res = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+        assert res.exit_code == 1, (args, res.output)
+        assert 'pip install -e ".[train]"' in res.stderr, (args, res.stderr)
+        assert "Traceback" not in res.output
+
+
+def test_a_checkpoint_and_its_onnx_export_give_the_same_rttm(two_voice_wav):
+    pytest.importorskip("torch")
+    a = _run(two_voice_wav, "--model", TINY_PT, "-n", 2)
+    b = _run(two_voice_wav, "--model", TINY_ONNX, "-n", 2)
+    assert a.exit_code == b.exit_code == 0 and a.stdout == b.stdout and a.stdout

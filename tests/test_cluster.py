@@ -243,3 +243,13 @@ def test_scaled_threshold_follows_the_recordings_own_similarities():
     scaled = ClusterConfig(count="scaled", scale=6.0, min_cluster_fraction=0.0, count_spread=0.0)
     assert _same_partition(cluster(x, scaled, 0.5), truth)
     assert _same_partition(cluster(y, scaled, 0.5), truth)
+
+
+def test_kmeans_by_hand():
+    from diarize.cluster import kmeans
+
+    x = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0], [5.0, 5.2]])
+    labels = kmeans(x, 2, seed=3)
+    assert len(set(labels[:3].tolist())) == 1 and len(set(labels[3:].tolist())) == 1
+    assert labels[0] != labels[3]
+    assert np.array_equal(kmeans(x, 2, seed=3), labels)

@@ -91,13 +91,14 @@ def test_plda_without_back_end_is_a_clear_error(tiny_encoder, two_voices):
 
 
 def test_narrowband_audio_takes_the_models_narrowband_threshold(tiny_encoder, two_voices):
+    import copy
+
     from diarize import audio
-    from diarize.encoder import Encoder
 
     x, _ = two_voices
     # Wideband threshold: every window its own speaker; narrowband: one speaker.
-    extra = {"cosine_threshold": 0.99999, "cosine_threshold_narrowband": -1.0}
-    enc = Encoder(tiny_encoder.model, tiny_encoder.feature_config, tiny_encoder.meta, extra)
+    enc = copy.copy(tiny_encoder)
+    enc.extra = {"cosine_threshold": 0.99999, "cosine_threshold_narrowband": -1.0}
     cfg = update_config(
         SYNTH_CONFIG, {"resegment": {"gmm_rounds": 0}, "cluster": {"narrowband_count": ""}}
     )

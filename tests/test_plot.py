@@ -7,7 +7,6 @@ import pytest
 from click.testing import CliRunner
 
 from diarize.cli import main
-from diarize.encoder import save_encoder
 from diarize.errors import ConfigError, RTTMError
 from diarize.plot import error_regions, plot_source, plot_timeline
 from diarize.rttm import parse_rttm
@@ -106,13 +105,12 @@ def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
         plot_timeline(one(rttm("f", (0, 3, "S"))), tmp_path / "a.png")
 
 
-def test_cli_plot_diarizes_audio_first(tmp_path, tiny_encoder):
+def test_cli_plot_diarizes_audio_first(tmp_path):
     import soundfile as sf
 
-    from tests.conftest import SR
+    from tests.conftest import SR, TINY_ONNX
 
-    model = tmp_path / "tiny.pt"
-    save_encoder(model, tiny_encoder.model, tiny_encoder.feature_config, {"name": "tiny"})
+    model = TINY_ONNX
     waveform, turns = conversation()
     sf.write(tmp_path / "talk.wav", waveform, SR)
     (tmp_path / "ref.rttm").write_text(rttm("talk", *turns))

@@ -6,10 +6,12 @@ import logging
 import pytest
 from click.testing import CliRunner
 
-from diarize.cli import main
-from diarize.errors import RTTMError
-from diarize.rttm import parse_rttm
-from diarize.scoring import (
+pytest.importorskip("pyannote.metrics")  # scoring is the score extra
+
+from diarize.cli import main  # noqa: E402
+from diarize.errors import RTTMError  # noqa: E402
+from diarize.rttm import parse_rttm  # noqa: E402
+from diarize.scoring import (  # noqa: E402
     der_components,
     read_rttm_source,
     score_corpus,

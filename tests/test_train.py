@@ -7,17 +7,24 @@ import math
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from click.testing import CliRunner
 from conftest import SR, synth_voice
 
-from diarize.cli import main
-from diarize.encoder import load_encoder
-from diarize.errors import ConfigError
-from diarize.train import data as data_mod
-from diarize.train.augment import AugmentConfig, Augmenter, augment_features
-from diarize.train.loop import TrainConfig, Trainer, TrainError, load_train_config, train
-from diarize.train.loss import Queue, barlow_twins, nt_xent
+torch = pytest.importorskip("torch")  # training needs the train extra
+
+from diarize.cli import main  # noqa: E402
+from diarize.encoder import load_encoder  # noqa: E402
+from diarize.errors import ConfigError  # noqa: E402
+from diarize.train import data as data_mod  # noqa: E402
+from diarize.train.augment import AugmentConfig, Augmenter, augment_features  # noqa: E402
+from diarize.train.loop import (  # noqa: E402
+    TrainConfig,
+    Trainer,
+    TrainError,
+    load_train_config,
+    train,
+)
+from diarize.train.loss import Queue, barlow_twins, nt_xent  # noqa: E402
 
 TINY = dict(channels=16, dilations=(2,), pool_channels=16, embed_dim=8, num_mel_bins=24)
 
@@ -247,7 +254,8 @@ def test_config_layers(tmp_path):
     assert TrainConfig(out="models/x.pt").state_path().name == "x.state.pt"
 
 
-def test_fold_affine_and_half_export(tiny_encoder, tmp_path):
+def test_fold_affine_and_half_export(tiny_torch_encoder, tmp_path):
+    tiny_encoder = tiny_torch_encoder
     from diarize.train.fold import export_encoder, fold_affine, pair_lda
 
     x = np.random.default_rng(0).standard_normal((3, SR)).astype(np.float32) * 0.1

@@ -16,14 +16,11 @@ from diarize.vad import FRAME_STEP, binarize, detect_speech, pad_regions, speech
 
 SR = 16000
 HERE = Path(__file__).resolve().parent
-HAS_SILERO = importlib.util.find_spec("silero_vad") is not None
 HAS_WEBRTC = importlib.util.find_spec("webrtcvad") is not None
 # The detectors that must find a synthetic vowel. Silero is trained on real speech and is
 # right to call a synthetic vowel non-speech; it is tested on the shipped TTS example below.
 SIGNAL_METHODS = ["energy", "spectral"]
-ALL_METHODS = (
-    ["energy", "spectral"] + (["silero"] if HAS_SILERO else []) + (["webrtc"] if HAS_WEBRTC else [])
-)
+ALL_METHODS = ["energy", "spectral", "silero"] + (["webrtc"] if HAS_WEBRTC else [])
 # Region edges must fall within this many seconds of the truth: the spectral detector's
 # long-term envelope reaches 60 ms either side of a frame.
 TOL = 0.08
@@ -226,7 +223,6 @@ def test_bad_input_and_config():
 # ----------------------------------------------------------------- silero
 
 
-@pytest.mark.skipif(not HAS_SILERO, reason="silero-vad is not installed")
 def test_silero_finds_the_speech_of_the_example_meeting():
     from diarize.audio import load
     from diarize.rttm import read_rttm
@@ -244,17 +240,33 @@ def test_silero_finds_the_speech_of_the_example_meeting():
     assert miss < 0.05 and false_alarm < 0.15, (miss, false_alarm)
 
 
-@pytest.mark.skipif(not HAS_SILERO, reason="silero-vad is not installed")
-def test_silero_batched_forward_equals_the_package_loop():
-    import torch
-
-    threads = torch.get_num_threads()
-    import silero_vad  # sets torch's thread count on import
-
-    torch.set_num_threads(threads)
+def _silero_test_signal():
     rng = np.random.default_rng(0)
     x = with_silence([("silence", 0.5), ("speech", 1.0), ("silence", 0.3)], noise=1e-2)
     x[: SR // 2] += 0.05 * rng.standard_normal(SR // 2).astype(np.float32)
+    return x
+
+
+def test_silero_probabilities_do_not_depend_on_the_chunk():
+    # The LSTM state is carried from one call of the network to the next.
+    from diarize.audio import load
+
+    x = load(HERE.parent / "examples" / "meeting.wav", SR)[: 12 * SR]
+    whole = speech_probability(x, VADConfig(method="silero"), SR).probs
+    pieces = speech_probability(x, VADConfig(method="silero", chunk=0.5), SR).probs
+    assert len(whole) == -(-len(x) // 512)
+    np.testing.assert_allclose(pieces, whole, atol=1e-6)
+
+
+def test_silero_equals_the_package_loop():
+    """The shipped sequence model gives what the silero-vad package's own 32-ms loop gives
+    (its TorchScript model; the package needs torch, so this runs where both are installed)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    silero_vad = pytest.importorskip("silero_vad")  # sets torch's thread count on import
+
+    torch.set_num_threads(threads)
+    x = _silero_test_signal()
     model = silero_vad.load_silero_vad()
     torch.set_num_threads(1)  # the package's 32-ms loop is slow on several threads
     try:
@@ -266,14 +278,23 @@ def test_silero_batched_forward_equals_the_package_loop():
     np.testing.assert_allclose(ours, reference, atol=1e-4)
 
 
-def test_silero_missing_package_is_a_clear_error(monkeypatch):
-    import diarize.vad as vad
+def test_silero_model_file_is_the_one_the_model_card_names():
+    from diarize.encoder import MODELS_DIR, sha256sum
+    from diarize.vad import SILERO_MODEL
 
-    monkeypatch.setattr(vad, "_silero_cache", {})
-    monkeypatch.setattr(vad.importlib.util, "find_spec", lambda name: None)
+    card = (MODELS_DIR / "README.md").read_text(encoding="utf-8")
+    assert sha256sum(MODELS_DIR / SILERO_MODEL) in card
+    assert (MODELS_DIR / "LICENSE-silero-vad").read_text().startswith("MIT License")
+
+
+def test_silero_missing_model_is_a_clear_error(monkeypatch, tmp_path):
+    import diarize.encoder
+    import diarize.vad as vad
     from diarize.errors import ModelError
 
-    with pytest.raises(ModelError, match="silero-vad"):
+    monkeypatch.setattr(vad, "_silero_cache", {})
+    monkeypatch.setattr(diarize.encoder, "MODELS_DIR", tmp_path)
+    with pytest.raises(ModelError, match="Silero VAD model is missing"):
         detect_speech(np.zeros(SR, np.float32), VADConfig(method="silero"), SR)
 
 

@@ -2,6 +2,8 @@
 on dev/ami (the trials of benchmarks.encoder.ami_eer). Speech regions come from the default
 VAD, as in the pipeline.
 
+Extras: `train`.
+
     python -m benchmarks.encoder.adapt_ami CKPT [--length 1.0] [--steps 0,15,30,50]
 """
 

@@ -1,5 +1,7 @@
 """Within-recording speaker discrimination on real meetings: EER on dev/ami.
 
+Extras: `train` for `.pt` checkpoints.
+
 The question diarization asks: are two stretches of *one* recording the same voice? Each
 file's single-speaker stretches (reference RTTM, exactly one speaker active) are cut into
 segments every half segment length; trials are all pairs of segments within a file (target:

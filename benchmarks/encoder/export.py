@@ -1,6 +1,8 @@
 """Finish a training checkpoint for shipping: batch-norm statistics re-estimated on clean
 training windows, optionally the pair-LDA back end folded in, float16 weights.
 
+Extras: `train`.
+
     python -m benchmarks.encoder.export runs/NAME/encoder.pt --data DATA... --out models/X.pt
         [--pair-lda] [--lda-dim N] [--bn-batches 8] [--seed 0]
 

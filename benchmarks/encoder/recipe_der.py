@@ -1,5 +1,7 @@
 """Diarization error of several encoder checkpoints on the same four sets, one table.
 
+Extras: `train` (the checkpoints it scores) and `score`.
+
     python -m benchmarks.encoder.recipe_der NAME=CHECKPOINT... [--out FILE.md]
 
 Each CHECKPOINT is a calibrated encoder (``diarize fit-backend`` or

@@ -1,5 +1,7 @@
 """Train the shipped recipe (``v1-aug.toml``) and variants of it side by side, one process each.
 
+Extras: `train`.
+
     python -m benchmarks.encoder.recipe_sweep --pack .pack --out OUT [--device cuda]
         [--only NAME,NAME] [--minutes 6.4]
 

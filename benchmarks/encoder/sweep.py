@@ -1,6 +1,8 @@
 """Recipe sweep: several training configurations at once (one process each, e.g. on one GPU),
 each for a fixed number of steps or minutes, each logging its validation/test EER curve.
 
+Extras: `train`.
+
     python -m benchmarks.encoder.sweep --pack .pack --out OUT [--device cuda] [--minutes 6.5]
         [--steps 3000] [--only NAME,NAME] [--smoke]
 

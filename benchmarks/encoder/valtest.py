@@ -1,5 +1,7 @@
 """Validation (audio after each utterance's first 6 s) and test EER of checkpoints.
 
+Extras: `train` for `.pt` checkpoints.
+
 python -m benchmarks.encoder.valtest CKPT... [--eval-data DIR]
 """
 

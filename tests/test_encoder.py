@@ -1,0 +1,133 @@
+"""The encoder's public face: the shipped ONNX export, its agreement with the checkpoint it
+came from, the export command, and a diarization that imports no torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from diarize.encoder import (
+    MODELS_DIR,
+    OnnxEncoder,
+    load_encoder,
+    read_sidecar,
+    sha256sum,
+    sidecar_path,
+)
+from diarize.errors import MissingExtraError, ModelError
+from tests.conftest import SR, TINY_ONNX, TINY_PT
+
+SHIPPED_PT = MODELS_DIR / "encoder-v1.pt"
+SHIPPED_ONNX = MODELS_DIR / "encoder-v1.onnx"
+
+
+def _meeting_windows(seconds: float = 20.0):
+    from diarize.audio import load
+
+    x = load(MODELS_DIR.parent / "examples" / "meeting.wav", SR)[: int(seconds * SR)]
+    starts = np.arange(0, len(x) - int(1.5 * SR) + 1, SR // 4)
+    return x, np.stack([starts, starts + int(1.5 * SR)], axis=1)
+
+
+def test_the_shipped_model_is_the_onnx_export_with_its_back_end():
+    enc = load_encoder()
+    assert isinstance(enc, OnnxEncoder) and enc.path == SHIPPED_ONNX
+    assert enc.dim == 192 and enc.sample_rate == SR
+    assert enc.extra["cosine_threshold"] == pytest.approx(0.55)
+    assert enc.extra["cosine_threshold_narrowband"] == pytest.approx(0.60)
+    assert set(enc.extra["plda"]) == {"mean", "whiten", "transform", "psi"}
+    assert enc.extra["plda"]["whiten"].shape == (192, 192)
+    x, bounds = _meeting_windows(5.0)
+    emb = enc.embed(np.stack([x[s:e] for s, e in bounds[:4]]))
+    assert emb.shape == (4, 192) and emb.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_shipped_files_are_the_ones_the_model_card_names():
+    card = (MODELS_DIR / "README.md").read_text(encoding="utf-8")
+    for path in (SHIPPED_PT, SHIPPED_ONNX, sidecar_path(SHIPPED_ONNX)):
+        assert sha256sum(path) in card, path.name
+    # ... and the export was made from the shipped checkpoint as it is now.
+    assert read_sidecar(SHIPPED_ONNX)["source"] == {
+        "file": "encoder-v1.pt",
+        "sha256": sha256sum(SHIPPED_PT),
+    }
+
+
+def test_shipped_export_gives_the_checkpoints_embeddings():
+    """Per window, cosine >= 0.9999 between the ONNX export and the .pt it came from, in
+    both ways of embedding (a batch of windows; windows of one signal, trunk shared)."""
+    pytest.importorskip("torch")
+    torch_encoder = load_encoder(SHIPPED_PT)
+    onnx_encoder = load_encoder(SHIPPED_ONNX)
+    x, bounds = _meeting_windows()
+    batch = np.stack([x[s:e] for s, e in bounds[:40]])
+    cosine = np.sum(torch_encoder.embed(batch) * onnx_encoder.embed(batch), axis=1)
+    assert cosine.min() >= 0.9999, cosine.min()
+    a = torch_encoder.embed_windows(x, bounds, chunk=8.0)
+    b = onnx_encoder.embed_windows(x, bounds, chunk=8.0)
+    cosine = np.sum(a * b, axis=1)
+    assert len(cosine) == len(bounds) and cosine.min() >= 0.9999, cosine.min()
+
+
+def test_export_writes_the_graph_and_its_sidecar(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from diarize.export import export
+
+    summary = export(TINY_PT, tmp_path / "tiny.onnx")
+    assert summary["cosine"]["embed"] >= 0.9999 and summary["cosine"]["embed_windows"] >= 0.9999
+    card = read_sidecar(tmp_path / "tiny.onnx")
+    assert card["source"]["sha256"] == sha256sum(TINY_PT)
+    assert card["encoder_config"]["dilations"] == [2, 3]
+    assert card["receptive_field"] == 5 + 2 * (2 + 3)  # kernel + 2 x dilations
+    # The export is deterministic: the committed test model is this export.
+    assert sha256sum(tmp_path / "tiny.onnx") == sha256sum(TINY_ONNX)
+    with pytest.raises(ModelError, match="NAME.onnx"):
+        export(TINY_PT, tmp_path / "tiny.bin")
+
+
+def test_a_checkpoint_without_torch_names_the_extra_and_the_export(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if not installed
+    with pytest.raises(MissingExtraError, match=r'\.\[train\]"') as info:
+        load_encoder(TINY_PT)
+    assert f"--model {TINY_ONNX}" in str(info.value)  # its export lies beside it
+
+
+def test_missing_or_broken_exports_are_model_errors(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_encoder(tmp_path / "nope.onnx")
+    (tmp_path / "x.onnx").write_bytes(TINY_ONNX.read_bytes())
+    with pytest.raises(ModelError, match="x.npz"):
+        load_encoder(tmp_path / "x.onnx")
+    (tmp_path / "x.npz").write_bytes(b"not a zip")
+    with pytest.raises(ModelError, match="sidecar"):
+        load_encoder(tmp_path / "x.onnx")
+    (tmp_path / "y.onnx").write_bytes(b"not a graph")
+    (tmp_path / "y.npz").write_bytes(sidecar_path(TINY_ONNX).read_bytes())
+    with pytest.raises(ModelError, match="cannot load the ONNX model"):
+        load_encoder(tmp_path / "y.onnx")
+
+
+def test_diarizing_imports_neither_torch_nor_scikit_learn_nor_scipy_cluster(tmp_path):
+    """The lean path stays lean: what the default pipeline imports (start-up time)."""
+    import soundfile as sf
+
+    from tests.conftest import conversation
+
+    x, _ = conversation()
+    sf.write(tmp_path / "two.wav", x, SR)
+    code = (
+        "import sys\n"
+        "from diarize.cli import main\n"
+        f"sys.argv = ['diarize', {str(tmp_path / 'two.wav')!r}, '-q']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "heavy = [m for m in ('torch', 'sklearn', 'scipy.cluster', 'pyannote', 'av')"
+        " if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
