@@ -332,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
 
     base = load_config(args.config)
     tic = time.perf_counter()
+    cmd = " ".join(["python -m benchmarks.crossdomain", *(argv or sys.argv[1:])])
+    header = der.report_header("Cross-domain diarization error", cmd)  # git state at the start
     wanted = [d for d in args.domains.split(",") if d]
     sets, notes = domain_sets(wanted, log)
     if not sets:
@@ -386,8 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"[{domain}] {v.name}: DER {100 * s['der']:.1f} %")
     elapsed = time.perf_counter() - tic
     domains = list(sets)
-    cmd = " ".join(["python -m benchmarks.crossdomain", *(argv or sys.argv[1:])])
-    lines = der.report_header("Cross-domain diarization error", cmd)
+    lines = header
     lines += [
         f"- run time: {elapsed / 60:.1f} min wall; load average at the end "
         f"{os.getloadavg()[0]:.1f}",

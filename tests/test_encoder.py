@@ -84,8 +84,12 @@ def test_export_writes_the_graph_and_its_sidecar(tmp_path):
     assert card["source"]["sha256"] == sha256sum(TINY_PT)
     assert card["encoder_config"]["dilations"] == [2, 3]
     assert card["receptive_field"] == 5 + 2 * (2 + 3)  # kernel + 2 x dilations
-    # The export is deterministic: the committed test model is this export.
-    assert sha256sum(tmp_path / "tiny.onnx") == sha256sum(TINY_ONNX)
+    # The committed test model is this export (its bytes depend on the torch version, so
+    # the embeddings are compared).
+    x = np.random.default_rng(0).standard_normal((3, SR)).astype(np.float32) * 0.1
+    fresh = load_encoder(tmp_path / "tiny.onnx").embed(x)
+    committed = load_encoder(TINY_ONNX).embed(x)
+    assert np.sum(fresh * committed, axis=1).min() >= 0.9999
     with pytest.raises(ModelError, match="NAME.onnx"):
         export(TINY_PT, tmp_path / "tiny.bin")
 

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -194,13 +196,12 @@ def test_telephone_band_input_is_counted_by_the_scaled_rule_unless_told_otherwis
     tiny_encoder, two_voices
 ):
     from diarize import audio
-    from diarize.encoder import Encoder
 
     x, _ = two_voices
     # A narrowband threshold that merges everything: the default rule for telephone-band
     # input does not use it; an explicit threshold, or narrowband_count = "", does.
-    extra = {"cosine_threshold": 0.5, "cosine_threshold_narrowband": -1.0}
-    enc = Encoder(tiny_encoder.model, tiny_encoder.feature_config, tiny_encoder.meta, extra)
+    enc = copy.copy(tiny_encoder)
+    enc.extra = {"cosine_threshold": 0.5, "cosine_threshold_narrowband": -1.0}
     cfg = update_config(SYNTH_CONFIG, {"resegment": {"gmm_rounds": 0}})
     pipe = Pipeline(cfg, encoder=enc)
     narrow = pipe.analyse(audio.resample(audio.resample(x, SR, 8000), 8000, SR))
