@@ -127,12 +127,15 @@ def pipeline_options(command):
         ),
         click.option(
             "--count",
-            type=click.Choice(["threshold", "eigengap", "nme-sc"]),
+            type=click.Choice(["threshold", "scaled", "nme-sc", "eigengap"]),
             default=None,
-            help="How the speaker count is estimated when not given: 'threshold' (clustering "
-            "stops at the stopping threshold; default) or 'eigengap' (spectrum of the "
-            "window-affinity graph, no threshold). With the shipped encoder the threshold does "
-            "better on both benchmark sets (benchmarks/reports/RESULTS.md).",
+            help="How the speaker count is estimated when not given. 'threshold' (default): "
+            "clustering stops at the threshold learned for the model; telephone-band input "
+            "then uses 'scaled' instead. 'scaled': a threshold each recording sets itself "
+            "from how alike its windows are to their nearest neighbours. 'nme-sc': auto-tuned "
+            "spectral clustering. 'eigengap': the count of nme-sc, clustered by AHC. Given "
+            "explicitly, the rule applies to telephone-band input too "
+            "(benchmarks/reports/CROSSDOMAIN.md compares them).",
         ),
         click.option(
             "--no-resegment",

@@ -108,7 +108,8 @@ class ClusterConfig:
     # How the speaker count is chosen when it is not given: "threshold" (AHC stops at the
     # stopping threshold) or "eigengap" (largest eigengap of a pruned k-NN affinity graph,
     # pruning level chosen per recording; no threshold involved; AHC then cut at that count)
-    # or "nme-sc" (the same count, labels by spectral clustering). All honour the bounds.
+    # or "nme-sc" (the same count, labels by spectral clustering) or "scaled" (a threshold set
+    # by each recording: scale x its nearest-neighbour distance). All honour the bounds.
     count: str = "threshold"
     max_speakers_estimated: int = 8  # eigengap, nme-sc: the largest count they may return
     # nme-sc: spectral clustering (its own labels, not AHC's) on at most this many evenly
