@@ -153,27 +153,32 @@ def _simulated(name: str, config, source: Path, log) -> Path:
     return folder
 
 
+def telephone_channel(x: np.ndarray, rate: int) -> np.ndarray:
+    """A telephone channel: 300-3400 Hz band (4th-order Butterworth), 8 kHz, 8-bit G.711
+    mu-law. ``x`` (num_samples,) at ``rate`` (a multiple of 8 kHz) -> float32 at 8 kHz."""
+    from scipy.signal import butter, resample_poly, sosfilt
+
+    sos = butter(4, [300, 3400], btype="bandpass", fs=8000, output="sos")
+    y = np.clip(sosfilt(sos, resample_poly(np.asarray(x, np.float64), 1, rate // 8000)), -1, 1)
+    mu = 255.0
+    code = np.round(np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu) * 127.0) / 127.0
+    return (np.sign(code) * np.expm1(np.abs(code) * np.log1p(mu)) / mu).astype(np.float32)
+
+
 def telephone(src: Path, dst: Path) -> Path:
-    """``src`` (a simulated set) through a telephone channel into ``dst``: 300-3400 Hz band
-    (4th-order Butterworth), 8 kHz, 8-bit G.711 mu-law, written as 8-kHz 16-bit WAV."""
+    """``src`` (a simulated set) through :func:`telephone_channel` into ``dst`` (8-kHz
+    16-bit WAV, the same references)."""
     import shutil
 
     import soundfile as sf
-    from scipy.signal import butter, resample_poly, sosfilt
 
     if (dst / "all.lst").exists():
         return dst
     for sub in ("wav", "rttm", "uem"):
         (dst / sub).mkdir(parents=True, exist_ok=True)
-    sos = butter(4, [300, 3400], btype="bandpass", fs=8000, output="sos")
-    mu = 255.0
     for wav in sorted((src / "wav").glob("*.wav")):
         x, rate = sf.read(str(wav), dtype="float64")
-        y = sosfilt(sos, resample_poly(x, 1, rate // 8000))
-        y = np.clip(y, -1.0, 1.0)
-        code = np.round(np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu) * 127.0) / 127.0
-        y = np.sign(code) * np.expm1(np.abs(code) * np.log1p(mu)) / mu
-        sf.write(str(dst / "wav" / wav.name), y.astype(np.float32), 8000, subtype="PCM_16")
+        sf.write(str(dst / "wav" / wav.name), telephone_channel(x, rate), 8000, subtype="PCM_16")
     for sub in ("rttm", "uem"):
         for f in (src / sub).iterdir():
             shutil.copy(f, dst / sub / f.name)

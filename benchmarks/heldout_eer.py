@@ -26,15 +26,12 @@ REPORT = der.ROOT / "benchmarks" / "reports" / "EER.md"
 def speaker_folders(files: list[Path], out: Path, telephone: bool) -> Path:
     """``out/<speaker>/<utterance>`` for ``files`` named ``<speaker>_<utterance>``: links, or
     telephone-channel copies (8-kHz WAV)."""
-    import numpy as np
     import soundfile as sf
-    from scipy.signal import butter, resample_poly, sosfilt
 
     from diarize.audio import load
 
     if out.is_dir() and any(out.iterdir()):
         return out
-    sos = butter(4, [300, 3400], btype="bandpass", fs=8000, output="sos")
     for path in files:
         speaker = path.stem.split("_", 1)[0]
         folder = out / speaker
@@ -42,12 +39,8 @@ def speaker_folders(files: list[Path], out: Path, telephone: bool) -> Path:
         if not telephone:
             (folder / path.name).symlink_to(path.resolve())
             continue
-        x = load(path, 16000).astype(np.float64)
-        y = np.clip(sosfilt(sos, resample_poly(x, 1, 2)), -1.0, 1.0)
-        mu = 255.0
-        code = np.round(np.sign(y) * np.log1p(mu * np.abs(y)) / np.log1p(mu) * 127.0) / 127.0
-        y = np.sign(code) * np.expm1(np.abs(code) * np.log1p(mu)) / mu
-        sf.write(str(folder / f"{path.stem}.wav"), y.astype(np.float32), 8000, subtype="PCM_16")
+        y = cd.telephone_channel(load(path, 16000), 16000)
+        sf.write(str(folder / f"{path.stem}.wav"), y, 8000, subtype="PCM_16")
     return out
 
 
