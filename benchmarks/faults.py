@@ -107,14 +107,13 @@ def kind(cmd: str) -> str:
 
 
 def make_corpus(folder: Path, num_files: int, seconds: float) -> tuple[Path, list[str]]:
-    """``num_files`` synthetic conversations of about ``seconds`` each, a small random encoder
-    and a configuration for synthetic voices; returns (input folder, the batch options)."""
+    """``num_files`` synthetic conversations of about ``seconds`` each, the tests' tiny random
+    encoder (its ONNX export: no torch needed) and a configuration for synthetic voices;
+    returns (input folder, the batch options)."""
     import numpy as np
     import soundfile as sf
 
-    from diarize.config import EncoderConfig
-    from diarize.encoder import random_encoder, save_encoder
-    from tests.conftest import SR, SYNTH_TOML, conversation
+    from tests.conftest import SR, SYNTH_TOML, TINY_ONNX, conversation
 
     audio = folder / "in"
     audio.mkdir(parents=True, exist_ok=True)
@@ -122,11 +121,7 @@ def make_corpus(folder: Path, num_files: int, seconds: float) -> tuple[Path, lis
         x, _ = conversation(seed=i, turn=4.0, pattern=("A", "B") * 3)  # 27 s
         x = np.tile(x, max(1, round(seconds / (len(x) / SR))))
         sf.write(audio / f"call_{i:03d}.wav", x, SR)
-    encoder = random_encoder(
-        0, EncoderConfig(channels=32, dilations=(2, 3), pool_channels=64, embed_dim=32)
-    )
-    model = folder / "tiny.pt"
-    save_encoder(model, encoder.model, encoder.feature_config, {"name": "tiny"})
+    model = TINY_ONNX
     config = folder / "synth.toml"
     config.write_text(SYNTH_TOML)
     return audio, ["--model", str(model), "--config", str(config), "-n", "2", "-q"]
