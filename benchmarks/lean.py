@@ -368,8 +368,12 @@ def main() -> None:
         "",
         f"- lean: `{shown['onnx']} AUDIO` (the shipped `models/encoder-v1.onnx`)",
         f"- torch: `{shown['torch']} AUDIO` (its environment: `{shown_prefix}`, "
-        f"{torch_env['size_mb']:.0f} MB with torch {torch_versions['torch']}; PyPI's default "
-        "torch for Linux is the CUDA build, several GB more)",
+        f"{torch_env['size_mb']:.0f} MB with torch {torch_versions['torch']}"
+        + (
+            "; PyPI's default torch for Linux is the CUDA build, several GB more)"
+            if "+cpu" in str(torch_versions["torch"])
+            else ", PyPI's CUDA build)"
+        ),
         "",
         f"`examples/meeting.wav` (41.7 s), {args.repeats} runs each; same RTTM from both: "
         f"{'yes' if example['same_rttm'] else 'NO'}",
