@@ -22,18 +22,11 @@ import numpy as np
 
 from diarize.config import FeatureConfig
 from diarize.encoder import EmbeddingModel
-from diarize.features import LogMel
+from diarize.features import LogMel, frame_ranges
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
-def _frame_ranges(bounds: np.ndarray, hop: int, win: int) -> tuple[np.ndarray, np.ndarray]:
-    """First and one-past-last frame fully inside each window [start, end) (at least one)."""
-    f0 = -(-bounds[:, 0] // hop)
-    f1 = np.maximum((bounds[:, 1] - win) // hop + 1, f0 + 1)
-    return f0, f1
 
 
 class ConstantEncoder(EmbeddingModel):
@@ -80,7 +73,7 @@ class MfccStats(EmbeddingModel):
         zero = np.zeros((1, c.shape[1]))
         s1 = np.concatenate([zero, np.cumsum(c, axis=0)])
         s2 = np.concatenate([zero, np.cumsum(c**2, axis=0)])
-        f0, f1 = _frame_ranges(bounds, self.fbank.hop_samples, self.fbank.win_samples)
+        f0, f1 = frame_ranges(bounds, self.fbank.hop_samples, self.fbank.win_samples)
         f0 = np.clip(f0, 0, len(c) - 1)
         f1 = np.clip(f1, f0 + 1, len(c))
         n = (f1 - f0)[:, None]

@@ -240,10 +240,10 @@ class OnnxEncoder(EmbeddingModel):
         out = np.zeros((len(bounds), self.dim), dtype=np.float32)
         if len(bounds) == 0:
             return out
+        from diarize.features import frame_ranges
+
         hop, win = self.fbank.hop_samples, self.fbank.win_samples
-        # Frames fully inside each window.
-        f0 = -(-bounds[:, 0] // hop)
-        f1 = np.maximum((bounds[:, 1] - win) // hop + 1, f0 + 1)
+        f0, f1 = frame_ranges(bounds, hop, win)
         seconds = min(chunk, MAX_SEGMENT_SECONDS)
         max_frames = max(int(seconds * self.sample_rate) // hop, 1000)
         # Context on both sides: CMN half-window plus the trunk's receptive field.

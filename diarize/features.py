@@ -222,3 +222,12 @@ def __getattr__(name: str):
 
         return Fbank
     raise AttributeError(f"module 'diarize.features' has no attribute {name!r}")
+
+
+def frame_ranges(bounds: np.ndarray, hop: int, win: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last frame fully inside each window ``bounds`` (num_windows, 2)
+    [start, end) samples, for frames of ``win`` samples every ``hop``; at least one frame each.
+    """
+    f0 = -(-bounds[:, 0] // hop)
+    f1 = np.maximum((bounds[:, 1] - win) // hop + 1, f0 + 1)
+    return f0, f1

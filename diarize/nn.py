@@ -28,7 +28,7 @@ from torch import nn  # noqa: E402
 from diarize.config import EncoderConfig, FeatureConfig  # noqa: E402
 from diarize.encoder import EmbeddingModel, get_num_threads, l2_normalise  # noqa: E402
 from diarize.errors import ModelError  # noqa: E402
-from diarize.features import LogMel  # noqa: E402
+from diarize.features import LogMel, frame_ranges  # noqa: E402
 
 FORMAT_VERSION = 1
 
@@ -211,9 +211,7 @@ class Encoder(EmbeddingModel):
         if len(bounds) == 0:
             return out
         hop, win = self.fbank.hop_samples, self.fbank.win_samples
-        # Frames fully inside each window.
-        f0 = -(-bounds[:, 0] // hop)
-        f1 = np.maximum((bounds[:, 1] - win) // hop + 1, f0 + 1)
+        f0, f1 = frame_ranges(bounds, hop, win)
         chunk_frames = max(int(chunk * self.sample_rate) // hop, 1000)
         # Context on both sides: CMN half-window plus the trunk's receptive field.
         margin = self.fbank.cmn_frames // 2 + self.model.receptive_field
