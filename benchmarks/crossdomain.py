@@ -141,15 +141,9 @@ def held_out_speakers(log) -> Path | None:
 
 
 def _simulated(name: str, config, source: Path, log) -> Path:
-    from diarize.simulate import simulate
-
-    folder = CACHE / f"{name}-s{config.seed}-n{config.num_files}-m{config.minutes:g}"
-    stamp = folder / "simulation.json"
-    wanted = json.loads(json.dumps(config.__dict__))
-    if stamp.exists() and json.loads(stamp.read_text())["config"] == wanted:
-        return folder
-    log(f"[{name}] generating {config.num_files} files into {folder}")
-    simulate(folder, config, source=source, progress=lambda line: log(f"  {line}"))
+    """The simulated set under scratch/bench/ (made once): synthetic noise and rooms only."""
+    folder = der.ensure_simulated(name, config, log, source=source, recorded=False)
+    assert folder is not None  # the callers checked that the source is there
     return folder
 
 

@@ -233,24 +233,30 @@ def tuning_simulation(quick: bool = False):
     return SimulationConfig(num_files=3 if quick else 6, minutes=1.0 if quick else 2.0, seed=1)
 
 
-def ensure_simulated(name: str, config, log) -> Path | None:
-    """The simulated set for ``config`` under scratch/bench/, generated when absent."""
+def ensure_simulated(
+    name: str, config, log, source: Path | None = None, recorded: bool = True
+) -> Path | None:
+    """The simulated set for ``config`` under scratch/bench/, generated when absent: voices
+    from ``source`` (default: LibriSpeech test-other), with the recorded noise and room
+    responses of ../shared/data when ``recorded`` (else synthetic noise and rooms only)."""
     from diarize.simulate import DEFAULT_NOISE, DEFAULT_RIR, DEFAULT_SOURCE, simulate
 
+    source = DEFAULT_SOURCE if source is None else source
     folder = CACHE / f"{name}-s{config.seed}-n{config.num_files}-m{config.minutes:g}"
     stamp = folder / "simulation.json"
     wanted = json.loads(json.dumps(dataclasses.asdict(config)))
     if stamp.exists() and json.loads(stamp.read_text())["config"] == wanted:
         return folder
-    if not DEFAULT_SOURCE.is_dir():
-        log(f"[{name}] skipped: {DEFAULT_SOURCE} not found (the simulated set needs it)")
+    if not source.is_dir():
+        log(f"[{name}] skipped: {source} not found (the simulated set needs it)")
         return None
     log(f"[{name}] generating {config.num_files} files of ~{config.minutes:g} min into {folder}")
     simulate(
         folder,
         config,
-        noise_dir=DEFAULT_NOISE if DEFAULT_NOISE.is_dir() else None,
-        rir_dir=DEFAULT_RIR if DEFAULT_RIR.is_dir() else None,
+        source=source,
+        noise_dir=DEFAULT_NOISE if recorded and DEFAULT_NOISE.is_dir() else None,
+        rir_dir=DEFAULT_RIR if recorded and DEFAULT_RIR.is_dir() else None,
         progress=lambda line: log(f"  {line}"),
     )
     return folder

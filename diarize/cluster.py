@@ -411,23 +411,23 @@ def nme_sc(
     affinity = cosine_similarity(embeddings)
     order = np.argsort(-affinity, axis=1, kind="stable")
     top = min(max_count + 1, n - 1)
-    best: tuple[float, int, int] | None = None
+    best: tuple[float, np.ndarray, int] | None = None
     for p in NME_LEVELS:
         m = max(2, int(round(p * n)))
-        values = np.linalg.eigvalsh(_pruned_laplacian(affinity, order, m))
+        laplacian = _pruned_laplacian(affinity, order, m)
+        values = np.linalg.eigvalsh(laplacian)
         gaps = np.diff(values[: top + 1]) / max(values[-1], 1e-12)
-        gap = float(gaps.max())
-        ratio = (m / n) / max(gap, 1e-12)
+        ratio = (m / n) / max(float(gaps.max()), 1e-12)
         if best is None or ratio < best[0]:
-            best = (ratio, m, int(np.argmax(gaps)) + 1)
+            best = (ratio, laplacian, int(np.argmax(gaps)) + 1)
     assert best is not None
-    _, m, k = best
+    _, laplacian, k = best
     if num_clusters is not None:
         k = num_clusters
     k = int(min(max(k, min_count, 1), max_count if num_clusters is None else n, n))
     if k == 1:
         return np.zeros(n, dtype=np.int64)
-    _, vectors = eigh(_pruned_laplacian(affinity, order, m), subset_by_index=[0, k - 1])
+    _, vectors = eigh(laplacian, subset_by_index=[0, k - 1])
     return relabel(kmeans(vectors, k, seed=seed))
 
 
@@ -486,12 +486,19 @@ def cluster(
     idx = np.linspace(0, n - 1, config.max_exact).round().astype(np.int64)
     min_size = int(np.ceil(config.min_cluster_fraction * len(idx)))
     sub = ahc_embeddings(embeddings[idx], similarity, threshold, exact, lo, hi, min_size, spread)
-    cents = centroids(embeddings[idx], sub)
-    first = relabel(np.argmax(embeddings @ cents.T, axis=1))
-    # One refinement pass: centroids from every window, then reassign. A cluster the pass
-    # empties would break an exact speaker count, so the first assignment stands then.
+    return assign_to_subset(embeddings, idx, sub, exact is not None or lo is not None)
+
+
+def assign_to_subset(
+    embeddings: np.ndarray, idx: np.ndarray, sub: Labels, keep_count: bool
+) -> Labels:
+    """Labels for every window from the labels ``sub`` of the windows ``idx``: each window
+    goes to the nearest subset centroid, then one refinement pass (centroids from every
+    window, reassign). With ``keep_count``, a pass that empties a cluster is undone, so an
+    exact or bounded count is not broken."""
+    first = relabel(np.argmax(embeddings @ centroids(embeddings[idx], sub).T, axis=1))
     second = relabel(np.argmax(embeddings @ centroids(embeddings, first).T, axis=1))
-    if second.max() < first.max() and (exact is not None or lo is not None):
+    if second.max() < first.max() and keep_count:
         return first
     return second
 
@@ -504,7 +511,7 @@ def _nme_sc_all(
     hi: int | None,
 ) -> Labels:
     """NME-SC on at most ``config.max_spectral`` evenly spaced windows; the others (on long
-    recordings) go to the nearest centroid, refined once, as in :func:`cluster`."""
+    recordings) go to the nearest centroid, refined once (:func:`assign_to_subset`)."""
     n = len(embeddings)
     cap = config.max_speakers_estimated if hi is None else hi
     limit = config.max_spectral
@@ -512,6 +519,4 @@ def _nme_sc_all(
     sub = nme_sc(embeddings[idx], cap, exact, lo or 1, config.seed)
     if len(idx) == n:
         return sub
-    first = relabel(np.argmax(embeddings @ centroids(embeddings[idx], sub).T, axis=1))
-    second = relabel(np.argmax(embeddings @ centroids(embeddings, first).T, axis=1))
-    return first if second.max() < first.max() else second
+    return assign_to_subset(embeddings, idx, sub, keep_count=True)
