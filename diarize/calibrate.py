@@ -9,6 +9,9 @@
    DER on them: from the best threshold, the lowest one within ``der_tolerance`` of its
    DER (:func:`lowest_near_best`), and a second cosine threshold for telephone-band audio
    from the same conversations passed through 8 kHz.
+5. With those conversations, also the scale of the ``scaled`` count rule (a threshold each
+   recording sets from its own nearest-neighbour similarity): the scale with the lowest
+   DER over the conversations as recorded and through 8 kHz together.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class CalibrationConfig:
     # conversations are cleaner than real recordings, where the windows of one voice are less
     # alike, so the low end of the flat stretch is the safer choice.
     der_tolerance: float = 0.005
+    # Scales of the scaled count rule tried on the same conversations (when given).
+    scale_candidates: tuple[float, ...] = tuple(round(1.6 + 0.2 * i, 1) for i in range(11))
 
 
 def list_audio(sources: Iterable[str | Path]) -> list[Path]:
@@ -114,10 +119,12 @@ def conversation_der(
     progress: bool = False,
     vad: VADConfig | None = None,
     narrowband: bool = False,
+    count: str = "threshold",
 ) -> np.ndarray:
     """Corpus DER (collar 0, overlap scored) of the default pipeline at each stopping
     threshold, on simulated conversations (``diarize simulate`` layout: wav/ and rttm/).
     With ``narrowband``, each conversation is first passed through 8 kHz (telephone band).
+    With ``count="scaled"``, the candidates are scales of the scaled count rule instead.
 
     The conversations are built from training recordings, each taken as its own
     pseudo-speaker (the same assumption the encoder's negatives make), so no speaker label
@@ -132,13 +139,18 @@ def conversation_der(
     wavs = sorted((root / "wav").glob("*.wav"))
     if not wavs:
         raise DiarizeError(f"{root}: no wav/*.wav conversations (see 'diarize simulate')")
-    config = update_config(PipelineConfig(), {"cluster": {"scoring": scoring}})
+    if count not in ("threshold", "scaled"):
+        raise ValueError(f"count must be 'threshold' or 'scaled', got {count!r}")
+    config = update_config(
+        PipelineConfig(), {"cluster": {"scoring": scoring, "count": count, "narrowband_count": ""}}
+    )
     if vad is not None:
         config = dataclasses.replace(config, vad=vad)
     pipeline = Pipeline(config, encoder=encoder)
     errors = np.zeros(len(candidates))
     total = 0.0
-    desc = f"{scoring} thresholds" + (" (8 kHz)" if narrowband else "")
+    what = "scales" if count == "scaled" else f"{scoring} thresholds"
+    desc = what + (" (8 kHz)" if narrowband else "")
     for wav in tqdm(wavs, desc=desc, disable=not progress, unit="file"):
         reference = next(iter(read_rttm(root / "rttm" / f"{wav.stem}.rttm").values()))
         source: Path | np.ndarray = wav
@@ -146,8 +158,15 @@ def conversation_der(
             sr = pipeline.sample_rate
             source = audio_io.telephone_band(audio_io.load(wav, sr), sr)
         analysis = pipeline.analyse(source, uri=reference.uri)
-        for i, threshold in enumerate(candidates):
-            c = der_components(reference, pipeline.decide(analysis, threshold=float(threshold)))
+        for i, value in enumerate(candidates):
+            if count == "scaled":
+                scaled = dataclasses.replace(
+                    config, cluster=dataclasses.replace(config.cluster, scale=float(value))
+                )
+                hypothesis = pipeline.decide(analysis, scaled)
+            else:
+                hypothesis = pipeline.decide(analysis, threshold=float(value))
+            c = der_components(reference, hypothesis)
             errors[i] += c["missed"] + c["false_alarm"] + c["confusion"]
             if i == 0:
                 total += c["total"]
@@ -248,7 +267,24 @@ def fit_backend(
         cos_threshold = float(cos_candidates[i_cos])
         plda_threshold = float(plda_candidates[i_plda])
         narrow_threshold = float(cos_candidates[i_narrow])
+        scales = np.asarray(config.scale_candidates)
+        scale_der = [
+            conversation_der(
+                calibrated,
+                conversations,
+                "cosine",
+                scales,
+                progress,
+                config.vad,
+                narrowband=narrowband,
+                count="scaled",
+            )
+            for narrowband in (False, True)
+        ]
+        pooled = 0.5 * (scale_der[0] + scale_der[1])
+        i_scale = int(np.argmin(pooled))
         extra.update(cosine_threshold_narrowband=narrow_threshold)
+        extra.update(count_scale=float(scales[i_scale]))
         summary.update(
             threshold_source="simulated conversations of pseudo-speakers",
             conversations=str(conversations),
@@ -261,6 +297,11 @@ def fit_backend(
             cosine_der_narrowband=float(narrow_der[i_narrow]),
             cosine_der_curve_narrowband=[round(float(x), 4) for x in narrow_der],
             cosine_candidates=list(config.cosine_candidates),
+            count_scale=float(scales[i_scale]),
+            count_scale_der=float(pooled[i_scale]),
+            count_scale_der_curve=[round(float(x), 4) for x in scale_der[0]],
+            count_scale_der_curve_narrowband=[round(float(x), 4) for x in scale_der[1]],
+            scale_candidates=list(config.scale_candidates),
         )
     else:
         summary["threshold_source"] = "embedding mixtures of pseudo-speakers"

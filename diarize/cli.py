@@ -315,6 +315,11 @@ def fit_backend_command(data, model, out, seed, num_mixtures, conversations, ver
                 f"; narrowband cosine threshold {summary['cosine_threshold_narrowband']:.3f}"
                 if "cosine_threshold_narrowband" in summary
                 else ""
+            )
+            + (
+                f"; scale of the scaled count {summary['count_scale']:.1f}"
+                if "count_scale" in summary
+                else ""
             ),
             err=True,
         )

@@ -96,6 +96,20 @@ def test_conversation_der_by_hand(tmp_path, tiny_torch_encoder):
         narrowband=True,
     )
     assert 0.45 < narrow[0] < 0.6
+    # The scaled rule: a scale of 1000 puts the threshold below every similarity (one
+    # speaker, 50 % again); a scale near 0 puts it just under 1 (windows kept apart).
+    scaled = conversation_der(
+        tiny_torch_encoder,
+        tmp_path,
+        "cosine",
+        np.array([1e-6, 1000.0]),
+        vad=SYNTH_CONFIG.vad,
+        count="scaled",
+    )
+    assert 0.45 < scaled[1] < 0.6
+    assert scaled[0] != scaled[1]
+    with pytest.raises(ValueError, match="count"):
+        conversation_der(tiny_torch_encoder, tmp_path, "cosine", np.array([1.0]), count="eigengap")
 
 
 def test_fit_backend_learns_a_narrowband_threshold_from_conversations(tmp_path, tiny_torch_encoder):
@@ -108,12 +122,19 @@ def test_fit_backend_learns_a_narrowband_threshold_from_conversations(tmp_path, 
         min_windows=3,
         vad=SYNTH_CONFIG.vad,
         cosine_candidates=(-1.0, 0.5, 0.9999),
+        scale_candidates=(0.5, 1000.0),
     )
     summary = fit_backend(model, [data], tmp_path / "out.pt", cfg, conversations=conv)
     extra = load_encoder(tmp_path / "out.pt").extra
     assert extra["cosine_threshold_narrowband"] == summary["cosine_threshold_narrowband"]
     assert extra["cosine_threshold_narrowband"] in cfg.cosine_candidates
     assert extra["cosine_threshold"] in cfg.cosine_candidates
+    # The scaled rule's scale: the candidate with the lowest DER over the conversations as
+    # recorded and through 8 kHz together.
+    assert extra["count_scale"] == summary["count_scale"]
+    assert extra["count_scale"] in cfg.scale_candidates
+    pooled = np.add(summary["count_scale_der_curve"], summary["count_scale_der_curve_narrowband"])
+    assert pooled[list(cfg.scale_candidates).index(extra["count_scale"])] <= pooled.min() + 1e-3
 
 
 def test_lowest_near_best_steps_down_the_flat_bottom_only():
