@@ -55,6 +55,7 @@ HELD_SPEAKERS, SPLIT_SEED = 40, 2026
 
 V = Variant
 EIGEN = {"cluster": {"count": "eigengap"}}
+VAD_LOW = {"vad": {"threshold": 0.15, "hysteresis": 0.1, "min_silence": 0.5, "pad": 0.1}}
 VARIANTS = [
     V("shipped", "shipped", "shipped pipeline, defaults"),
     V("oracle-count", "shipped", "shipped, speaker count from the reference", oracle=True),
@@ -86,6 +87,18 @@ VARIANTS = [
     ),
     V("no-pad", "shipped", "speech regions not padded ([vad] pad = 0)", {"vad": {"pad": 0.0}}),
     V("pad-0.1", "shipped", "speech regions padded by 0.1 s", {"vad": {"pad": 0.1}}),
+    V(
+        "vad-low",
+        "shipped",
+        "speech threshold 0.15 (hysteresis 0.1), pauses under 0.5 s bridged, padding 0.1 s",
+        VAD_LOW,
+    ),
+    V(
+        "vad-low-scaled",
+        "shipped",
+        "vad-low and the scaled count rule",
+        {**VAD_LOW, "cluster": {"count": "scaled"}},
+    ),
     V("previous", "previous", "previous encoder (encoder-v1), its own defaults"),
     V("mfcc", "mfcc", "MFCC statistics, same clustering, tuned threshold", threshold="tuned"),
     V(
