@@ -33,6 +33,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -675,6 +676,7 @@ def _output_folder(out_dir: Path) -> Iterator[None]:
             _remove_if_empty(out_dir)
         raise
     try:
+        remove_stale_temporaries(out_dir)
         yield
     finally:
         if fd is not None:
@@ -682,6 +684,36 @@ def _output_folder(out_dir: Path) -> Iterator[None]:
             os.close(fd)
         if created:
             _remove_if_empty(out_dir)
+
+
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: it exists
+        return True
+    return True
+
+
+def remove_stale_temporaries(out_dir: Path) -> list[Path]:
+    """Remove the temporary files (``.NAME.PID.tmp``, see :func:`diarize.rttm.write_atomic`)
+    that a killed writer left under ``out_dir``: a process killed by SIGKILL between writing
+    and renaming cannot remove its own. A file whose writer is still running is left alone.
+    Returns the files removed."""
+    removed = []
+    for path in out_dir.rglob(".*.tmp"):
+        match = _TEMPORARY.match(path.name)
+        if match and path.is_file() and not _alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    if removed:
+        logger.info("removed %d temporary file(s) left by a killed run", len(removed))
+    return removed
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -337,3 +337,27 @@ def test_sigkill_and_sigterm_leave_no_worker_or_resource_tracker_behind(tmp_path
     checks += faults.interrupt(terminated, out, signal.SIGTERM, done, num_files, timeout=300)
     assert [f"{c.name}: {c.detail}" for c in checks if not c.ok] == []
     assert not (out / LOCK_FILE).exists()
+
+
+def test_a_new_batch_removes_the_temporary_files_of_a_killed_writer(tmp_path):
+    import subprocess
+    import sys
+
+    from diarize.batch import remove_stale_temporaries
+
+    # A writer that has exited (its pid is free) and one that is running (this process).
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead = int(done.stdout)
+    (tmp_path / "sub").mkdir()
+    stale = tmp_path / "sub" / f".call.rttm.{dead}.tmp"
+    live = tmp_path / f".other.rttm.{os.getpid()}.tmp"
+    kept = tmp_path / "notes.tmp"  # not a temporary file of ours
+    for path in (stale, live, kept):
+        path.write_text("SPEAKER x 1 0.000 1.000 <NA> <NA> A <NA> <NA>\n")
+    assert remove_stale_temporaries(tmp_path) == [stale]
+    assert not stale.exists() and live.exists() and kept.exists()
