@@ -9,9 +9,12 @@
    DER on them: from the best threshold, the lowest one within ``der_tolerance`` of its
    DER (:func:`lowest_near_best`), and a second cosine threshold for telephone-band audio
    from the same conversations passed through 8 kHz.
-5. With those conversations, also the scale of the ``scaled`` count rule (a threshold each
-   recording sets from its own nearest-neighbour similarity): the scale with the lowest
-   DER over the conversations as recorded and through 8 kHz together.
+5. With those conversations, also the DER of the ``scaled`` count rule (a threshold each
+   recording sets from its own nearest-neighbour similarity) at each candidate scale, as
+   recorded and through 8 kHz, and the scale with the lowest DER over both: stored in the
+   calibration record only. The pipeline keeps ``[cluster] scale`` (2.4): a scale learned
+   on these clean conversations did not carry over to other domains
+   (``benchmarks/reports/encoder/V2-CROSSDOMAIN.md``).
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ class CalibrationConfig:
     # conversations are cleaner than real recordings, where the windows of one voice are less
     # alike, so the low end of the flat stretch is the safer choice.
     der_tolerance: float = 0.005
-    # Scales of the scaled count rule tried on the same conversations (when given).
+    # Scales of the scaled count rule tried on the same conversations (when given), for the
+    # calibration record.
     scale_candidates: tuple[float, ...] = tuple(round(1.6 + 0.2 * i, 1) for i in range(11))
 
 
@@ -284,7 +288,6 @@ def fit_backend(
         pooled = 0.5 * (scale_der[0] + scale_der[1])
         i_scale = int(np.argmin(pooled))
         extra.update(cosine_threshold_narrowband=narrow_threshold)
-        extra.update(count_scale=float(scales[i_scale]))
         summary.update(
             threshold_source="simulated conversations of pseudo-speakers",
             conversations=str(conversations),

@@ -23,8 +23,6 @@ logger = logging.getLogger(__name__)
 Similarity = Callable[..., np.ndarray]
 
 DEFAULT_COSINE_THRESHOLD = 0.5
-#: ``count = "scaled"``: the scale used when neither the configuration nor the model gives one
-DEFAULT_SCALE = 2.4
 
 #: Rows of the similarity matrix computed at once when it is built block by block.
 BLOCK_ROWS = 512
@@ -473,11 +471,7 @@ def cluster(
         return _nme_sc_all(embeddings, config, exact, lo, hi)
     if config.count == "scaled" and similarity is cosine_similarity:
         threshold = scaled_threshold(
-            embeddings,
-            DEFAULT_SCALE if config.scale is None else config.scale,
-            config.neighbour_share,
-            centres,
-            min_gap,
+            embeddings, config.scale, config.neighbour_share, centres, min_gap
         )
         logger.debug("scaled threshold: %.3f", threshold)
     if exact is None and config.count == "eigengap":

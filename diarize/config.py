@@ -117,9 +117,8 @@ class ClusterConfig:
     max_spectral: int = 800
     seed: int = 0  # nme-sc: k-means initialisation
     # scaled: AHC stops at cosine distance scale x (1 - the mean similarity of each window to
-    # its neighbour_share most similar windows), a threshold set by each recording itself.
-    # None = the scale learned with the model (`diarize fit-backend`), else DEFAULT_SCALE.
-    scale: float | None = None
+    # its neighbour_share most similar windows), a threshold set by each recording itself
+    scale: float = 2.4
     neighbour_share: float = 0.05
     # Telephone-band input (diarize.audio.is_narrowband) is counted by this rule instead
     # when the count rule is "threshold" and no threshold is given ("" = no switch)

@@ -62,15 +62,10 @@ class Pipeline:
     def sample_rate(self) -> int:
         return self.encoder.sample_rate
 
-    @property
-    def encoder_extra(self) -> dict:
-        """The model's back end and calibration values (thresholds, PLDA, scale)."""
-        return getattr(self.encoder, "extra", {}) or {}
-
     def scorer(self, config: PipelineConfig, narrowband: bool = False) -> tuple[Similarity, float]:
         """The similarity AHC uses and its stopping threshold (explicit, else the model's;
         for ``narrowband`` audio the model's narrowband threshold when it has one)."""
-        extra = self.encoder_extra
+        extra = getattr(self.encoder, "extra", {}) or {}
         scoring = config.cluster.scoring
         if scoring == "cosine":
             similarity: Similarity = cosine_similarity
@@ -263,11 +258,6 @@ class Pipeline:
             # a learned threshold merges them; a threshold set by the recording itself holds.
             cluster_config = dataclasses.replace(
                 cluster_config, count=cluster_config.narrowband_count
-            )
-        if cluster_config.scale is None and "count_scale" in (self.encoder_extra or {}):
-            # The scaled rule's scale as learned with the model (diarize fit-backend).
-            cluster_config = dataclasses.replace(
-                cluster_config, scale=float(self.encoder_extra["count_scale"])
             )
         tic = time.perf_counter()
         labels = cluster(

@@ -130,11 +130,13 @@ def test_fit_backend_learns_a_narrowband_threshold_from_conversations(tmp_path, 
     assert extra["cosine_threshold_narrowband"] in cfg.cosine_candidates
     assert extra["cosine_threshold"] in cfg.cosine_candidates
     # The scaled rule's scale: the candidate with the lowest DER over the conversations as
-    # recorded and through 8 kHz together.
-    assert extra["count_scale"] == summary["count_scale"]
-    assert extra["count_scale"] in cfg.scale_candidates
+    # recorded and through 8 kHz together, in the calibration record; the pipeline does not
+    # take it from the model.
+    assert summary["count_scale"] in cfg.scale_candidates
+    assert extra["calibration"]["count_scale"] == summary["count_scale"]
+    assert "count_scale" not in extra
     pooled = np.add(summary["count_scale_der_curve"], summary["count_scale_der_curve_narrowband"])
-    assert pooled[list(cfg.scale_candidates).index(extra["count_scale"])] <= pooled.min() + 1e-3
+    assert pooled[list(cfg.scale_candidates).index(summary["count_scale"])] <= pooled.min() + 1e-3
 
 
 def test_lowest_near_best_steps_down_the_flat_bottom_only():

@@ -214,21 +214,3 @@ def test_telephone_band_input_is_counted_by_the_scaled_rule_unless_told_otherwis
         pipe.decide(narrow, update_config(cfg, {"cluster": {"threshold": -1.0}})).num_speakers == 1
     )
     assert pipe.decide(narrow).num_speakers > 1
-
-
-def test_the_scaled_rule_takes_the_models_learned_scale(tiny_encoder, two_voices):
-    x, _ = two_voices
-    cfg = update_config(
-        SYNTH_CONFIG, {"resegment": {"gmm_rounds": 0}, "cluster": {"count": "scaled"}}
-    )
-    # A scale of 1000 puts the threshold far below any cosine similarity (one speaker); a
-    # scale of 1e-6 puts it just under 1 (every window apart). The model's scale is used
-    # unless the configuration gives one.
-    merged, apart = copy.copy(tiny_encoder), copy.copy(tiny_encoder)
-    merged.extra = {"cosine_threshold": 0.5, "count_scale": 1000.0}
-    apart.extra = {"cosine_threshold": 0.5, "count_scale": 1e-6}
-    analysis = Pipeline(cfg, encoder=merged).analyse(x)
-    assert Pipeline(cfg, encoder=merged).decide(analysis).num_speakers == 1
-    assert Pipeline(cfg, encoder=apart).decide(analysis).num_speakers > 1
-    given = update_config(cfg, {"cluster": {"scale": 1e-6}})
-    assert Pipeline(given, encoder=merged).decide(analysis).num_speakers > 1
