@@ -33,7 +33,6 @@ import io
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -47,7 +46,7 @@ from typing import Any
 from diarize.audio import AUDIO_SUFFIXES
 from diarize.errors import ConfigError, DiarizeError
 from diarize.pipeline import RunOptions
-from diarize.rttm import write_atomic
+from diarize.rttm import TEMPORARY_NAME, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -686,9 +685,6 @@ def _output_folder(out_dir: Path) -> Iterator[None]:
             _remove_if_empty(out_dir)
 
 
-_TEMPORARY = re.compile(r"^\..+\.(\d+)\.tmp$")
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -706,7 +702,7 @@ def remove_stale_temporaries(out_dir: Path) -> list[Path]:
     Returns the files removed."""
     removed = []
     for path in out_dir.rglob(".*.tmp"):
-        match = _TEMPORARY.match(path.name)
+        match = TEMPORARY_NAME.match(path.name)
         if match and path.is_file() and not _alive(int(match.group(1))):
             with contextlib.suppress(OSError):
                 path.unlink()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -110,6 +111,11 @@ def read_uem(path: str | Path) -> dict[str, list[tuple[float, float]]]:
     return parse_uem(read_text(path, RTTMError), source=str(path))
 
 
+#: The name of :func:`write_atomic`'s temporary file, ``.NAME.PID.tmp``; group 1 is the pid
+#: of the writing process.
+TEMPORARY_NAME = re.compile(r"^\..+\.(\d+)\.tmp$")
+
+
 def write_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename.
 
@@ -130,7 +136,7 @@ def write_atomic(path: str | Path, text: str) -> Path:
         raise NotADirectoryError(
             errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path.parent)
         ) from None
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # see TEMPORARY_NAME
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
