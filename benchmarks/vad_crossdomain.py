@@ -7,11 +7,11 @@ false-alarm parts of its DER depend on the detector's post-processing alone. Thi
 post-processing (Silero probabilities computed once per file) over the domains of
 ``benchmarks.crossdomain`` (dev/ami; held-out speechocean762 voices at 16 kHz and through a
 telephone channel; LibriSpeech test-other voices) and its tuning set, and scores each grid
-point as the DER counts it: a speaker-time frame of the reference not covered by speech is
-missed (so overlapped speech, where the output has one speaker, is missed once per extra
-talker), output speech outside the reference is a false alarm; 10 ms grid, UEM applied, corpus
-totals per domain, in % of the reference speaker time (the crossdomain report's miss and FA
-columns, to 0.1 point).
+point by the DER's missed and false-alarm parts (pyannote.metrics through
+``diarize.scoring.der_components``, collar 0, overlap scored, UEM applied) of one speaker
+wherever the detector finds speech: overlapped speech, where the output has one speaker, is
+missed once per extra talker. Corpus totals per domain, in % of the reference speaker time:
+the crossdomain report's miss and FA columns.
 
 Choice rule: among the grid points that raise no domain's miss + FA by more than 1 point over
 the current default, those within 0.1 point of the lowest mean miss + FA over the four
@@ -32,26 +32,14 @@ from benchmarks import crossdomain as cd
 from benchmarks import der
 
 REPORT = der.ROOT / "benchmarks" / "reports" / "VAD-CROSSDOMAIN.md"
-STEP = 0.01  # seconds per scoring frame
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 MIN_SILENCES = (0.1, 0.25, 0.5)
 PADS = (0.0, 0.1, 0.2)
 DOMAINS = ("ami", "so762", "so762-8k", "testother")
 
 
-def frame_counts(item, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Reference talkers per frame, and the frames inside the UEM."""
-    talkers = np.zeros(num_frames, np.int32)
-    for t in item.reference.turns:
-        talkers[int(round(t.start / STEP)) : int(round(t.end / STEP))] += 1
-    scored = np.zeros(num_frames, bool)
-    for a, b in item.uem:
-        scored[int(round(a / STEP)) : int(round(b / STEP))] = True
-    return talkers, scored
-
-
 def probabilities(items, log) -> list[tuple]:
-    """Per file: (num_samples, frame step, speech probabilities, talkers, scored frames)."""
+    """Per file: (the item, num_samples, frame step, speech probabilities)."""
     from diarize import audio as audio_io
     from diarize.config import VADConfig
     from diarize.vad import speech_probability
@@ -61,8 +49,7 @@ def probabilities(items, log) -> list[tuple]:
         waveform = audio_io.load(item.wav, 16000, dtype="int16")
         waveform, _ = audio_io.raise_quiet(waveform, in_place=True)
         step, probs = speech_probability(waveform, VADConfig())
-        talkers, scored = frame_counts(item, int(np.ceil(len(waveform) / 16000 / STEP)))
-        out.append((len(waveform), step, probs, talkers, scored))
+        out.append((item, len(waveform), step, probs))
     log(f"  {len(items)} files")
     return out
 
@@ -70,16 +57,20 @@ def probabilities(items, log) -> list[tuple]:
 def miss_fa(files: list[tuple], config) -> tuple[float, float]:
     """Missed and false-alarm speaker time (% of the reference's) of one speaker wherever
     the detector with ``config`` finds speech."""
+    from diarize.scoring import der_components
+    from diarize.types import Diarization, Turn
     from diarize.vad import binarize
 
-    missed = false_alarm = total = 0
-    for num_samples, step, probs, talkers, scored in files:
-        speech = np.zeros(len(talkers), np.int32)
-        for a, b in binarize(probs, step, num_samples, config):
-            speech[int(round(a / 16000 / STEP)) : int(round(b / 16000 / STEP))] = 1
-        missed += np.maximum(talkers - speech, 0)[scored].sum()
-        false_alarm += np.maximum(speech - talkers, 0)[scored].sum()
-        total += talkers[scored].sum()
+    missed = false_alarm = total = 0.0
+    for item, num_samples, step, probs in files:
+        regions = binarize(probs, step, num_samples, config) / 16000
+        one = Diarization(item.uri, tuple(Turn(float(a), float(b), "S") for a, b in regions))
+        c = der_components(item.reference, one, uem=item.uem)
+        missed, false_alarm, total = (
+            missed + c["missed"],
+            false_alarm + c["false_alarm"],
+            total + c["total"],
+        )
     return 100.0 * missed / total, 100.0 * false_alarm / total
 
 
