@@ -148,6 +148,17 @@ def test_augmenter_shapes_and_seed():
     assert feats.shape == (6, 50, 24)
 
 
+def test_simulated_rooms_have_the_asked_direct_to_reverberant_ratio():
+    from diarize.train.augment import simulated_rirs
+
+    rng = np.random.default_rng(0)
+    for lo, hi in [(-5.0, -5.0), (10.0, 10.0), (-5.0, 12.0)]:
+        for rir in simulated_rirs(rng, 20, 16000, (lo, hi)):
+            # The direct path is the first sample (1); the tail holds the rest of the energy.
+            drr = 10 * np.log10(1.0 / np.sum(rir[1:].astype(np.float64) ** 2))
+            assert rir[0] == 1.0 and lo - 1e-3 <= drr <= hi + 1e-3
+
+
 def test_train_two_steps_checkpoint_and_resume(voices_dir, tmp_path):
     out = tmp_path / "enc.pt"
     config = _config(voices_dir, out)

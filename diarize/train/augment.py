@@ -33,6 +33,7 @@ class AugmentConfig:
     p_speed: float = 0.0
     p_reverb: float = 0.4
     p_real_rir: float = 0.3  # share of reverberated views that get a real room response
+    drr_db: tuple[float, float] = (0.0, 15.0)  # direct-to-reverberant ratio of simulated rooms
     p_noise: float = 0.6
     snr_db: tuple[float, float] = (0.0, 20.0)
     p_babble: float = 0.25  # share of noisy views whose noise is babble
@@ -47,12 +48,17 @@ class AugmentConfig:
     freq_mask_bins: int = 6
 
 
-def simulated_rirs(rng: np.random.Generator, count: int, max_samples: int) -> list[np.ndarray]:
+def simulated_rirs(
+    rng: np.random.Generator,
+    count: int,
+    max_samples: int,
+    drr_range: tuple[float, float] = (0.0, 15.0),
+) -> list[np.ndarray]:
     """``count`` synthetic room responses (direct path + early gap + decaying noise tail)."""
     out = []
     for _ in range(count):
         rt60 = rng.uniform(0.15, 0.9)
-        drr_db = rng.uniform(0.0, 15.0)
+        drr_db = rng.uniform(*drr_range)
         length = min(int(1.2 * rt60 * SAMPLE_RATE), max_samples)
         t = np.arange(length) / SAMPLE_RATE
         tail = rng.standard_normal(length) * np.exp(-6.9078 * t / rt60)
@@ -93,7 +99,7 @@ class Augmenter:
         self.device = torch.device(device)
         rng = np.random.default_rng(seed)
         real = [align_rir(r, max_rir_samples) for r in rirs if len(r) and np.any(r)]
-        sim = simulated_rirs(rng, num_simulated_rirs, max_rir_samples)
+        sim = simulated_rirs(rng, num_simulated_rirs, max_rir_samples, tuple(config.drr_db))
         self.num_real_rirs = len(real)
         bank = np.zeros((len(real) + len(sim), max_rir_samples), dtype=np.float32)
         for i, r in enumerate(real + sim):
