@@ -99,6 +99,18 @@ VARIANTS = [
         "vad-low and the scaled count rule",
         {**VAD_LOW, "cluster": {"count": "scaled"}},
     ),
+    V(
+        "overlap",
+        "shipped",
+        "second speaker where the overlap detector hears two (--overlap)",
+        {"overlap": {"enabled": True}},
+    ),
+    V(
+        "overlap-0.85",
+        "shipped",
+        "--overlap at detector threshold 0.85 instead of 0.6",
+        {"overlap": {"enabled": True, "threshold": 0.85}},
+    ),
     V("previous", "previous", "previous encoder (encoder-v1), its own defaults"),
     V("mfcc", "mfcc", "MFCC statistics, same clustering, tuned threshold", threshold="tuned"),
     V(

@@ -29,9 +29,11 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / "scratch" / "speed"
 DATA = ROOT.parent / "shared" / "data"
+STAGES = ("load", "vad", "embed", "overlap", "cluster", "resegment")
 VARIANTS = {
     "default": None,
     "fast": ROOT / "examples" / "fast.toml",
+    "overlap": ROOT / "benchmarks" / "overlap.toml",  # --overlap
     # Baseline: the same pipeline with Resemblyzer's supervised encoder (pip install
     # resemblyzer); its threshold does not matter for speed.
     "resemblyzer": None,
@@ -172,18 +174,16 @@ def main() -> None:
         "- wall: the pipeline call on the file (model already loaded); peak RSS: the whole "
         "child process (interpreter, torch, model, audio)",
         "",
-        "| length | variant | wall (s) | RTF | peak RSS (MB) | load | vad | embed | cluster | "
-        "resegment | speakers |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| length | variant | wall (s) | RTF | peak RSS (MB) | load | vad | embed | overlap | "
+        "cluster | resegment | speakers |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         t = r["timings"]
         lines.append(
             f"| {r['seconds'] / 60:.0f} min | {r['variant']} | {r['wall']:.1f} | "
             f"{r['rtf']:.4f} | {r['peak_rss_mb']:.0f} | "
-            + " | ".join(
-                f"{t.get(k, 0.0):.1f}" for k in ("load", "vad", "embed", "cluster", "resegment")
-            )
+            + " | ".join(f"{t.get(k, 0.0):.1f}" for k in STAGES)
             + f" | {r['speakers']} |"
         )
     base = {r["variant"]: r for r in rows if r["seconds"] == lengths[0]}

@@ -145,6 +145,13 @@ def pipeline_options(command):
             "windows).",
         ),
         click.option(
+            "--overlap/--no-overlap",
+            default=None,
+            help="Give overlapped speech a second speaker: where the overlap detector "
+            "(models/overlap-v1.onnx) hears two talkers, the nearest other speaker in time "
+            "is added. Default: the config's [overlap] enabled (off unless set).",
+        ),
+        click.option(
             "--adapt",
             is_flag=True,
             default=False,
@@ -170,6 +177,7 @@ def _run_options(params: dict, quiet: bool):
         threshold=params["threshold"],
         count=params["count"],
         resegment=False if params["no_resegment"] else None,
+        overlap=params["overlap"],
         adapt=params["adapt"],
         seed=params["seed"],
         progress=not quiet,

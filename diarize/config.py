@@ -156,6 +156,21 @@ class ResegmentConfig:
 
 
 @dataclass(frozen=True)
+class OverlapConfig:
+    """A second speaker where the overlap detector hears two (diarize.overlap)."""
+
+    enabled: bool = False
+    model: str = ""  # ONNX detector; "" = models/overlap-v1.onnx
+    # overlap probability, after smoothing (the best F1 on the tuning set of
+    # benchmarks/reports/OVERLAP.md)
+    threshold: float = 0.6
+    smooth: float = 0.1  # seconds of moving average over the frame probabilities
+    min_duration: float = 0.1  # seconds; shorter overlaps are dropped
+    # The second speaker is the nearest other speaker in time, if within this many seconds
+    max_distance: float = 5.0
+
+
+@dataclass(frozen=True)
 class AdaptConfig:
     """Self-supervised fine-tuning of the encoder on the recording itself."""
 
@@ -171,6 +186,7 @@ class PipelineConfig:
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     resegment: ResegmentConfig = field(default_factory=ResegmentConfig)
+    overlap: OverlapConfig = field(default_factory=OverlapConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
     seed: int = 0
 
@@ -210,6 +226,7 @@ _SECTIONS = {
     "embed": EmbedConfig,
     "cluster": ClusterConfig,
     "resegment": ResegmentConfig,
+    "overlap": OverlapConfig,
     "adapt": AdaptConfig,
 }
 

@@ -209,6 +209,14 @@ class Pipeline:
             bounds = windows(window_regions, config.embed, sr)
             embeddings = embed_chunked(waveform, bounds, encoder, config.embed, sr)
             timings["embed"] = time.perf_counter() - tic
+        overlap = None
+        if len(regions) and config.overlap.enabled:
+            from diarize.overlap import OverlapDetector, overlap_probability
+
+            tic = time.perf_counter()
+            detector = OverlapDetector.load(config.overlap.model)
+            overlap = overlap_probability(waveform, regions, detector, sr).astype(np.float16)
+            timings["overlap"] = time.perf_counter() - tic
         narrowband = audio_io.is_narrowband(waveform, regions, sr)
         if narrowband:
             logger.info("%s: telephone-band audio (nothing above 4 kHz)", name)
@@ -230,6 +238,7 @@ class Pipeline:
             timings,
             frames,
             narrowband,
+            overlap,
         )
 
     def decide(
@@ -312,6 +321,13 @@ class Pipeline:
                 config.seed,
                 sr,
             )
+        if config.overlap.enabled and analysis.overlap is not None and segments:
+            from diarize.overlap import overlap_regions, second_speakers
+
+            found_overlaps = overlap_regions(analysis.overlap, config.overlap)
+            segments = list(segments) + second_speakers(
+                segments, found_overlaps, int(round(config.overlap.max_distance * sr))
+            )
         turns = to_turns(segments, sr)
         self._decide_timings["resegment"] = time.perf_counter() - tic
         wanted = config.cluster.num_speakers or config.cluster.min_speakers
@@ -351,6 +367,8 @@ class Analysis:
     frames: np.ndarray | None = None
     # speech with (almost) nothing above 4 kHz: telephone audio (diarize.audio.is_narrowband)
     narrowband: bool = False
+    # (num_frames,) float16 overlap probability every 10 ms (diarize.overlap), when enabled
+    overlap: np.ndarray | None = None
 
 
 def diarize(
@@ -391,6 +409,7 @@ class RunOptions:
     threshold: float | None = None
     count: str | None = None
     resegment: bool | None = None
+    overlap: bool | None = None
     adapt: bool = False
     seed: int | None = None
     as_json: bool = False
@@ -413,6 +432,7 @@ class RunOptions:
                     "narrowband_count": "" if self.count is not None else None,
                 },
                 "resegment": {"enabled": self.resegment},
+                "overlap": {"enabled": self.overlap},
                 "adapt": {"enabled": True if self.adapt else None},
                 "seed": self.seed,
             },

@@ -1,0 +1,181 @@
+"""Overlapped speech: where two people talk at once, and who the second one is.
+
+The pipeline's clustering and resegmentation give each speech frame one speaker. Where the
+detector (a small convolutional network trained on mixtures of unlabeled recordings, see
+:mod:`diarize.train.overlap`) finds two talkers, the frame gets a second speaker: the nearest
+other speaker in time, the one the conversation was passing to or from. A recording with a
+single speaker gets no second one.
+
+The network runs through ONNX Runtime on the encoder's log-mel front end with a 3-s sliding
+mean removed (:data:`OVERLAP_FEATURES`), so this module needs no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from diarize.config import FeatureConfig, OverlapConfig
+from diarize.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+#: The shipped detector, in models/.
+OVERLAP_MODEL = "overlap-v1.onnx"
+#: Its front end (the training module defines the same, from the same class).
+OVERLAP_FEATURES = FeatureConfig(cmn_window=3.0)
+#: Frames per network call (30 s): long recordings are run in pieces with context each side.
+_FRAMES_PER_CALL = 3000
+
+_cache: dict[str, OverlapDetector] = {}
+_lock = threading.Lock()
+
+
+def overlap_model_path(path: str | Path = "") -> Path:
+    from diarize.encoder import MODELS_DIR
+
+    path = Path(path) if path else MODELS_DIR / OVERLAP_MODEL
+    if not path.is_file():
+        raise ModelError(
+            f"{path}: the overlap detector is missing; restore it, or set [overlap] enabled = false"
+        )
+    return path
+
+
+@dataclass
+class OverlapDetector:
+    """An exported detector: ``session`` (ONNX Runtime) and ``context`` frames each side."""
+
+    session: object
+    context: int
+
+    @classmethod
+    def load(cls, path: str | Path = "") -> OverlapDetector:
+        """Loaded once per process and path."""
+        path = overlap_model_path(path)
+        key = str(path.resolve())
+        with _lock:
+            if key not in _cache:
+                from diarize.encoder import onnx_session
+
+                meta_path = path.with_suffix(".json")
+                try:
+                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                    context = int(meta["context_frames"])
+                    features = FeatureConfig(**meta["features"])
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    raise ModelError(
+                        f"{meta_path}: unreadable overlap detector sidecar ({exc})"
+                    ) from None
+                if features != OVERLAP_FEATURES:
+                    raise ModelError(f"{path}: trained on another front end ({features})")
+                _cache[key] = cls(onnx_session(path), context)
+            return _cache[key]
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        """(num_frames, mel) normalised log-mel -> (num_frames,) logits, in calls of at most
+        30 s with ``context`` frames of real input each side (as if run in one call)."""
+        n = len(feats)
+        out = np.empty(n, dtype=np.float32)
+        c = self.context
+        for first in range(0, n, _FRAMES_PER_CALL):
+            last = min(first + _FRAMES_PER_CALL, n)
+            lo, hi = max(first - c, 0), min(last + c, n)
+            piece = np.ascontiguousarray(feats[None, lo:hi], dtype=np.float32)
+            (logit,) = self.session.run(None, {"features": piece})
+            out[first:last] = logit[0, first - lo : last - lo]
+        return out
+
+
+def overlap_probability(
+    waveform: np.ndarray, regions: np.ndarray, detector: OverlapDetector, sample_rate: int = 16000
+) -> np.ndarray:
+    """Overlap probability of every 10-ms frame (frame ``t`` centred on sample 160 t + 200),
+    computed inside the speech ``regions`` (with 1 s of audio each side) and 0 elsewhere."""
+    from diarize.audio import as_float32
+    from diarize.features import LogMel
+
+    front = LogMel(OVERLAP_FEATURES)
+    hop = front.hop_samples
+    num_frames = front.num_frames(len(waveform))
+    probs = np.zeros(num_frames, dtype=np.float32)
+    pad = sample_rate
+    for start, end in _merge(np.asarray(regions, dtype=np.int64), 2 * pad):
+        a, b = max(int(start) - pad, 0), min(int(end) + pad, len(waveform))
+        piece = as_float32(waveform[a:b])
+        if len(piece) < front.win_samples:
+            continue
+        feats = front(piece[None])[0]
+        p = 1.0 / (1.0 + np.exp(-detector.logits(feats)))
+        f0 = a // hop  # a is not always a multiple of the hop: within 10 ms
+        probs[f0 : f0 + len(p)] = p[: num_frames - f0]
+    return probs
+
+
+def _merge(regions: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for s, e in regions:
+        if out and s - out[-1][1] <= gap:
+            out[-1][1] = max(out[-1][1], int(e))
+        else:
+            out.append([int(s), int(e)])
+    return [(s, e) for s, e in out]
+
+
+def overlap_regions(
+    probs: np.ndarray, config: OverlapConfig, hop: int = 160, offset: int = 200
+) -> np.ndarray:
+    """(num_regions, 2) int64 sample bounds where the smoothed probability exceeds the
+    threshold for at least ``min_duration`` seconds."""
+    p = np.asarray(probs, dtype=np.float64)
+    width = max(int(round(config.smooth / (hop / 16000))), 1)
+    if width > 1 and len(p) >= width:
+        kernel = np.ones(width) / width
+        p = np.convolve(p, kernel, mode="same")
+    on = p > config.threshold
+    if not on.any():
+        return np.zeros((0, 2), dtype=np.int64)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
+    starts, ends = edges[0::2], edges[1::2]
+    keep = (ends - starts) * hop >= config.min_duration * 16000
+    bounds = np.stack([starts[keep], ends[keep]], axis=1) * hop + offset - hop // 2
+    return np.clip(bounds, 0, None).astype(np.int64)
+
+
+def second_speakers(
+    segments: list[tuple[int, int, int]],
+    overlaps: np.ndarray,
+    max_distance: int,
+) -> list[tuple[int, int, int]]:
+    """Second-speaker segments for the ``overlaps`` (sample bounds).
+
+    ``segments`` : (start, end, speaker) of the single-speaker pass, sorted, not overlapping.
+    Each part of an overlap region that lies in a segment of speaker A gets the speaker whose
+    nearest segment (other than A's) is closest in time, if that segment is at most
+    ``max_distance`` samples away. Parts outside every segment get nothing.
+    """
+    if not segments or len(overlaps) == 0:
+        return []
+    seg = np.asarray(segments, dtype=np.int64)
+    out: list[tuple[int, int, int]] = []
+    for o_start, o_end in np.asarray(overlaps, dtype=np.int64):
+        inside = np.flatnonzero((seg[:, 0] < o_end) & (seg[:, 1] > o_start))
+        for i in inside:
+            s, e = max(int(seg[i, 0]), int(o_start)), min(int(seg[i, 1]), int(o_end))
+            if e <= s:
+                continue
+            others = seg[:, 2] != seg[i, 2]
+            if not others.any():
+                continue
+            # Distance from the piece to each other speaker's segment (0 when they touch).
+            gap = np.maximum(np.maximum(seg[:, 0] - e, s - seg[:, 1]), 0)
+            gap = np.where(others, gap, np.iinfo(np.int64).max)
+            j = int(np.argmin(gap))
+            if gap[j] <= max_distance:
+                out.append((s, e, int(seg[j, 2])))
+    return out
