@@ -158,3 +158,14 @@ def test_shipped_detector_files_are_the_ones_the_model_card_names():
     card = (MODELS_DIR / "README.md").read_text(encoding="utf-8")
     for name in ("overlap-v1.onnx", "overlap-v1.json"):
         assert sha256sum(MODELS_DIR / name) in card, name
+
+
+def test_command_line_flag_sets_the_config(tmp_path):
+    from diarize.pipeline import RunOptions
+
+    toml = tmp_path / "c.toml"
+    toml.write_text("[overlap]\nenabled = true\n", encoding="utf-8")
+    assert RunOptions(overlap=True).build_config().overlap.enabled
+    assert not RunOptions().build_config().overlap.enabled
+    assert RunOptions(config_path=toml).build_config().overlap.enabled
+    assert not RunOptions(config_path=toml, overlap=False).build_config().overlap.enabled
