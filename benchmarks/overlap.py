@@ -57,14 +57,12 @@ def file_probabilities(items, detector) -> list[tuple]:
 
 def scores(files, threshold: float) -> dict[str, float]:
     from diarize.config import OverlapConfig
-    from diarize.overlap import overlap_regions
+    from diarize.overlap import overlap_frames
 
     config = dataclasses.replace(OverlapConfig(), threshold=threshold)
     tp = fp = fn = speech = over = 0
     for probs, count, inside in files:
-        found = np.zeros(len(probs), dtype=bool)
-        for s, e in overlap_regions(probs, config):
-            found[(s - 120) // 160 : (e - 120) // 160] = True
+        found = overlap_frames(probs, config)
         ref = (count >= 2) & inside
         hyp = found & inside
         tp += int((ref & hyp).sum())

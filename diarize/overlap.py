@@ -22,6 +22,7 @@ import numpy as np
 
 from diarize.config import FeatureConfig, OverlapConfig
 from diarize.errors import ModelError
+from diarize.vad import mask_runs, pad_regions
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +105,7 @@ def overlap_probability(
     hop = front.hop_samples
     num_frames = front.num_frames(len(waveform))
     probs = np.zeros(num_frames, dtype=np.float32)
-    pad = sample_rate
-    for start, end in _merge(np.asarray(regions, dtype=np.int64), 2 * pad):
-        a, b = max(int(start) - pad, 0), min(int(end) + pad, len(waveform))
+    for a, b in pad_regions(regions, 1.0, len(waveform), sample_rate):
         piece = as_float32(waveform[a:b])
         if len(piece) < front.win_samples:
             continue
@@ -117,33 +116,29 @@ def overlap_probability(
     return probs
 
 
-def _merge(regions: np.ndarray, gap: int) -> list[tuple[int, int]]:
-    out: list[list[int]] = []
-    for s, e in regions:
-        if out and s - out[-1][1] <= gap:
-            out[-1][1] = max(out[-1][1], int(e))
-        else:
-            out.append([int(s), int(e)])
-    return [(s, e) for s, e in out]
-
-
-def overlap_regions(
-    probs: np.ndarray, config: OverlapConfig, hop: int = 160, offset: int = 200
-) -> np.ndarray:
-    """(num_regions, 2) int64 sample bounds where the smoothed probability exceeds the
-    threshold for at least ``min_duration`` seconds."""
+def overlap_frames(probs: np.ndarray, config: OverlapConfig, hop: int = 160) -> np.ndarray:
+    """(num_frames,) bool: frames in runs of at least ``min_duration`` seconds where the
+    smoothed probability exceeds the threshold."""
     p = np.asarray(probs, dtype=np.float64)
     width = max(int(round(config.smooth / (hop / 16000))), 1)
     if width > 1 and len(p) >= width:
         kernel = np.ones(width) / width
         p = np.convolve(p, kernel, mode="same")
-    on = p > config.threshold
-    if not on.any():
-        return np.zeros((0, 2), dtype=np.int64)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], on.astype(np.int8), [0]])))
-    starts, ends = edges[0::2], edges[1::2]
-    keep = (ends - starts) * hop >= config.min_duration * 16000
-    bounds = np.stack([starts[keep], ends[keep]], axis=1) * hop + offset - hop // 2
+    starts, ends = mask_runs(p > config.threshold)
+    on = np.zeros(len(p), dtype=bool)
+    for s, e in zip(starts, ends, strict=True):
+        if (e - s) * hop >= config.min_duration * 16000:
+            on[s:e] = True
+    return on
+
+
+def overlap_regions(
+    probs: np.ndarray, config: OverlapConfig, hop: int = 160, offset: int = 200
+) -> np.ndarray:
+    """(num_regions, 2) int64 sample bounds of the runs of :func:`overlap_frames` (frame
+    ``t`` centred on sample ``hop t + offset``, bounds half a hop either side)."""
+    starts, ends = mask_runs(overlap_frames(probs, config, hop))
+    bounds = np.stack([starts, ends], axis=1) * hop + offset - hop // 2
     return np.clip(bounds, 0, None).astype(np.int64)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from diarize.errors import ConfigError, RTTMError
 from diarize.types import Diarization
+from diarize.vad import mask_runs
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,7 @@ def _activity(diarization: Diarization, speakers: list[str], num_frames: int) ->
 
 def _runs(mask: np.ndarray) -> tuple[tuple[float, float], ...]:
     """(num_frames,) bool -> the (start, end) seconds of each run of True."""
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    starts, ends = mask_runs(mask)
     return tuple((s * ERROR_STEP, e * ERROR_STEP) for s, e in zip(starts, ends, strict=True))
 
 

@@ -50,6 +50,7 @@ from scipy.signal import fftconvolve, resample_poly
 from diarize.errors import AudioError, ConfigError
 from diarize.rttm import format_rttm, write_atomic
 from diarize.types import Diarization, Turn
+from diarize.vad import mask_runs
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ def speech_segments(
     energy = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
     threshold = max(np.percentile(energy, 5) + 15.0, np.percentile(energy, 99) - 35.0)
     active = energy > threshold
-    runs = _runs(active)
+    runs = zip(*mask_runs(active), strict=True)
     min_pause_frames = int(round(min_pause * sample_rate / FRAME_SAMPLES))
     merged: list[list[int]] = []
     for a, b in runs:
@@ -201,13 +202,6 @@ def speech_segments(
     min_speech_frames = int(round(min_speech * sample_rate / FRAME_SAMPLES))
     kept = [(a, b) for a, b in merged if b - a >= min_speech_frames]
     return np.asarray(kept, dtype=np.int64).reshape(-1, 2) * FRAME_SAMPLES
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) index runs where ``mask`` is true."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    change = np.flatnonzero(np.diff(padded))
-    return [(int(a), int(b)) for a, b in zip(change[::2], change[1::2], strict=True)]
 
 
 def _read_mono(path: Path) -> np.ndarray:

@@ -148,6 +148,13 @@ def detect_speech(waveform: np.ndarray, config: VADConfig, sample_rate: int = 16
     return binarize(probs, step, len(waveform), config, sample_rate)
 
 
+def mask_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) bool -> the start and end indices (end exclusive) of each run of True, as two
+    (num_runs,) int64 arrays."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask).astype(np.int8), [0]]))
+    return np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+
+
 def binarize(
     probs: np.ndarray,
     step: float,
@@ -176,9 +183,8 @@ def binarize(
     probs = np.asarray(probs, dtype=np.float64)
     active = _hysteresis(probs, onset, offset)
     # Run boundaries in frames, then in seconds.
-    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
-    starts = np.flatnonzero(edges == 1) * step
-    ends = np.flatnonzero(edges == -1) * step
+    first, last = mask_runs(active)
+    starts, ends = first * step, last * step
     duration = num_samples / sample_rate
     ends = np.minimum(ends, duration)
     if len(starts):
