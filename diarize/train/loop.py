@@ -174,7 +174,9 @@ def speaker_of(name: str) -> str:
     return re.split(r"[-_]", stem)[0]
 
 
-def _lr(config: TrainConfig, step: int) -> float:
+def learning_rate_at(config, step: int) -> float:
+    """Linear warm-up over ``warmup_steps``, then a cosine decay to 5 % of ``learning_rate``
+    at ``num_steps`` (any config with those three fields)."""
     if step < config.warmup_steps:
         return config.learning_rate * (step + 1) / config.warmup_steps
     t = min((step - config.warmup_steps) / max(config.num_steps - config.warmup_steps, 1), 1.0)
@@ -192,7 +194,7 @@ class Projector(nn.Module):
         return self.net(x)
 
 
-def _load_banks(folders: tuple[str, ...]) -> list[np.ndarray]:
+def load_banks(folders: tuple[str, ...]) -> list[np.ndarray]:
     if not folders:
         return []
     return [w for _, w in data_mod.read_sources(list(folders))]
@@ -262,8 +264,8 @@ class Trainer:
         self.pseudo_round = 0
         self.augmenter = Augmenter(
             config.augment,
-            _load_banks(config.noise),
-            _load_banks(config.rir),
+            load_banks(config.noise),
+            load_banks(config.rir),
             seed=config.seed,
             device=self.device,
         )
@@ -491,7 +493,7 @@ class Trainer:
                 stats["aam"] = aam.item()
                 loss = loss + cfg.pseudo_weight * aam
         for group in self.optimizer.param_groups:
-            group["lr"] = _lr(cfg, self.step)
+            group["lr"] = learning_rate_at(cfg, self.step)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(self._params(), 5.0)

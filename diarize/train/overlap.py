@@ -21,7 +21,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ from diarize.nn import Fbank, sliding_cmn
 from diarize.overlap import OVERLAP_FEATURES
 from diarize.train import data as data_mod
 from diarize.train.augment import AugmentConfig, Augmenter, augment_features
+from diarize.train.loop import learning_rate_at, load_banks
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +116,9 @@ class MixtureSampler:
         """Returns sources (batch, 3, samples) float32 (silent rows for absent talkers),
         activity (batch, 3, frames) bool, and talkers (batch,) int."""
         cfg = self.config
+        hop, win = data_mod.HOP_SAMPLES, data_mod.FRAME_SAMPLES
         n = int(round(cfg.chunk_seconds * SAMPLE_RATE))
-        frames = 1 + (n - data_mod.FRAME_SAMPLES) // data_mod.HOP_SAMPLES
+        frames = 1 + (n - win) // hop
         b = cfg.batch_size
         sources = np.zeros((b, 3, n), dtype=np.float32)
         active = np.zeros((b, 3, frames), dtype=bool)
@@ -128,35 +129,24 @@ class MixtureSampler:
             )
             for k, idx in enumerate(picks):
                 rec = self.recordings[idx]
-                # A piece of 1 s up to the whole chunk, at a random place in the chunk; the
-                # first talker usually covers most of it.
+                # A piece of 25 % (the first talker: 60 %) up to all of the chunk, at a
+                # random place in it, on the frame grid.
                 lo = 0.6 if k == 0 else 0.25
                 length = int(self.rng.uniform(lo, 1.0) * n)
                 length = min(length, rec.num_samples)
-                length -= length % data_mod.HOP_SAMPLES
-                if length < data_mod.FRAME_SAMPLES:
+                length -= length % hop
+                if length < win:
                     continue
-                src = int(self.rng.integers(0, rec.num_samples - length + 1)) // 160 * 160
-                dst = int(self.rng.integers(0, n - length + 1)) // 160 * 160
+                src = int(self.rng.integers(0, rec.num_samples - length + 1)) // hop * hop
+                dst = int(self.rng.integers(0, n - length + 1)) // hop * hop
                 piece = rec.waveform[src : src + length]
                 rms = float(np.sqrt(np.mean(piece.astype(np.float64) ** 2))) + 1e-6
                 level = 10 ** (self.rng.uniform(-0.5, 0.5) * cfg.relative_db / 20)
                 sources[row, k, dst : dst + length] = piece / rms * 0.1 * level
-                sp = rec.speech[src // 160 : src // 160 + (length - 400) // 160 + 1]
-                f0 = dst // 160
+                sp = rec.speech[src // hop : src // hop + (length - win) // hop + 1]
+                f0 = dst // hop
                 active[row, k, f0 : f0 + len(sp)] = sp[: max(frames - f0, 0)]
         return sources, active, talkers
-
-
-def _lr(config: OverlapTrainConfig, step: int) -> float:
-    if step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    t = (step - config.warmup_steps) / max(config.num_steps - config.warmup_steps, 1)
-    return config.learning_rate * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
-
-
-def _banks(folders: tuple[str, ...]) -> list[np.ndarray]:
-    return [w for _, w in data_mod.read_sources(list(folders))] if folders else []
 
 
 def make_batch(
@@ -196,7 +186,9 @@ def train(config: OverlapTrainConfig) -> Path:
         sum(r.num_samples for r in recordings) / SAMPLE_RATE / 60,
     )
     sampler = MixtureSampler(recordings, config)
-    augmenter = Augmenter(config.augment, _banks(config.noise), _banks(config.rir), config.seed)
+    augmenter = Augmenter(
+        config.augment, load_banks(config.noise), load_banks(config.rir), config.seed
+    )
     fbank = Fbank(OVERLAP_FEATURES)
     model = OverlapNet(OVERLAP_FEATURES.num_mel_bins, config.channels, config.dilations)
     opt = torch.optim.AdamW(
@@ -208,7 +200,7 @@ def train(config: OverlapTrainConfig) -> Path:
     running = []
     for step in range(config.num_steps):
         for group in opt.param_groups:
-            group["lr"] = _lr(config, step)
+            group["lr"] = learning_rate_at(config, step)
         with torch.no_grad():
             feats, target = make_batch(sampler, augmenter, fbank, config, gen)
         model.train()
