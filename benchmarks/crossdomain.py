@@ -250,6 +250,26 @@ def tuning_items(log) -> list[Item] | None:
     return items or None
 
 
+def sets_with_tuning(domains, log) -> dict[str, list[Item]] | None:
+    """Every one of ``domains`` and, under "tuning", the tuning set; None (after a message)
+    when a domain's data is absent."""
+    sets, _ = domain_sets(list(domains), log)
+    missing = [d for d in domains if d not in sets]
+    if missing:
+        log(f"needs ../shared/data: {', '.join(missing)} not found")
+        return None
+    sets["tuning"] = tuning_items(log) or []
+    return sets
+
+
+def item_waveform(item: Item) -> np.ndarray:
+    """The item's audio as the pipeline reads it: 16 kHz int16, quiet files raised."""
+    from diarize import audio as audio_io
+
+    waveform = audio_io.load(item.wav, 16000, dtype="int16")
+    return audio_io.raise_quiet(waveform, in_place=True)[0]
+
+
 def _describe(folder: Path, voices: str) -> str:
     info = json.loads((folder / "simulation.json").read_text())
     files = info["files"]

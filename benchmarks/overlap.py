@@ -41,13 +41,11 @@ def reference_counts(item, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def file_probabilities(items, detector) -> list[tuple]:
-    from diarize import audio as audio_io
     from diarize.overlap import overlap_probability
 
     out = []
     for item in items:
-        waveform = audio_io.load(item.wav, 16000, dtype="int16")
-        waveform, _ = audio_io.raise_quiet(waveform, in_place=True)
+        waveform = cd.item_waveform(item)
         regions = np.array([[0, len(waveform)]], dtype=np.int64)
         probs = overlap_probability(waveform, regions, detector)
         count, inside = reference_counts(item, len(probs))
@@ -94,11 +92,12 @@ def per_file_table(sets, data, threshold: float = 0.5) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for name in ("so762", "testother"):
+        meta_path = sets[name][0].wav.parent.parent / "simulation.json" if sets[name] else None
+        if meta_path is None or not meta_path.exists():
+            continue
+        meta_of = {f["uri"]: f for f in json.loads(meta_path.read_text())["files"]}
         for item, files in zip(sets[name], data[name], strict=True):
-            meta_path = item.wav.parent.parent / "simulation.json"
-            if not meta_path.exists():
-                continue
-            meta = {f["uri"]: f for f in json.loads(meta_path.read_text())["files"]}[item.uri]
+            meta = meta_of[item.uri]
             s = scores([files], threshold)
             lines.append(
                 f"| {item.uri} | {' + '.join(meta['noise'])} | {meta['room']['rt60']:.2f} | "
@@ -116,12 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log = der.log_stderr
     tic = time.perf_counter()
-    sets, notes = cd.domain_sets(list(DOMAINS), log)
-    missing = [d for d in DOMAINS if d not in sets]
-    if missing:
-        log(f"needs ../shared/data: {', '.join(missing)} not found")
+    sets = cd.sets_with_tuning(DOMAINS, log)
+    if sets is None:
         return 1
-    sets["tuning"] = cd.tuning_items(log) or []
     detector = OverlapDetector.load(args.model)
     data = {}
     for name, items in sets.items():

@@ -40,14 +40,12 @@ DOMAINS = ("ami", "so762", "so762-8k", "testother")
 
 def probabilities(items, log) -> list[tuple]:
     """Per file: (the item, num_samples, frame step, speech probabilities)."""
-    from diarize import audio as audio_io
     from diarize.config import VADConfig
     from diarize.vad import speech_probability
 
     out = []
     for item in items:
-        waveform = audio_io.load(item.wav, 16000, dtype="int16")
-        waveform, _ = audio_io.raise_quiet(waveform, in_place=True)
+        waveform = cd.item_waveform(item)
         step, probs = speech_probability(waveform, VADConfig())
         out.append((item, len(waveform), step, probs))
     log(f"  {len(items)} files")
@@ -93,16 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     log = der.log_stderr
     tic = time.perf_counter()
-    sets, _ = cd.domain_sets(list(DOMAINS), log)
-    missing = [d for d in DOMAINS if d not in sets]
-    if missing:
-        log(f"needs ../shared/data: {', '.join(missing)} not found")
+    sets = cd.sets_with_tuning(DOMAINS, log)
+    if sets is None:
         return 1
-    tuning = cd.tuning_items(log) or []
     data = {}
     for name in (*DOMAINS, "tuning"):
         log(f"[{name}] speech probabilities")
-        data[name] = probabilities(sets[name] if name != "tuning" else tuning, log)
+        data[name] = probabilities(sets[name], log)
     default = VADConfig()
     rows = []
     for config in grid(default):
