@@ -310,3 +310,53 @@ def test_grouped_loading_labels_each_source(voices_dir, tmp_path):
     assert len(recs) == len(groups) and groups[-1] == 1 and np.all(groups[:-1] == 0)
     with pytest.raises(ConfigError, match="balance"):
         _config(voices_dir, tmp_path / "x.pt", balance="corpora").check()
+
+
+def test_source_weights_set_each_sources_share():
+    """Two sources of one recording each, weighted 3 : 1: the first gets about 3/4 of the
+    draws, the second 1/4 (equal shares without weights)."""
+    rng = np.random.default_rng(0)
+    recs = data_mod.make_recordings(
+        [(f"r{i}", (0.1 * rng.standard_normal(3 * SR)).astype(np.float32)) for i in range(2)]
+    )
+    groups = np.array([0, 1])
+    window = int(0.5 * SR)
+    sampler = data_mod.PairSampler(recs, seed=1, groups=groups, group_weights=(3.0, 1.0))
+    assert np.mean(sampler.sample(800, window).source == 0) == pytest.approx(0.75, abs=0.05)
+    with pytest.raises(data_mod.DataError):
+        data_mod.PairSampler(recs, groups=groups, group_weights=(1.0,))
+    with pytest.raises(data_mod.DataError):
+        data_mod.PairSampler(recs, group_weights=(1.0, 1.0))
+
+
+def test_source_weights_are_checked_against_the_sources(voices_dir, tmp_path):
+    one = dict(balance="sources", source_weights=(1.0, 2.0))
+    with pytest.raises(ConfigError, match="1 data source"):
+        _config(voices_dir, tmp_path / "x.pt", **one).check()
+    with pytest.raises(ConfigError, match="balance"):
+        _config(voices_dir, tmp_path / "x.pt", source_weights=(1.0,)).check()
+    with pytest.raises(ConfigError, match=">= 0"):
+        _config(voices_dir, tmp_path / "x.pt", balance="sources", source_weights=(-1.0,)).check()
+
+
+def test_init_starts_from_a_checkpoints_weights(voices_dir, tmp_path):
+    first = Trainer(_config(voices_dir, tmp_path / "a.pt", seed=3))
+    first.run()
+    saved = load_encoder(tmp_path / "a.pt")
+    # Another seed would draw other random weights; init replaces them with the saved ones.
+    tuned = Trainer(_config(voices_dir, tmp_path / "b.pt", seed=4, init=str(tmp_path / "a.pt")))
+    x = np.random.default_rng(0).standard_normal((2, SR)).astype(np.float32)
+    tuned.model.eval()
+    with torch.no_grad():
+        got = torch.nn.functional.normalize(tuned.model(tuned.fbank(torch.from_numpy(x))), dim=1)
+    np.testing.assert_allclose(got.numpy(), saved.embed(x), atol=1e-5)
+    fresh = Trainer(_config(voices_dir, tmp_path / "c.pt", seed=4))
+    fresh.model.eval()
+    with torch.no_grad():
+        other = torch.nn.functional.normalize(fresh.model(fresh.fbank(torch.from_numpy(x))), dim=1)
+    assert not np.allclose(other.numpy(), saved.embed(x), atol=1e-3)
+    # Another architecture is refused with the reason.
+    with pytest.raises(TrainError, match="architecture"):
+        Trainer(_config(voices_dir, tmp_path / "d.pt", init=str(tmp_path / "a.pt"), embed_dim=6))
+    with pytest.raises(TrainError, match="not found"):
+        Trainer(_config(voices_dir, tmp_path / "e.pt", init=str(tmp_path / "missing.pt")))

@@ -237,17 +237,27 @@ class PairSampler:
         min_speech_fraction: float = 0.5,
         seed: int = 0,
         groups: np.ndarray | None = None,
+        group_weights: tuple[float, ...] | None = None,
     ):
         """``groups`` : (num_recordings,) int, optional. When given, every group (a corpus)
         gets an equal share of the draws, whatever its size; within a group recordings are
         weighted by their usable speech. Without it, all recordings are weighted by speech,
-        so a large corpus dominates the batches."""
+        so a large corpus dominates the batches. ``group_weights`` (one per group) makes the
+        shares unequal: group g gets ``group_weights[g] / sum(group_weights)`` of the draws."""
         if not recordings:
             raise DataError("no training recordings")
         if groups is not None and len(groups) != len(recordings):
             raise DataError("one group per recording is needed")
         self.recordings = recordings
         self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
+        self.group_weights = None
+        if group_weights is not None:
+            if self.groups is None:
+                raise DataError("group weights need groups")
+            w = np.asarray(group_weights, dtype=np.float64)
+            if len(w) <= int(self.groups.max()) or (w < 0).any() or w.sum() <= 0:
+                raise DataError("one non-negative group weight per group is needed")
+            self.group_weights = w
         self.max_gap_samples = int(round(max_gap * SAMPLE_RATE))
         self.min_speech_fraction = min_speech_fraction
         self.rng = np.random.default_rng(seed)
@@ -303,6 +313,8 @@ class PairSampler:
             group = self.groups[ids]
             totals = np.bincount(group, weights=weights)
             weights = weights / totals[group]
+            if self.group_weights is not None:
+                weights = weights * self.group_weights[group]
         replace = batch_size > len(ids)
         picks = self.rng.choice(
             len(ids), size=batch_size, replace=replace, p=weights / weights.sum()

@@ -63,6 +63,11 @@ class TrainConfig:
     # "recordings": draws weighted by each recording's speech; "sources": every data source
     # (corpus folder or list) an equal share of the draws, whatever its size
     balance: str = "recordings"
+    # with balance = "sources": each source's share of the draws, in the order of ``data``
+    # (() = equal shares)
+    source_weights: tuple[float, ...] = ()
+    # an encoder checkpoint (.pt) whose weights start the run (fine-tuning); "" = random start
+    init: str = ""
     # optimisation
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
@@ -119,6 +124,16 @@ class TrainConfig:
             raise ConfigError(f"loss must be 'ntxent' or 'barlow', got {self.loss!r}")
         if self.balance not in ("recordings", "sources"):
             raise ConfigError(f"balance must be 'recordings' or 'sources', got {self.balance!r}")
+        if self.source_weights:
+            if self.balance != "sources":
+                raise ConfigError("source_weights needs balance = 'sources'")
+            if len(self.source_weights) != len(self.data):
+                raise ConfigError(
+                    f"source_weights has {len(self.source_weights)} value(s) for "
+                    f"{len(self.data)} data source(s)"
+                )
+            if min(self.source_weights) < 0 or sum(self.source_weights) <= 0:
+                raise ConfigError("source_weights must be >= 0 with a positive sum")
         if self.batch_size < 2:
             raise ConfigError("batch_size must be at least 2")
         if self.window_seconds < 0.1:
@@ -236,8 +251,11 @@ class Trainer:
             config.min_speech_fraction,
             config.seed,
             groups=groups,
+            group_weights=config.source_weights or None,
         )
         self.model = SegmentEncoder(self.encoder_config, config.num_mel_bins).to(self.device)
+        if config.init:
+            self._load_init(config.init)
         self.fbank = Fbank(self.feature_config).to(self.device)
         dim = config.embed_dim
         self.projector = (
@@ -293,6 +311,24 @@ class Trainer:
                 logger.warning("no test EER during training: %s", exc)
 
     # --- setup ------------------------------------------------------------------------------
+
+    def _load_init(self, path: str) -> None:
+        """Start from the weights of the encoder checkpoint ``path`` (same architecture)."""
+        from diarize.errors import ModelError
+        from diarize.nn import build_from_checkpoint, read_checkpoint
+
+        try:
+            model, features = build_from_checkpoint(read_checkpoint(path))
+        except ModelError as exc:
+            raise TrainError(f"init: {exc}") from None
+        if model.config != self.encoder_config or features != self.feature_config:
+            raise TrainError(
+                f"init: {path} has another architecture or features than this run "
+                f"({model.config} / {features}, against {self.encoder_config} / "
+                f"{self.feature_config})"
+            )
+        self.model.load_state_dict(model.state_dict())
+        logger.info("weights initialised from %s", path)
 
     def _params(self) -> list[nn.Parameter]:
         params = list(self.model.parameters())
