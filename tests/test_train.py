@@ -339,6 +339,39 @@ def test_source_weights_are_checked_against_the_sources(voices_dir, tmp_path):
         _config(voices_dir, tmp_path / "x.pt", balance="sources", source_weights=(-1.0,)).check()
 
 
+def test_bn_source_weights_choose_where_the_batch_norm_windows_come_from(voices_dir, tmp_path):
+    """Two sources, the second a louder noise: with bn_source_weights (1, 0) every clean
+    batch-norm window is from the first source, with (0, 1) from the second, and without
+    weights from both."""
+    other = tmp_path / "loud"
+    other.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        sf.write(other / f"n{i}.wav", (0.5 * rng.standard_normal(4 * SR)).astype(np.float32), SR)
+
+    def levels(**kw):
+        cfg = _config(voices_dir, tmp_path / "x.pt", data=(str(voices_dir), str(other)), **kw)
+        cfg.check()
+        x = torch.cat(list(Trainer(cfg)._clean_batches()))
+        return x.std(dim=1).numpy()
+
+    sources = dict(balance="sources", bn_batches=3)
+    assert levels(bn_source_weights=(1.0, 0.0), **sources).max() < 0.35
+    assert levels(bn_source_weights=(0.0, 1.0), **sources).min() > 0.4
+    mixed = levels(**sources)
+    assert mixed.min() < 0.35 < 0.4 < mixed.max()
+    with pytest.raises(ConfigError, match="bn_source_weights has 1 value"):
+        _config(
+            voices_dir,
+            tmp_path / "x.pt",
+            bn_source_weights=(1.0,),
+            balance="sources",
+            data=(str(voices_dir), str(other)),
+        ).check()
+    with pytest.raises(ConfigError, match="bn_source_weights needs balance"):
+        _config(voices_dir, tmp_path / "x.pt", bn_source_weights=(1.0,)).check()
+
+
 def test_init_starts_from_a_checkpoints_weights(voices_dir, tmp_path):
     first = Trainer(_config(voices_dir, tmp_path / "a.pt", seed=3))
     first.run()

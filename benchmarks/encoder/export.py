@@ -1,10 +1,15 @@
 """Finish a training checkpoint for shipping: batch-norm statistics re-estimated on clean
-training windows, optionally the pair-LDA back end folded in, float16 weights.
+training windows (optionally in given shares per data source), optionally the pair-LDA back
+end folded in, float16 weights.
 
 Extras: `train`.
 
     python -m benchmarks.encoder.export runs/NAME/encoder.pt --data DATA... --out models/X.pt
-        [--pair-lda] [--lda-dim N] [--bn-batches 8] [--seed 0]
+        [--source-weights W,W,...] [--pair-lda] [--lda-dim N] [--bn-batches 8] [--seed 0]
+
+``--source-weights`` gives each ``--data`` source its share of the batch-norm windows (as
+the training option ``bn_source_weights``); without it every recording is weighted by its
+speech, so the largest source sets the statistics.
 
 (The training loop of this tree does the same at its final save; this script finishes
 checkpoints written without it and records what it did in the checkpoint's meta.)
@@ -15,12 +20,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-import numpy as np
 import torch
 
 from diarize.encoder import Encoder, load_encoder, sha256sum
 from diarize.train import data as data_mod
 from diarize.train.fold import (
+    clean_batches,
     export_encoder,
     fold_affine,
     pair_embeddings,
@@ -35,6 +40,11 @@ def main() -> None:
     parser.add_argument("--data", nargs="+", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--bn-batches", type=int, default=8)
+    parser.add_argument(
+        "--source-weights",
+        default="",
+        help="comma-separated share of each --data source in the batch-norm windows",
+    )
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--window", type=float, default=1.5)
     parser.add_argument("--pair-lda", action="store_true")
@@ -46,20 +56,29 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(2)
     enc = load_encoder(args.checkpoint)
-    recs = data_mod.load_recordings(args.data)
+    weights = tuple(float(w) for w in args.source_weights.split(",")) if args.source_weights else ()
+    if weights and len(weights) != len(args.data):
+        parser.error(f"--source-weights has {len(weights)} value(s) for {len(args.data)} source(s)")
+    if weights:
+        recs, groups = data_mod.load_grouped_recordings(args.data)
+    else:
+        recs, groups = data_mod.load_recordings(args.data), None
     notes = {}
     if args.bn_batches > 0:
         # The same clean batches the training loop uses (its seed + 7919).
-        sampler = data_mod.PairSampler(recs, 0.5, 0.5, args.seed + 7919)
-        n = int(round(args.window * 16000))
-
-        def batches():
-            for _ in range(args.bn_batches):
-                b = sampler.sample(args.batch_size, n)
-                yield torch.from_numpy(np.concatenate([b.first, b.second]))
-
-        recalibrate_batchnorm(enc.model, enc.fbank, batches())
+        batches = clean_batches(
+            recs,
+            args.bn_batches,
+            args.batch_size,
+            args.window,
+            args.seed + 7919,
+            groups=groups,
+            group_weights=weights or None,
+        )
+        recalibrate_batchnorm(enc.model, enc.fbank, batches)
         notes["bn_recalibrated_windows"] = 2 * args.batch_size * args.bn_batches
+        if weights:
+            notes["bn_source_weights"] = list(weights)
     if args.pair_lda:
         x1, x2 = pair_embeddings(enc, recs, args.lda_pairs, args.window, seed=args.seed + 104729)
         mean, transform, _ = pair_lda(x1, x2, args.lda_dim or None)

@@ -315,7 +315,8 @@ class PairSampler:
             weights = weights / totals[group]
             if self.group_weights is not None:
                 weights = weights * self.group_weights[group]
-        replace = batch_size > len(ids)
+        # A source of weight 0 gives none: only recordings of positive weight can be drawn.
+        replace = batch_size > int(np.count_nonzero(weights))
         picks = self.rng.choice(
             len(ids), size=batch_size, replace=replace, p=weights / weights.sum()
         )

@@ -22,7 +22,7 @@ import torch
 from scipy.linalg import eigh
 
 from diarize.encoder import Encoder, SegmentEncoder, save_encoder
-from diarize.train.data import PairSampler, Recording
+from diarize.train.data import SAMPLE_RATE, PairSampler, Recording
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,37 @@ def pair_embeddings(
 
 
 @torch.no_grad()
+def clean_batches(
+    recordings: list[Recording],
+    num_batches: int,
+    batch_size: int,
+    window: float,
+    seed: int,
+    max_gap: float = 0.5,
+    min_speech_fraction: float = 0.5,
+    groups: np.ndarray | None = None,
+    group_weights: tuple[float, ...] | None = None,
+):
+    """``num_batches`` tensors of ``2 * batch_size`` clean windows of ``window`` seconds (the
+    two views of ``batch_size`` positive pairs), drawn by their own generator (``seed``) so
+    that the same call gives the same windows. Without ``groups`` recordings are weighted by
+    their speech; with ``groups`` and ``group_weights`` (see :class:`PairSampler`) every
+    source gets the given share: the batch-norm statistics then describe that mix of
+    sources, whatever their sizes."""
+    sampler = PairSampler(
+        recordings,
+        max_gap,
+        min_speech_fraction,
+        seed,
+        groups=groups if group_weights else None,
+        group_weights=group_weights or None,
+    )
+    num_samples = int(round(window * SAMPLE_RATE))
+    for _ in range(num_batches):
+        batch = sampler.sample(batch_size, num_samples)
+        yield torch.from_numpy(np.concatenate([batch.first, batch.second]))
+
+
 def recalibrate_batchnorm(model: SegmentEncoder, fbank, batches) -> SegmentEncoder:
     """Re-estimate every batch norm's statistics as the plain average over ``batches``
     (tensors of waveforms, (batch, num_samples)) in place; returns the model in eval mode."""

@@ -95,6 +95,9 @@ class TrainConfig:
     # inference statistics: batch norm re-estimated on clean speech windows before every save
     # and validation (0 = keep the running averages of the augmented training batches)
     bn_batches: int = 8
+    # with balance = "sources": each source's share of those clean windows, in the order of
+    # ``data`` (() = every recording weighted by its speech, so the largest source dominates)
+    bn_source_weights: tuple[float, ...] = ()
     # label-free linear back end from positive pairs, folded into the last layer at the end
     pair_lda: bool = False
     pair_lda_dim: int = 0  # 0 = embed_dim
@@ -124,16 +127,18 @@ class TrainConfig:
             raise ConfigError(f"loss must be 'ntxent' or 'barlow', got {self.loss!r}")
         if self.balance not in ("recordings", "sources"):
             raise ConfigError(f"balance must be 'recordings' or 'sources', got {self.balance!r}")
-        if self.source_weights:
+        for name in ("source_weights", "bn_source_weights"):
+            weights = getattr(self, name)
+            if not weights:
+                continue
             if self.balance != "sources":
-                raise ConfigError("source_weights needs balance = 'sources'")
-            if len(self.source_weights) != len(self.data):
+                raise ConfigError(f"{name} needs balance = 'sources'")
+            if len(weights) != len(self.data):
                 raise ConfigError(
-                    f"source_weights has {len(self.source_weights)} value(s) for "
-                    f"{len(self.data)} data source(s)"
+                    f"{name} has {len(weights)} value(s) for {len(self.data)} data source(s)"
                 )
-            if min(self.source_weights) < 0 or sum(self.source_weights) <= 0:
-                raise ConfigError("source_weights must be >= 0 with a positive sum")
+            if min(weights) < 0 or sum(weights) <= 0:
+                raise ConfigError(f"{name} must be >= 0 with a positive sum")
         if self.batch_size < 2:
             raise ConfigError("batch_size must be at least 2")
         if self.window_seconds < 0.1:
@@ -232,7 +237,7 @@ class Trainer:
             pool_channels=config.pool_channels,
             embed_dim=config.embed_dim,
         )
-        groups = None
+        groups = None  # the source of every recording (balance = "sources")
         if config.balance == "sources":
             self.recordings, groups = data_mod.load_grouped_recordings(
                 list(config.data), config.speech_floor_db
@@ -253,6 +258,7 @@ class Trainer:
             groups=groups,
             group_weights=config.source_weights or None,
         )
+        self.groups = groups
         self.model = SegmentEncoder(self.encoder_config, config.num_mel_bins).to(self.device)
         if config.init:
             self._load_init(config.init)
@@ -361,15 +367,23 @@ class Trainer:
         return model
 
     def _clean_batches(self):
-        """The same ``bn_batches`` batches of clean windows every time (own generator)."""
+        """The same ``bn_batches`` batches of clean windows every time (own generator), from
+        the sources in the shares of ``bn_source_weights`` when given."""
+        from diarize.train.fold import clean_batches
+
         cfg = self.config
-        sampler = data_mod.PairSampler(
-            self.recordings, cfg.max_gap_seconds, cfg.min_speech_fraction, cfg.seed + 7919
-        )
-        num_samples = int(round(cfg.window_seconds * data_mod.SAMPLE_RATE))
-        for _ in range(cfg.bn_batches):
-            batch = sampler.sample(cfg.batch_size, num_samples)
-            yield torch.from_numpy(np.concatenate([batch.first, batch.second])).to(self.device)
+        for x in clean_batches(
+            self.recordings,
+            cfg.bn_batches,
+            cfg.batch_size,
+            cfg.window_seconds,
+            cfg.seed + 7919,
+            cfg.max_gap_seconds,
+            cfg.min_speech_fraction,
+            groups=self.groups,
+            group_weights=cfg.bn_source_weights or None,
+        ):
+            yield x.to(self.device)
 
     def encoder(self) -> Encoder:
         model = SegmentEncoder(self.encoder_config, self.config.num_mel_bins)
