@@ -51,7 +51,6 @@ def pair_embeddings(
     return np.concatenate(first), np.concatenate(second)
 
 
-@torch.no_grad()
 def clean_batches(
     recordings: list[Recording],
     num_batches: int,
@@ -83,6 +82,7 @@ def clean_batches(
         yield torch.from_numpy(np.concatenate([batch.first, batch.second]))
 
 
+@torch.no_grad()
 def recalibrate_batchnorm(model: SegmentEncoder, fbank, batches) -> SegmentEncoder:
     """Re-estimate every batch norm's statistics as the plain average over ``batches``
     (tensors of waveforms, (batch, num_samples)) in place; returns the model in eval mode."""
