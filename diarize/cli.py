@@ -127,15 +127,17 @@ def pipeline_options(command):
         ),
         click.option(
             "--count",
-            type=click.Choice(["threshold", "scaled", "nme-sc", "eigengap"]),
+            type=click.Choice(["threshold", "scaled", "nme-sc", "eigengap", "vbx"]),
             default=None,
             help="How the speaker count is estimated when not given. 'threshold' (default): "
             "clustering stops at the threshold learned for the model; telephone-band input "
             "then uses 'scaled' instead. 'scaled': a threshold each recording sets itself "
             "from how alike its windows are to their nearest neighbours. 'nme-sc': auto-tuned "
-            "spectral clustering. 'eigengap': the count of nme-sc, clustered by AHC. Given "
-            "explicitly, the rule applies to telephone-band input too "
-            "(benchmarks/reports/CROSSDOMAIN.md compares them).",
+            "spectral clustering. 'eigengap': the count of nme-sc, clustered by AHC. 'vbx': "
+            "Bayesian HMM clustering with the model's PLDA, the count read off its posterior "
+            "(telephone-band input uses 'scaled' here too). The other rules apply to "
+            "telephone-band input as well (benchmarks/reports/CROSSDOMAIN.md and VBX.md "
+            "compare them).",
         ),
         click.option(
             "--no-resegment",

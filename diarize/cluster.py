@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from diarize.backend import PLDA
 from diarize.config import ClusterConfig
 from diarize.linkage import linkage  # scipy's average linkage, without importing scipy
 from diarize.types import Embeddings, Labels
@@ -234,7 +235,9 @@ def centroids(embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 #: How the speaker count is chosen when not given (``ClusterConfig.count``).
-COUNT_METHODS = ("threshold", "eigengap", "nme-sc", "scaled")
+COUNT_METHODS = ("threshold", "eigengap", "nme-sc", "scaled", "vbx")
+#: Where VBx's initial AHC stops (``ClusterConfig.vbx_start``).
+VBX_STARTS = ("threshold", "scaled")
 
 #: Pruning levels tried by :func:`eigengap_count` (share of each window's neighbours kept).
 PRUNING_LEVELS = (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3)
@@ -438,6 +441,7 @@ def cluster(
     similarity: Similarity = cosine_similarity,
     centres: np.ndarray | None = None,
     min_gap: float = 0.0,
+    plda: PLDA | None = None,
 ) -> Labels:
     """Cluster window embeddings into speakers.
 
@@ -451,6 +455,7 @@ def cluster(
     threshold : stopping similarity (in the units of ``similarity``)
     centres : (num_windows,) window centres in seconds, optional (``count = "scaled"``:
         windows closer than ``min_gap`` seconds are not each other's neighbours)
+    plda : the model's PLDA back end (``count = "vbx"`` needs it)
 
     Returns
     -------
@@ -469,6 +474,14 @@ def cluster(
         raise ValueError(f"unknown count method {config.count!r} ({' or '.join(COUNT_METHODS)})")
     if config.count == "nme-sc":
         return _nme_sc_all(embeddings, config, exact, lo, hi)
+    if config.count == "vbx" and exact is None:
+        if plda is None:
+            raise ValueError("count 'vbx' needs the model's PLDA back end")
+        if config.vbx_start == "scaled" and similarity is cosine_similarity:
+            threshold = scaled_threshold(
+                embeddings, config.scale, config.neighbour_share, centres, min_gap
+            )
+        return _vbx_all(embeddings, config, threshold, similarity, plda, lo, hi)
     if config.count == "scaled" and similarity is cosine_similarity:
         threshold = scaled_threshold(
             embeddings, config.scale, config.neighbour_share, centres, min_gap
@@ -520,3 +533,53 @@ def _nme_sc_all(
     if len(idx) == n:
         return sub
     return assign_to_subset(embeddings, idx, sub, keep_count=True)
+
+
+def _vbx_all(
+    embeddings: np.ndarray,
+    config: ClusterConfig,
+    threshold: float,
+    similarity: Similarity,
+    plda: PLDA,
+    lo: int | None,
+    hi: int | None,
+) -> Labels:
+    """VBx (:mod:`diarize.vbx`) started from AHC stopped at ``threshold + config.vbx_init``
+    (an over-clustering when ``vbx_init`` > 0); a count outside ``[lo, hi]`` is clamped by
+    cutting the AHC tree instead."""
+    from diarize.vbx import vbx, vbx_labels
+
+    n = len(embeddings)
+    start = threshold + config.vbx_init
+    if n <= config.max_exact:
+        init = ahc_embeddings(embeddings, similarity, start)
+    else:
+        idx = np.linspace(0, n - 1, config.max_exact).round().astype(np.int64)
+        init = assign_to_subset(
+            embeddings, idx, ahc_embeddings(embeddings[idx], similarity, start), False
+        )
+    result = vbx(
+        plda.project(embeddings),
+        plda.psi,
+        init,
+        fa=config.vbx_fa,
+        fb=config.vbx_fb,
+        loop_p=config.vbx_loop,
+    )
+    min_size = int(np.ceil(config.min_cluster_fraction * n))
+    labels = relabel(vbx_labels(result, min_size))
+    k = int(labels.max()) + 1
+    logger.debug(
+        "vbx: %d initial clusters, %d speakers after %d iterations",
+        init.max() + 1,
+        k,
+        len(result.elbo),
+    )
+    wanted = max(k, lo) if lo is not None else k
+    wanted = min(wanted, hi) if hi is not None else wanted
+    if wanted == k:
+        return labels
+    if n <= config.max_exact:
+        return ahc_embeddings(embeddings, similarity, threshold, wanted, min_size=min_size)
+    sub = ahc_embeddings(embeddings[idx], similarity, threshold, wanted, min_size=min_size)
+    return assign_to_subset(embeddings, idx, sub, True)

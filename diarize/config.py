@@ -123,6 +123,18 @@ class ClusterConfig:
     # Telephone-band input (diarize.audio.is_narrowband) is counted by this rule instead
     # when the count rule is "threshold" and no threshold is given ("" = no switch)
     narrowband_count: str = "scaled"
+    # vbx: Bayesian HMM clustering with the model's PLDA (diarize.vbx), started from AHC
+    # stopped at vbx_init above the stopping threshold (in the similarity's units; > 0 =
+    # more clusters to start from), or above the scaled rule's threshold (vbx_start =
+    # "scaled"). vbx_fa scales the windows' log-likelihoods, vbx_fb the speaker prior (larger
+    # = fewer speakers); vbx_loop is the probability that the next window (one step later)
+    # has the same speaker. Chosen for encoder-v1 on the tuning set of
+    # benchmarks.crossdomain (benchmarks/reports/VBX.md).
+    vbx_start: str = "threshold"
+    vbx_init: float = 0.2
+    vbx_fa: float = 0.3
+    vbx_fb: float = 4.0
+    vbx_loop: float = 0.99
 
 
 @dataclass(frozen=True)
@@ -248,8 +260,12 @@ _POSITIVE = {
     ("resegment", "frame_step"),
     ("resegment", "temperature"),
     ("resegment", "gmm_components"),
+    ("cluster", "vbx_fa"),
+    ("cluster", "vbx_fb"),
 }
-_SIGNED = {("cluster", "threshold")}
+_SIGNED = {("cluster", "threshold"), ("cluster", "vbx_init")}
+#: Probabilities that must stay below 1.
+_BELOW_ONE = {("cluster", "vbx_loop")}
 
 
 def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
@@ -272,6 +288,8 @@ def _check_number(section: str, key: str, value: Any) -> None:
         raise ConfigError(f"{where} must be > 0, got {value!r}")
     if (section, key) not in _SIGNED and value < 0:
         raise ConfigError(f"{where} must be >= 0, got {value!r}")
+    if (section, key) in _BELOW_ONE and value >= 1:
+        raise ConfigError(f"{where} must be below 1, got {value!r}")
 
 
 def _coerce(cls: type, section: str, values: dict[str, Any]) -> Any:

@@ -18,6 +18,7 @@ from diarize.backend import PLDA
 from diarize.cluster import (
     COUNT_METHODS,
     DEFAULT_COSINE_THRESHOLD,
+    VBX_STARTS,
     Similarity,
     cluster,
     cosine_similarity,
@@ -62,6 +63,18 @@ class Pipeline:
     def sample_rate(self) -> int:
         return self.encoder.sample_rate
 
+    def plda(self) -> PLDA:
+        """The model's PLDA back end (ConfigError when it has none)."""
+        if self._plda is None:
+            extra = getattr(self.encoder, "extra", {}) or {}
+            if "plda" not in extra:
+                raise ConfigError(
+                    "this model has no PLDA back end (needed by --scoring plda and the vbx "
+                    "speaker count); fit one with 'diarize fit-backend'"
+                )
+            self._plda = PLDA.from_dict(extra["plda"])
+        return self._plda
+
     def scorer(self, config: PipelineConfig, narrowband: bool = False) -> tuple[Similarity, float]:
         """The similarity AHC uses and its stopping threshold (explicit, else the model's;
         for ``narrowband`` audio the model's narrowband threshold when it has one)."""
@@ -78,9 +91,7 @@ class Pipeline:
                     "this model has no PLDA back end; fit one with 'diarize fit-backend' "
                     "or use --scoring cosine"
                 )
-            if self._plda is None:
-                self._plda = PLDA.from_dict(extra["plda"])
-            similarity = self._plda.score_matrix
+            similarity = self.plda().score_matrix
             default = float(extra.get("plda_threshold", 0.0))
         else:
             raise ConfigError(f"unknown scoring {scoring!r}; choose cosine or plda")
@@ -94,6 +105,13 @@ class Pipeline:
                 f"unknown narrowband speaker count method {config.cluster.narrowband_count!r}; "
                 f'choose {" or ".join(COUNT_METHODS)} (or "" for none)'
             )
+        if "vbx" in (config.cluster.count, config.cluster.narrowband_count):
+            if config.cluster.vbx_start not in VBX_STARTS:
+                raise ConfigError(
+                    f"unknown vbx_start {config.cluster.vbx_start!r}; "
+                    f"choose {' or '.join(VBX_STARTS)}"
+                )
+            self.plda()  # fail before any work when the model has none
         threshold = config.cluster.threshold
         return similarity, default if threshold is None else threshold
 
@@ -259,7 +277,7 @@ class Pipeline:
         if (
             analysis.narrowband
             and cluster_config.narrowband_count
-            and cluster_config.count == "threshold"
+            and cluster_config.count in ("threshold", "vbx")
             and cluster_config.threshold is None
             and threshold is None
         ):
@@ -276,6 +294,7 @@ class Pipeline:
             similarity,
             centres=analysis.bounds.mean(axis=1) / sr if len(analysis.bounds) else None,
             min_gap=config.embed.window,
+            plda=self.plda() if cluster_config.count == "vbx" else None,
         )
         self._decide_timings["cluster"] = time.perf_counter() - tic
         tic = time.perf_counter()
@@ -428,8 +447,9 @@ class RunOptions:
                     "scoring": self.scoring,
                     "threshold": self.threshold,
                     "count": self.count,
-                    # an explicit --count applies to telephone-band input too
-                    "narrowband_count": "" if self.count is not None else None,
+                    # an explicit --count applies to telephone-band input too, except vbx,
+                    # whose PLDA is wideband (through a telephone band it finds one speaker)
+                    "narrowband_count": "" if self.count not in (None, "vbx") else None,
                 },
                 "resegment": {"enabled": self.resegment},
                 "overlap": {"enabled": self.overlap},

@@ -266,6 +266,12 @@ def test_exact_count_outside_the_bounds_is_refused(two_voice_wav, model_path):
     assert res.exit_code == 1 and "outside" in res.stderr
 
 
+def test_vbx_count_with_a_model_without_plda_is_a_one_line_error(two_voice_wav, model_path):
+    res = _run(two_voice_wav, "--model", model_path, "--count", "vbx")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.stderr.count("\n") == 1 and "no PLDA back end" in res.stderr
+
+
 def test_a_config_value_of_the_wrong_type_is_a_one_line_error(two_voice_wav, model_path, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[cluster]\nthreshold = "high"\n')

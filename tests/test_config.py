@@ -36,6 +36,8 @@ def test_none_means_not_given():
         ("[cluster]\nthreshold = nan\n", "finite"),
         ("[resegment]\nenabled = 1\n", "enabled must be bool"),
         ("[vad]\npad = true\n", "pad must be float"),
+        ("[cluster]\nvbx_loop = 1.0\n", "vbx_loop must be below 1"),
+        ("[cluster]\nvbx_fb = 0\n", "vbx_fb must be > 0"),
         ("[embed\n", "invalid TOML"),
     ],
 )

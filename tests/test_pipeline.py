@@ -92,6 +92,29 @@ def test_plda_without_back_end_is_a_clear_error(tiny_encoder, two_voices):
         Pipeline(cfg, encoder=tiny_encoder)(two_voices[0])
 
 
+@pytest.mark.parametrize(
+    "cluster, message",
+    [
+        ({"count": "vbx"}, "no PLDA back end"),
+        ({"narrowband_count": "vbx"}, "no PLDA back end"),
+        ({"count": "vbx", "vbx_start": "eigengap"}, "unknown vbx_start"),
+    ],
+)
+def test_vbx_without_its_needs_is_a_clear_error_before_any_work(
+    tiny_encoder, two_voices, cluster, message, monkeypatch
+):
+    from diarize import pipeline as pipeline_module
+    from diarize.errors import ConfigError
+
+    def never(*args, **kwargs):
+        raise AssertionError("the speech detector ran")
+
+    monkeypatch.setattr(pipeline_module, "detect_regions", never)
+    cfg = update_config(SYNTH_CONFIG, {"cluster": cluster})
+    with pytest.raises(ConfigError, match=message):
+        Pipeline(cfg, encoder=tiny_encoder)(two_voices[0])
+
+
 def test_narrowband_audio_takes_the_models_narrowband_threshold(tiny_encoder, two_voices):
     import copy
 
@@ -168,17 +191,20 @@ def test_an_exact_count_that_cannot_be_met_is_warned_about(pipeline, two_voices,
     assert f"40 speakers asked for, {d.num_speakers} found" in caplog.text
 
 
+@pytest.mark.parametrize("count", ["threshold", "vbx"])
 @pytest.mark.parametrize("band", ["wide", "telephone"])
-def test_the_shipped_defaults_tell_two_different_voices_apart(band):
+def test_the_shipped_defaults_tell_two_different_voices_apart(band, count):
     """Two synthetic voices an octave apart (110 and 230 Hz, different formants) taking turns:
-    the shipped model with its default count must find two speakers, each owning its own
-    turns, at 16 kHz and through an 8-kHz channel (where the count rule switches)."""
+    the shipped model with its default count (and with VBx) must find two speakers, each
+    owning its own turns, at 16 kHz and through an 8-kHz channel (where the count rule
+    switches)."""
     from diarize import audio
 
     x, truth = conversation(pattern=("A", "B", "A", "B", "A", "B"), turn=4.0)
     if band == "telephone":
         x = audio.resample(audio.resample(x, SR, 8000), 8000, SR)
-    pipe = Pipeline(SYNTH_CONFIG)  # the shipped encoder; Silero would call vowels non-speech
+    # the shipped encoder; Silero would call vowels non-speech
+    pipe = Pipeline(update_config(SYNTH_CONFIG, {"cluster": {"count": count}}))
     analysis = pipe.analyse(x, uri="two")
     assert analysis.narrowband == (band == "telephone")
     d = pipe.decide(analysis)
