@@ -80,6 +80,12 @@ VARIANTS = [
         {"cluster": {"count": "scaled"}},
     ),
     V(
+        "vbx",
+        "shipped",
+        "VBx: Bayesian HMM clustering with the model's PLDA, count from its posterior",
+        {"cluster": {"count": "vbx"}},
+    ),
+    V(
         "learned-narrowband",
         "shipped",
         "telephone-band input clustered at the learned narrowband threshold",
