@@ -126,7 +126,7 @@ class ClusterConfig:
     # vbx: Bayesian HMM clustering with the model's PLDA (diarize.vbx), started from AHC
     # stopped at vbx_init above the stopping threshold (in the similarity's units; > 0 =
     # more clusters to start from), or above the scaled rule's threshold (vbx_start =
-    # "scaled"). vbx_fa scales the windows' log-likelihoods, vbx_fb the speaker prior (larger
+    # "scaled"; cosine scoring only). vbx_fa scales the windows' log-likelihoods, vbx_fb the speaker prior (larger
     # = fewer speakers); vbx_loop is the probability that the next window (one step later)
     # has the same speaker. Chosen for encoder-v1 on the tuning set of
     # benchmarks.crossdomain (benchmarks/reports/VBX.md).
