@@ -474,30 +474,46 @@ def cluster(
         raise ValueError(f"unknown count method {config.count!r} ({' or '.join(COUNT_METHODS)})")
     if config.count == "nme-sc":
         return _nme_sc_all(embeddings, config, exact, lo, hi)
-    if config.count == "vbx" and exact is None:
-        if plda is None:
-            raise ValueError("count 'vbx' needs the model's PLDA back end")
-        if config.vbx_start == "scaled" and similarity is cosine_similarity:
-            threshold = scaled_threshold(
-                embeddings, config.scale, config.neighbour_share, centres, min_gap
-            )
-        return _vbx_all(embeddings, config, threshold, similarity, plda, lo, hi)
-    if config.count == "scaled" and similarity is cosine_similarity:
+    scaled = config.count == "scaled" or (config.count == "vbx" and config.vbx_start == "scaled")
+    if scaled and similarity is cosine_similarity:
         threshold = scaled_threshold(
             embeddings, config.scale, config.neighbour_share, centres, min_gap
         )
         logger.debug("scaled threshold: %.3f", threshold)
+    if config.count == "vbx" and exact is None:
+        if plda is None:
+            raise ValueError("count 'vbx' needs the model's PLDA back end")
+        return _vbx_all(embeddings, config, threshold, similarity, plda, lo, hi)
     if exact is None and config.count == "eigengap":
         exact = eigengap_count(embeddings, config.max_speakers_estimated)
         exact = max(exact, lo) if lo is not None else exact
         exact = min(exact, hi) if hi is not None else exact
         logger.debug("eigengap speaker count: %d", exact)
-    spread = config.count_spread
+    return _ahc_all(embeddings, config, similarity, threshold, exact, lo, hi, config.count_spread)
+
+
+def _ahc_all(
+    embeddings: np.ndarray,
+    config: ClusterConfig,
+    similarity: Similarity,
+    threshold: float,
+    exact: int | None = None,
+    lo: int | None = None,
+    hi: int | None = None,
+    spread: float = 0.0,
+    min_cluster_fraction: float | None = None,
+) -> Labels:
+    """:func:`ahc_embeddings` on every window, or above ``config.max_exact`` windows on an
+    evenly spaced subset of that size whose labels are then given to every window
+    (:func:`assign_to_subset`). Clusters under ``min_cluster_fraction`` of the clustered
+    windows (default: ``config.min_cluster_fraction``) do not count as speakers."""
+    n = len(embeddings)
+    fraction = config.min_cluster_fraction if min_cluster_fraction is None else min_cluster_fraction
     if n <= config.max_exact:
-        min_size = int(np.ceil(config.min_cluster_fraction * n))
+        min_size = int(np.ceil(fraction * n))
         return ahc_embeddings(embeddings, similarity, threshold, exact, lo, hi, min_size, spread)
     idx = np.linspace(0, n - 1, config.max_exact).round().astype(np.int64)
-    min_size = int(np.ceil(config.min_cluster_fraction * len(idx)))
+    min_size = int(np.ceil(fraction * len(idx)))
     sub = ahc_embeddings(embeddings[idx], similarity, threshold, exact, lo, hi, min_size, spread)
     return assign_to_subset(embeddings, idx, sub, exact is not None or lo is not None)
 
@@ -550,14 +566,10 @@ def _vbx_all(
     from diarize.vbx import vbx, vbx_labels
 
     n = len(embeddings)
-    start = threshold + config.vbx_init
-    if n <= config.max_exact:
-        init = ahc_embeddings(embeddings, similarity, start)
-    else:
-        idx = np.linspace(0, n - 1, config.max_exact).round().astype(np.int64)
-        init = assign_to_subset(
-            embeddings, idx, ahc_embeddings(embeddings[idx], similarity, start), False
-        )
+    # every small cluster kept: VBx decides which starting clusters are speakers
+    init = _ahc_all(
+        embeddings, config, similarity, threshold + config.vbx_init, min_cluster_fraction=0.0
+    )
     result = vbx(
         plda.project(embeddings),
         plda.psi,
@@ -579,7 +591,4 @@ def _vbx_all(
     wanted = min(wanted, hi) if hi is not None else wanted
     if wanted == k:
         return labels
-    if n <= config.max_exact:
-        return ahc_embeddings(embeddings, similarity, threshold, wanted, min_size=min_size)
-    sub = ahc_embeddings(embeddings[idx], similarity, threshold, wanted, min_size=min_size)
-    return assign_to_subset(embeddings, idx, sub, True)
+    return _ahc_all(embeddings, config, similarity, threshold, wanted)

@@ -126,10 +126,10 @@ class ClusterConfig:
     # vbx: Bayesian HMM clustering with the model's PLDA (diarize.vbx), started from AHC
     # stopped at vbx_init above the stopping threshold (in the similarity's units; > 0 =
     # more clusters to start from), or above the scaled rule's threshold (vbx_start =
-    # "scaled"; cosine scoring only). vbx_fa scales the windows' log-likelihoods, vbx_fb the speaker prior (larger
-    # = fewer speakers); vbx_loop is the probability that the next window (one step later)
-    # has the same speaker. Chosen for encoder-v1 on the tuning set of
-    # benchmarks.crossdomain (benchmarks/reports/VBX.md).
+    # "scaled"; cosine scoring only). vbx_fa scales the windows' log-likelihoods, vbx_fb
+    # the speaker prior (larger = fewer speakers); vbx_loop is the probability that the
+    # next window (one step later) has the same speaker. Chosen for encoder-v1 on the
+    # tuning set of benchmarks.crossdomain (benchmarks/reports/VBX.md).
     vbx_start: str = "threshold"
     vbx_init: float = 0.2
     vbx_fa: float = 0.3

@@ -69,8 +69,9 @@ class Pipeline:
             extra = getattr(self.encoder, "extra", {}) or {}
             if "plda" not in extra:
                 raise ConfigError(
-                    "this model has no PLDA back end (needed by --scoring plda and the vbx "
-                    "speaker count); fit one with 'diarize fit-backend'"
+                    "this model has no PLDA back end (needed by --scoring plda and --count "
+                    "vbx); fit one with 'diarize fit-backend', or use --scoring cosine and "
+                    "another --count"
                 )
             self._plda = PLDA.from_dict(extra["plda"])
         return self._plda
@@ -86,11 +87,6 @@ class Pipeline:
             if narrowband and "cosine_threshold_narrowband" in extra:
                 default = float(extra["cosine_threshold_narrowband"])
         elif scoring == "plda":
-            if "plda" not in extra:
-                raise ConfigError(
-                    "this model has no PLDA back end; fit one with 'diarize fit-backend' "
-                    "or use --scoring cosine"
-                )
             similarity = self.plda().score_matrix
             default = float(extra.get("plda_threshold", 0.0))
         else:
