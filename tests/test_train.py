@@ -102,11 +102,15 @@ def test_sampler_state_round_trip(voices_dir):
     np.testing.assert_array_equal(s2.sample(4, 8000).first, first)
 
 
-def test_pack_round_trip(tmp_path):
+@pytest.mark.parametrize("compress", [True, False])
+def test_pack_round_trip(tmp_path, compress):
     x = np.sin(np.linspace(0, 200, 16000)).astype(np.float32) * 0.5
-    data_mod.write_pack(tmp_path / "p", [("a/b", x), ("c", x[:100])])
+    data_mod.write_pack(tmp_path / "p", [("a/b", x), ("c", x[:100])], compress=compress)
+    stored = {f.name for f in (tmp_path / "p").iterdir()}
+    assert stored == {"pack.json", "audio.xz" if compress else "audio.raw"}
     items = data_mod.read_pack(tmp_path / "p")
     assert [n for n, _ in items] == ["a/b", "c"]
+    assert len(items[1][1]) == 100
     assert np.max(np.abs(items[0][1] - x)) < 0.02  # 8-bit mu-law
     assert data_mod.list_sources([tmp_path]) == [tmp_path / "p"]
 

@@ -8,7 +8,10 @@ Extras: `train`.
 Each run trains on the packed LibriSpeech train-clean-100 recordings (``PACK/ls-train``, made
 by ``python -m benchmarks.encoder.pack``) with the pack's noise and room responses, validates
 on ``PACK/test-other`` every 250 steps, and writes its final encoder to ``OUT/NAME.pt`` (the
-resumable state goes to a temporary folder). Calibrate each with ``models/fit_backend.sh
+resumable state goes to a temporary folder). The ``all-*`` runs start from ``v3.toml``
+(encoder-v1 fine-tuned) or ``v2.toml`` (a random start) and train on all 7.5 h:
+``PACK/ls-train``, ``PACK/so762-train`` and ``PACK/picovoice`` in that order (``pack --opus``
+here, then ``pack --decode`` where the runs are). Calibrate each with ``models/fit_backend.sh
 OUT/NAME.pt DATA OUT/NAME-cal.pt`` and compare them with ``python -m
 benchmarks.encoder.recipe_der``. The validation lines of every run are printed at the end.
 """
@@ -25,6 +28,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RECIPE = ROOT / "benchmarks" / "encoder" / "v1-aug.toml"
+ALL_DATA = ("ls-train", "so762-train", "picovoice")
+# encoder-v1 fine-tuned on all the data / a random start on all the data; a checkpoint every
+# 2.5 min, so that a run cut short by the machine's time limit still leaves its weights
+FT = {"_recipe": "v3.toml", "_data": ALL_DATA, "checkpoint_minutes": 2.5}
+SCRATCH = {"_recipe": "v2.toml", "_data": ALL_DATA, "checkpoint_minutes": 2.5}
+MID_AUG = {
+    "augment.p_reverb": 0.2,
+    "augment.p_noise": 0.3,
+    "augment.snr_db": (5.0, 25.0),
+    "augment.p_eq": 0.25,
+    "augment.p_bandlimit": 0.05,
+}
 
 RUNS: dict[str, dict] = {
     "s0": {},
@@ -49,6 +64,92 @@ RUNS: dict[str, dict] = {
         "pseudo_start_step": 400,
         "pseudo_every_steps": 200,
     },
+    # all 7.5 h
+    "all-ft": FT,
+    "all-ft-s1": {**FT, "seed": 1},
+    "all-ft-s2": {**FT, "seed": 2},
+    "all-ft-eq": {**FT, "source_weights": (1.0, 1.0, 1.0)},
+    "all-ft-k2": {**FT, "num_steps": 2000, "pseudo_start_step": 700, "pseudo_every_steps": 650},
+    "all-ft-k2s1": {
+        **FT,
+        "num_steps": 2000,
+        "pseudo_start_step": 700,
+        "pseudo_every_steps": 650,
+        "seed": 1,
+    },
+    "all-ft-b256": {
+        **FT,
+        "batch_size": 256,
+        "num_steps": 1000,
+        "pseudo_start_step": 350,
+        "pseudo_every_steps": 325,
+    },
+    "all-ft-mid": {
+        **FT,
+        **MID_AUG,
+        "num_steps": 1000,
+        "pseudo_start_step": 350,
+        "pseudo_every_steps": 325,
+    },
+    "all-ft-k3": {**FT, "num_steps": 3000, "pseudo_start_step": 1000, "pseudo_every_steps": 1000},
+    "all-ft-k3s1": {
+        **FT,
+        "num_steps": 3000,
+        "pseudo_start_step": 1000,
+        "pseudo_every_steps": 1000,
+        "seed": 1,
+    },
+    "all-ft-k3-ls3": {
+        **FT,
+        "num_steps": 3000,
+        "pseudo_start_step": 1000,
+        "pseudo_every_steps": 1000,
+        "source_weights": (3.0, 1.0, 1.0),
+    },
+    "all-ft-k2-ls3": {
+        **FT,
+        "num_steps": 2000,
+        "pseudo_start_step": 700,
+        "pseudo_every_steps": 650,
+        "source_weights": (3.0, 1.0, 1.0),
+    },
+    "all-ft-k2s2": {
+        **FT,
+        "num_steps": 2000,
+        "pseudo_start_step": 700,
+        "pseudo_every_steps": 650,
+        "seed": 2,
+    },
+    "all-ft-k2-b256": {
+        **FT,
+        "batch_size": 256,
+        "num_steps": 2000,
+        "pseudo_start_step": 700,
+        "pseudo_every_steps": 650,
+    },
+    "all-ft-k2-mid": {
+        **FT,
+        **MID_AUG,
+        "num_steps": 2000,
+        "pseudo_start_step": 700,
+        "pseudo_every_steps": 650,
+    },
+    "all-ft-k2-eq": {
+        **FT,
+        "num_steps": 2000,
+        "pseudo_start_step": 700,
+        "pseudo_every_steps": 650,
+        "source_weights": (1.0, 1.0, 1.0),
+    },
+    "all-sc": {**SCRATCH, "num_steps": 2000, "pseudo_start_step": 1000, "pseudo_every_steps": 500},
+    "all-sc-w": {
+        **SCRATCH,
+        "channels": 384,
+        "pool_channels": 768,
+        "num_steps": 2000,
+        "pseudo_start_step": 1000,
+        "pseudo_every_steps": 500,
+    },
 }
 
 
@@ -59,8 +160,10 @@ def child(name: str, args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)
     pack = Path(args.pack)
+    run = dict(RUNS[name])
+    recipe = RECIPE.with_name(run.pop("_recipe", RECIPE.name))
     overrides = {
-        "data": (str(pack / "ls-train"),),
+        "data": tuple(str(pack / d) for d in run.pop("_data", ("ls-train",))),
         "noise": (str(pack / "noise"),),
         "rir": (str(pack / "rir"),),
         "eval_data": str(pack / "test-other"),
@@ -71,14 +174,14 @@ def child(name: str, args: argparse.Namespace) -> None:
         "validate_steps": 250,
         "checkpoint_minutes": 1000.0,
         "max_minutes": args.minutes,
-        **RUNS[name],
+        **run,
     }
     if args.smoke:
         overrides.update(
             num_steps=4, batch_size=16, validate_steps=2, pseudo_start_step=2, pseudo_every_steps=1
         )
     tic = time.perf_counter()
-    Trainer(load_train_config(RECIPE, overrides)).run()
+    Trainer(load_train_config(recipe, overrides)).run()
     print(f"{name} wall {time.perf_counter() - tic:.1f} s", flush=True)
 
 
@@ -90,6 +193,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=6.4, help="per run; then it stops")
     parser.add_argument("--only", default="", help="comma-separated names (default: all)")
     parser.add_argument("--smoke", action="store_true", help="4 tiny steps per run")
+    parser.add_argument("--logs", default="", help="keep each run's log and state here")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     parser.add_argument("--work", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -102,7 +206,9 @@ def main() -> None:
     unknown = sorted(set(names) - set(RUNS))
     if unknown:
         parser.error(f"unknown run(s): {', '.join(unknown)}; known: {', '.join(RUNS)}")
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.logs or tmp
+        Path(work).mkdir(parents=True, exist_ok=True)
         procs = {}
         for name in names:
             cmd = [sys.executable, "-m", "benchmarks.encoder.recipe_sweep", "--child", name]

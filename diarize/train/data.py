@@ -9,8 +9,9 @@ that hold speech are drawn: a frame counts as speech when its energy is within
 of such frames.
 
 Sources are audio files (folders searched recursively, ``.lst``/``.txt`` lists, single files)
-or *packs*: folders holding ``pack.json`` + ``audio.xz`` (8-bit mu-law, lzma-compressed), a
-compact copy of a corpus for machines without audio decoders (see :func:`write_pack`).
+or *packs*: folders holding ``pack.json`` + ``audio.xz`` (8-bit mu-law, lzma-compressed) or
+``audio.raw`` (the same codes uncompressed, quick to read), a compact copy of a corpus for
+machines without audio decoders (see :func:`write_pack`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FRAME_SAMPLES = 400  # 25 ms energy frames
 HOP_SAMPLES = 160  # 10 ms
 PACK_INDEX = "pack.json"
 PACK_AUDIO = "audio.xz"
+PACK_RAW = "audio.raw"
 _MU = 255.0
 
 
@@ -72,16 +74,24 @@ def mulaw_decode(codes: np.ndarray) -> np.ndarray:
     return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(_MU)) / _MU).astype(np.float32)
 
 
-def write_pack(folder: str | Path, items: list[tuple[str, np.ndarray]]) -> Path:
-    """Write ``items`` (name, mono 16 kHz float32) as a pack folder; names may hold ``/``."""
+def write_pack(
+    folder: str | Path, items: list[tuple[str, np.ndarray]], compress: bool = True
+) -> Path:
+    """Write ``items`` (name, mono 16 kHz float32) as a pack folder; names may hold ``/``.
+
+    ``compress=False`` stores the mu-law codes as they are (``audio.raw``): about 1.5 times
+    the size, read without the lzma step."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     codes = [mulaw_encode(w) for _, w in items]
     blob = np.concatenate(codes) if codes else np.zeros(0, np.int8)
-    (folder / PACK_AUDIO).write_bytes(lzma.compress(blob.tobytes(), preset=6))
+    if compress:
+        (folder / PACK_AUDIO).write_bytes(lzma.compress(blob.tobytes(), preset=6))
+    else:
+        (folder / PACK_RAW).write_bytes(blob.tobytes())
     index = {
         "sample_rate": SAMPLE_RATE,
-        "encoding": "mulaw8-lzma",
+        "encoding": "mulaw8-lzma" if compress else "mulaw8",
         "names": [name for name, _ in items],
         "num_samples": [len(c) for c in codes],
     }
@@ -98,7 +108,11 @@ def read_pack(folder: str | Path) -> list[tuple[str, np.ndarray]]:
     folder = Path(folder)
     try:
         index = json.loads((folder / PACK_INDEX).read_text(encoding="utf-8"))
-        blob = np.frombuffer(lzma.decompress((folder / PACK_AUDIO).read_bytes()), dtype=np.int8)
+        if index.get("encoding") == "mulaw8":
+            raw = (folder / PACK_RAW).read_bytes()
+        else:
+            raw = lzma.decompress((folder / PACK_AUDIO).read_bytes())
+        blob = np.frombuffer(raw, dtype=np.int8)
     except (OSError, ValueError, lzma.LZMAError) as exc:
         raise DataError(f"{folder}: unreadable pack ({exc})") from None
     bounds = np.concatenate([[0], np.cumsum(index["num_samples"])])
