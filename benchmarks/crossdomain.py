@@ -117,7 +117,12 @@ VARIANTS = [
         "--overlap at detector threshold 0.85 instead of 0.6",
         {"overlap": {"enabled": True, "threshold": 0.85}},
     ),
-    V("previous", "previous", "previous encoder (encoder-v1), its own defaults"),
+    V(
+        "previous",
+        "previous",
+        "previous encoder (encoder-v1) with its default count (the learned threshold)",
+        {"cluster": {"count": "threshold", "narrowband_count": "scaled"}},
+    ),
     V("mfcc", "mfcc", "MFCC statistics, same clustering, tuned threshold", threshold="tuned"),
     V(
         "resemblyzer",

@@ -13,7 +13,7 @@ and peak resident memory come from the kernel (``os.wait4``):
   running ``v/bin/diarize AUDIO`` with the shipped ONNX model;
 * the torch path: the same checkout in an environment with the ``train`` extra (``--torch
   -python``, default ``.venv/bin/python``), running ``python -m diarize.cli AUDIO --model
-  models/encoder-v1.pt`` (the checkpoint, run by torch with the torch front end).
+  models/encoder-v5.pt`` (the checkpoint, run by torch with the torch front end).
 
 Runs alternate between the two paths after one unmeasured warm-up each (disk cache), and the
 report gives the median and the best of the repeats. Both paths must write the same RTTM. The
@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / "scratch" / "lean"
 EXAMPLE = ROOT / "examples" / "meeting.wav"
-CHECKPOINT = ROOT / "models" / "encoder-v1.pt"
+CHECKPOINT = ROOT / "models" / "encoder-v5.pt"
 
 
 def run(cmd: list[str], out: Path | None = None, env: dict | None = None) -> dict:
@@ -201,7 +201,7 @@ def _der_tables(text: str) -> dict[str, dict]:
 def der_comparison(torch_python: str) -> Path:
     """DER of the shipped pipeline with the ONNX export and with the checkpoint."""
     tables = {}
-    for name, model in (("onnx", "models/encoder-v1.onnx"), ("torch", "models/encoder-v1.pt")):
+    for name, model in (("onnx", "models/encoder-v5.onnx"), ("torch", "models/encoder-v5.pt")):
         report = SCRATCH / f"der-{name}.md"
         command = [torch_python, "-m", "benchmarks.der", "--variants", "shipped"]
         command += ["--model", model, "--out", str(report)]
@@ -366,7 +366,7 @@ def main() -> None:
         "Each command writes RTTM to a file; wall time median / best of the repeats (after one "
         "unmeasured run each), CPU time (user + system) median / best, the largest peak RSS.",
         "",
-        f"- lean: `{shown['onnx']} AUDIO` (the shipped `models/encoder-v1.onnx`)",
+        f"- lean: `{shown['onnx']} AUDIO` (the shipped `models/encoder-v5.onnx`)",
         f"- torch: `{shown['torch']} AUDIO` (its environment: `{shown_prefix}`, "
         f"{torch_env['size_mb']:.0f} MB with torch {torch_versions['torch']}"
         + (

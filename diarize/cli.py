@@ -110,7 +110,7 @@ def pipeline_options(command):
             default=None,
             help="Encoder: an ONNX export (NAME.onnx with NAME.npz) or a .pt checkpoint "
             "(needs the train extra) (default: $DIARIZE_MODEL if set, else the shipped "
-            "models/encoder-v1.onnx).",
+            "models/encoder-v5.onnx; models/encoder-v1.onnx is the previous one).",
         ),
         click.option(
             "--scoring",
@@ -122,22 +122,24 @@ def pipeline_options(command):
             "--threshold",
             type=float,
             default=None,
-            help="Clustering stopping threshold (default: the value estimated for the model, "
-            "or its narrowband value when the audio is telephone-band).",
+            help="Clustering stopping threshold; given alone, it selects --count threshold "
+            "(that rule's default: the value estimated for the model, or its narrowband value "
+            "when the audio is telephone-band).",
         ),
         click.option(
             "--count",
-            type=click.Choice(["threshold", "scaled", "nme-sc", "eigengap", "vbx"]),
+            type=click.Choice(["auto", "vbx", "threshold", "scaled", "nme-sc", "eigengap"]),
             default=None,
-            help="How the speaker count is estimated when not given. 'threshold' (default): "
-            "clustering stops at the threshold learned for the model; telephone-band input "
-            "then uses 'scaled' instead. 'scaled': a threshold each recording sets itself "
-            "from how alike its windows are to their nearest neighbours. 'nme-sc': auto-tuned "
-            "spectral clustering. 'eigengap': the count of nme-sc, clustered by AHC. 'vbx': "
-            "Bayesian HMM clustering with the model's PLDA, the count read off its posterior "
-            "(telephone-band input uses 'scaled' here too). The other rules apply to "
-            "telephone-band input as well (benchmarks/reports/CROSSDOMAIN.md and VBX.md "
-            "compare them).",
+            help="How the speaker count is estimated when not given. 'auto' (default): 'vbx' "
+            "when the model has a PLDA back end (the shipped one has), else 'threshold'. "
+            "'vbx': Bayesian HMM clustering with the model's PLDA, started from the 'scaled' "
+            "rule's clusters, the count read off its posterior; telephone-band input uses "
+            "'scaled' instead. 'threshold': clustering stops at the threshold learned for "
+            "the model (telephone-band input: 'scaled'). 'scaled': a threshold each recording "
+            "sets itself from how alike its windows are to their nearest neighbours. 'nme-sc': "
+            "auto-tuned spectral clustering. 'eigengap': the count of nme-sc, clustered by "
+            "AHC. Rules other than 'vbx' and 'threshold' apply to telephone-band input as "
+            "well (benchmarks/reports/CROSSDOMAIN.md and VBX.md compare them).",
         ),
         click.option(
             "--no-resegment",

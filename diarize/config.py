@@ -110,7 +110,9 @@ class ClusterConfig:
     # pruning level chosen per recording; no threshold involved; AHC then cut at that count)
     # or "nme-sc" (the same count, labels by spectral clustering) or "scaled" (a threshold set
     # by each recording: scale x its nearest-neighbour distance). All honour the bounds.
-    count: str = "threshold"
+    # or "vbx" (below) or "auto" (the default: vbx when the model carries a PLDA back end,
+    # as the shipped one does, else threshold).
+    count: str = "auto"
     max_speakers_estimated: int = 8  # eigengap, nme-sc: the largest count they may return
     # nme-sc: spectral clustering (its own labels, not AHC's) on at most this many evenly
     # spaced windows; the others are assigned to the nearest speaker
@@ -121,20 +123,21 @@ class ClusterConfig:
     scale: float = 2.4
     neighbour_share: float = 0.05
     # Telephone-band input (diarize.audio.is_narrowband) is counted by this rule instead
-    # when the count rule is "threshold" and no threshold is given ("" = no switch)
+    # when the count rule is "threshold" or "vbx" and no threshold is given ("" = no switch)
     narrowband_count: str = "scaled"
-    # vbx: Bayesian HMM clustering with the model's PLDA (diarize.vbx), started from AHC
-    # stopped at vbx_init above the stopping threshold (in the similarity's units; > 0 =
-    # more clusters to start from), or above the scaled rule's threshold (vbx_start =
-    # "scaled"; cosine scoring only). vbx_fa scales the windows' log-likelihoods, vbx_fb
-    # the speaker prior (larger = fewer speakers); vbx_loop is the probability that the
-    # next window (one step later) has the same speaker. Chosen for encoder-v1 on the
-    # tuning set of benchmarks.crossdomain (benchmarks/reports/VBX.md).
-    vbx_start: str = "threshold"
-    vbx_init: float = 0.2
-    vbx_fa: float = 0.3
-    vbx_fb: float = 4.0
-    vbx_loop: float = 0.99
+    # vbx (the default): Bayesian HMM clustering with the model's PLDA (diarize.vbx),
+    # started from AHC stopped at vbx_init above the scaled rule's threshold (vbx_start =
+    # "scaled"; with PLDA scoring, above the PLDA threshold) or above the stopping threshold
+    # (vbx_start = "threshold"), in the similarity's units (> 0 = more clusters to start
+    # from). vbx_fa scales the windows' log-likelihoods, vbx_fb the speaker prior (larger =
+    # fewer speakers); vbx_loop is the probability that the next window (one step later)
+    # has the same speaker. Chosen for encoder-v5 on the tuning set of
+    # benchmarks.crossdomain (benchmarks/reports/VBX.md).
+    vbx_start: str = "scaled"
+    vbx_init: float = 0.1
+    vbx_fa: float = 0.5
+    vbx_fb: float = 5.0
+    vbx_loop: float = 0.9
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Public face (what the pipeline, benchmarks and evaluations use)::
 
-    enc = load_encoder(path=None)          # None = models/encoder-v1.onnx (no torch needed)
+    enc = load_encoder(path=None)          # None = models/encoder-v5.onnx (no torch needed)
     emb = enc.embed(waveforms)             # (num_windows, num_samples) -> (num_windows, dim)
     emb = enc.embed_windows(waveform, bounds)  # windows of one long signal, trunk shared
 
@@ -36,7 +36,7 @@ from diarize.errors import ModelError, require
 logger = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = "encoder-v1.onnx"
+DEFAULT_MODEL = "encoder-v5.onnx"
 #: Sidecar format written by ``diarize export`` (diarize.export.SIDECAR_VERSION).
 SIDECAR_VERSION = 1
 #: Longest stretch of audio (seconds) whose trunk runs in one call: the network's

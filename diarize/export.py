@@ -7,8 +7,8 @@ writes ``OUT.onnx`` (default: ``MODEL.onnx`` beside the checkpoint) and its side
 checkpoint's name and sha256), then checks that the export and the checkpoint give the same
 embeddings (cosine >= :data:`MIN_COSINE` for every window, one batch of windows and one long
 signal embedded window by window with the shared trunk). Needs the ``train`` extra (torch and
-onnx). The shipped ``models/encoder-v1.onnx`` was made with ``diarize export
-models/encoder-v1.pt``.
+onnx). The shipped ``models/encoder-v5.onnx`` was made with ``diarize export
+models/encoder-v5.pt``.
 """
 
 from __future__ import annotations

@@ -76,9 +76,19 @@ class Pipeline:
             self._plda = PLDA.from_dict(extra["plda"])
         return self._plda
 
+    def resolve_count(self, config: PipelineConfig) -> PipelineConfig:
+        """``config`` with count "auto" made concrete: "vbx" when the model has a PLDA back
+        end, else "threshold"."""
+        if config.cluster.count != "auto":
+            return config
+        extra = getattr(self.encoder, "extra", {}) or {}
+        count = "vbx" if "plda" in extra else "threshold"
+        return dataclasses.replace(config, cluster=dataclasses.replace(config.cluster, count=count))
+
     def scorer(self, config: PipelineConfig, narrowband: bool = False) -> tuple[Similarity, float]:
         """The similarity AHC uses and its stopping threshold (explicit, else the model's;
         for ``narrowband`` audio the model's narrowband threshold when it has one)."""
+        config = self.resolve_count(config)
         extra = getattr(self.encoder, "extra", {}) or {}
         scoring = config.cluster.scoring
         if scoring == "cosine":
@@ -94,7 +104,7 @@ class Pipeline:
         if config.cluster.count not in COUNT_METHODS:
             raise ConfigError(
                 f"unknown speaker count method {config.cluster.count!r}; "
-                f"choose {' or '.join(COUNT_METHODS)}"
+                f"choose {' or '.join(('auto', *COUNT_METHODS))}"
             )
         if config.cluster.narrowband_count not in ("", *COUNT_METHODS):
             raise ConfigError(
@@ -263,7 +273,7 @@ class Pipeline:
         ``threshold`` overrides the stopping threshold (calibration re-clusters one analysis
         at many thresholds).
         """
-        config = config or self.config
+        config = self.resolve_count(config or self.config)
         sr = self.sample_rate
         self._decide_timings = {}
         if len(analysis.regions) == 0:
@@ -433,6 +443,9 @@ class RunOptions:
 
     def build_config(self) -> PipelineConfig:
         config = load_config(self.config_path)
+        count = self.count
+        if count is None and self.threshold is not None:
+            count = "threshold"  # a stopping threshold given: the rule that stops there
         return update_config(
             config,
             {
@@ -442,10 +455,10 @@ class RunOptions:
                     "max_speakers": self.max_speakers,
                     "scoring": self.scoring,
                     "threshold": self.threshold,
-                    "count": self.count,
+                    "count": count,
                     # an explicit --count applies to telephone-band input too, except vbx,
                     # whose PLDA is wideband (through a telephone band it finds one speaker)
-                    "narrowband_count": "" if self.count not in (None, "vbx") else None,
+                    "narrowband_count": "" if self.count not in (None, "vbx", "auto") else None,
                 },
                 "resegment": {"enabled": self.resegment},
                 "overlap": {"enabled": self.overlap},

@@ -20,8 +20,8 @@ from diarize.encoder import (
 from diarize.errors import MissingExtraError, ModelError
 from tests.conftest import SR, TINY_ONNX, TINY_PT
 
-SHIPPED_PT = MODELS_DIR / "encoder-v1.pt"
-SHIPPED_ONNX = MODELS_DIR / "encoder-v1.onnx"
+SHIPPED_PT = MODELS_DIR / "encoder-v5.pt"
+SHIPPED_ONNX = MODELS_DIR / "encoder-v5.onnx"
 
 
 def _meeting_windows(seconds: float = 20.0):
@@ -36,8 +36,8 @@ def test_the_shipped_model_is_the_onnx_export_with_its_back_end():
     enc = load_encoder()
     assert isinstance(enc, OnnxEncoder) and enc.path == SHIPPED_ONNX
     assert enc.dim == 192 and enc.sample_rate == SR
-    assert enc.extra["cosine_threshold"] == pytest.approx(0.55)
-    assert enc.extra["cosine_threshold_narrowband"] == pytest.approx(0.60)
+    assert enc.extra["cosine_threshold"] == pytest.approx(0.45)
+    assert enc.extra["cosine_threshold_narrowband"] == pytest.approx(0.55)
     assert set(enc.extra["plda"]) == {"mean", "whiten", "transform", "psi"}
     assert enc.extra["plda"]["whiten"].shape == (192, 192)
     x, bounds = _meeting_windows(5.0)
@@ -52,7 +52,7 @@ def test_shipped_files_are_the_ones_the_model_card_names():
         assert sha256sum(path) in card, path.name
     # ... and the export was made from the shipped checkpoint as it is now.
     assert read_sidecar(SHIPPED_ONNX)["source"] == {
-        "file": "encoder-v1.pt",
+        "file": "encoder-v5.pt",
         "sha256": sha256sum(SHIPPED_PT),
     }
 

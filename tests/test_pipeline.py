@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from diarize.config import update_config
+from diarize.config import PipelineConfig, update_config
 from diarize.errors import AudioError
 from diarize.pipeline import Pipeline
 from diarize.types import Diarization
@@ -191,20 +191,26 @@ def test_an_exact_count_that_cannot_be_met_is_warned_about(pipeline, two_voices,
     assert f"40 speakers asked for, {d.num_speakers} found" in caplog.text
 
 
-@pytest.mark.parametrize("count", ["threshold", "vbx"])
+@pytest.mark.parametrize(
+    ("model", "count"),
+    [(None, "auto"), (None, "scaled"), ("encoder-v1.onnx", "threshold")],
+)
 @pytest.mark.parametrize("band", ["wide", "telephone"])
-def test_the_shipped_defaults_tell_two_different_voices_apart(band, count):
+def test_the_shipped_defaults_tell_two_different_voices_apart(band, model, count):
     """Two synthetic voices an octave apart (110 and 230 Hz, different formants) taking turns:
-    the shipped model with its default count (and with VBx) must find two speakers, each
-    owning its own turns, at 16 kHz and through an 8-kHz channel (where the count rule
-    switches)."""
+    the shipped model with its default count (VBx; the scaled rule through a telephone band)
+    and with the scaled rule, and the previous model with its own default (the learned
+    threshold), must find two speakers, each owning its own turns, at 16 kHz and through an
+    8-kHz channel."""
     from diarize import audio
+    from diarize.encoder import MODELS_DIR, load_encoder
 
     x, truth = conversation(pattern=("A", "B", "A", "B", "A", "B"), turn=4.0)
     if band == "telephone":
         x = audio.resample(audio.resample(x, SR, 8000), 8000, SR)
     # the shipped encoder; Silero would call vowels non-speech
-    pipe = Pipeline(update_config(SYNTH_CONFIG, {"cluster": {"count": count}}))
+    encoder = load_encoder(MODELS_DIR / model) if model else None
+    pipe = Pipeline(update_config(SYNTH_CONFIG, {"cluster": {"count": count}}), encoder=encoder)
     analysis = pipe.analyse(x, uri="two")
     assert analysis.narrowband == (band == "telephone")
     d = pipe.decide(analysis)
@@ -240,3 +246,23 @@ def test_telephone_band_input_is_counted_by_the_scaled_rule_unless_told_otherwis
         pipe.decide(narrow, update_config(cfg, {"cluster": {"threshold": -1.0}})).num_speakers == 1
     )
     assert pipe.decide(narrow).num_speakers > 1
+
+
+def test_auto_count_is_vbx_for_a_model_with_plda_and_threshold_without(tiny_encoder):
+    from diarize.encoder import load_encoder
+    from diarize.pipeline import RunOptions
+
+    assert PipelineConfig().cluster.count == "auto"
+    # the tiny test encoder carries no back end; the shipped one carries a PLDA
+    assert "plda" not in (tiny_encoder.extra or {})
+    plain = Pipeline(SYNTH_CONFIG, encoder=tiny_encoder)
+    assert plain.resolve_count(SYNTH_CONFIG).cluster.count == "threshold"
+    shipped = Pipeline(SYNTH_CONFIG, encoder=load_encoder())
+    assert shipped.resolve_count(SYNTH_CONFIG).cluster.count == "vbx"
+    # an explicit rule is kept as it is
+    scaled = update_config(SYNTH_CONFIG, {"cluster": {"count": "scaled"}})
+    assert shipped.resolve_count(scaled).cluster.count == "scaled"
+    # --threshold alone selects the rule that stops at it; with --count, --count wins
+    assert RunOptions().build_config().cluster.count == "auto"
+    assert RunOptions(threshold=0.5).build_config().cluster.count == "threshold"
+    assert RunOptions(threshold=0.5, count="vbx").build_config().cluster.count == "vbx"
