@@ -7,6 +7,7 @@ or at the threshold clamped to [min_speakers, max_speakers].
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -455,7 +456,8 @@ def cluster(
     threshold : stopping similarity (in the units of ``similarity``)
     centres : (num_windows,) window centres in seconds, optional (``count = "scaled"``:
         windows closer than ``min_gap`` seconds are not each other's neighbours)
-    plda : the model's PLDA back end (``count = "vbx"`` needs it)
+    plda : the model's PLDA back end (``count = "vbx"`` needs it; with ``count = "auto"``
+        its presence selects "vbx", its absence "threshold")
 
     Returns
     -------
@@ -470,6 +472,8 @@ def cluster(
     lo, hi = config.min_speakers, config.max_speakers
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"min_speakers ({lo}) is larger than max_speakers ({hi})")
+    if config.count == "auto":
+        config = dataclasses.replace(config, count="vbx" if plda is not None else "threshold")
     if config.count not in COUNT_METHODS:
         raise ValueError(f"unknown count method {config.count!r} ({' or '.join(COUNT_METHODS)})")
     if config.count == "nme-sc":

@@ -4,15 +4,18 @@ import pytest
 
 pytest.importorskip("torch")  # the training configuration lives with the training code
 
-from benchmarks.encoder.recipe_sweep import RECIPE, RUNS  # noqa: E402
+from benchmarks.encoder.recipe_sweep import RECIPE, RUNS, recipe_of  # noqa: E402
 from diarize.train.loop import load_train_config  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(RUNS))
-def test_every_variant_loads_on_top_of_the_shipped_recipe(name):
-    config = load_train_config(RECIPE, {"data": ("x",), **RUNS[name]})
-    shipped = load_train_config(RECIPE, {"data": ("x",)})
-    for key, value in RUNS[name].items():
+def test_every_variant_loads_on_top_of_its_recipe(name):
+    recipe, data, run = recipe_of(name)
+    assert recipe.is_file() and recipe.parent == RECIPE.parent
+    assert data == (("ls-train",) if recipe == RECIPE else ("ls-train", "so762-train", "picovoice"))
+    config = load_train_config(recipe, {"data": data, **run})
+    shipped = load_train_config(recipe, {"data": data})
+    for key, value in run.items():
         if key.startswith("augment."):
             assert getattr(config.augment, key.split(".", 1)[1]) == value
         else:

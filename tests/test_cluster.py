@@ -253,3 +253,23 @@ def test_kmeans_by_hand():
     assert len(set(labels[:3].tolist())) == 1 and len(set(labels[3:].tolist())) == 1
     assert labels[0] != labels[3]
     assert np.array_equal(kmeans(x, 2, seed=3), labels)
+
+
+def test_auto_count_is_vbx_with_a_plda_and_the_threshold_rule_without():
+    from diarize.backend import PLDA
+
+    emb, truth = _blobs([30, 30])
+    config = ClusterConfig()
+    assert config.count == "auto"
+    # A stopping threshold that merges everything: the threshold rule gives one speaker...
+    merged = cluster(emb, config, -1.0)
+    np.testing.assert_array_equal(merged, cluster(emb, ClusterConfig(count="threshold"), -1.0))
+    assert merged.max() == 0
+    # ... VBx (started from the scaled rule, which ignores it) finds the two.
+    dim = emb.shape[1]
+    plda = PLDA(
+        mean=np.zeros(dim), whiten=np.eye(dim), transform=np.eye(dim), psi=np.full(dim, 4.0)
+    )
+    found = cluster(emb, config, -1.0, plda=plda)
+    np.testing.assert_array_equal(found, cluster(emb, ClusterConfig(count="vbx"), -1.0, plda=plda))
+    assert _same_partition(found, truth)

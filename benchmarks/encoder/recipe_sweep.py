@@ -153,6 +153,14 @@ RUNS: dict[str, dict] = {
 }
 
 
+def recipe_of(name: str) -> tuple[Path, tuple[str, ...], dict]:
+    """The recipe file a run starts from, the pack folders it trains on (in order), and its
+    overrides of that recipe."""
+    run = dict(RUNS[name])
+    recipe = RECIPE.with_name(run.pop("_recipe", RECIPE.name))
+    return recipe, tuple(run.pop("_data", ("ls-train",))), run
+
+
 def child(name: str, args: argparse.Namespace) -> None:
     import torch
 
@@ -160,10 +168,9 @@ def child(name: str, args: argparse.Namespace) -> None:
 
     torch.set_num_threads(1)
     pack = Path(args.pack)
-    run = dict(RUNS[name])
-    recipe = RECIPE.with_name(run.pop("_recipe", RECIPE.name))
+    recipe, data, run = recipe_of(name)
     overrides = {
-        "data": tuple(str(pack / d) for d in run.pop("_data", ("ls-train",))),
+        "data": tuple(str(pack / d) for d in data),
         "noise": (str(pack / "noise"),),
         "rir": (str(pack / "rir"),),
         "eval_data": str(pack / "test-other"),
