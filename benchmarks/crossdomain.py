@@ -437,8 +437,17 @@ def main(argv: list[str] | None = None) -> int:
                 s = scores.summary()
                 rows.setdefault(v.name, {})[domain] = s
                 label = der.threshold_label(v, value, source)
-                if v.overrides.get("cluster", {}).get("count") not in (None, "threshold"):
-                    label = v.overrides["cluster"]["count"]
+                count = pipeline.resolve_count(config).cluster.count
+                narrow = config.cluster.narrowband_count
+                switch = narrow and config.cluster.threshold is None and thr is None
+                if domain.endswith("-8k") and count in ("threshold", "vbx") and switch:
+                    count = narrow  # telephone-band input: the pipeline switches rule
+                if not v.oracle and "num_speakers" not in v.overrides.get("cluster", {}):
+                    if count == "vbx":
+                        start = config.cluster.vbx_start
+                        label = f"vbx (from the {start} rule)"
+                    elif count != "threshold":
+                        label = count
                 tables.setdefault(domain, []).append((v.name, label, s, scores.files))
                 log(f"[{domain}] {v.name}: DER {100 * s['der']:.1f} %")
     elapsed = time.perf_counter() - tic

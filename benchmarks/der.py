@@ -304,6 +304,7 @@ class Encoders:
                 f"`{Path(path).relative_to(ROOT) if Path(path).is_relative_to(ROOT) else path}` "
                 f"(sha256 {sha256sum(path)[:12]}), "
                 + ("learned cosine threshold" if learned else "no learned threshold")
+                + (", default count VBx" if "plda" in enc.extra else "")
                 + (", PLDA back end" if "plda" in enc.extra else ", no PLDA back end")
             )
             return enc
