@@ -81,3 +81,13 @@ def test_heldout_split_by_speaker_keeps_every_speaker_on_one_side():
     assert len(spk(held)) == 4 and not spk(held) & spk(train)
     assert len(train) + len(held) == 30 and len(held) == 12
     assert split_speakers(list(reversed(files)), 4, seed=7) == (train, held)
+
+
+def test_the_shipped_encoders_recipe_file_is_the_sweep_run_it_came_from():
+    """benchmarks/encoder/v5.toml (the CPU command of the model card) trains what the GPU
+    sweep's all-ft-k3 trained: the same settings but for how often a checkpoint is saved."""
+    recipe, data, run = recipe_of("all-ft-k3")
+    swept = load_train_config(recipe, {"data": data, **run}).to_dict()
+    shipped = load_train_config(RECIPE.with_name("v5.toml"), {"data": data}).to_dict()
+    differ = {k for k in swept if swept[k] != shipped[k]}
+    assert differ == {"checkpoint_minutes"}
