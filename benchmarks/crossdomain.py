@@ -437,17 +437,13 @@ def main(argv: list[str] | None = None) -> int:
                 s = scores.summary()
                 rows.setdefault(v.name, {})[domain] = s
                 label = der.threshold_label(v, value, source)
-                count = pipeline.resolve_count(config).cluster.count
-                narrow = config.cluster.narrowband_count
-                switch = narrow and config.cluster.threshold is None and thr is None
-                if domain.endswith("-8k") and count in ("threshold", "vbx") and switch:
-                    count = narrow  # telephone-band input: the pipeline switches rule
+                # the rule the pipeline counts with (the telephone domain is telephone-band)
+                counted = pipeline.count_config(config, narrowband=domain.endswith("-8k"))
                 if not v.oracle and "num_speakers" not in v.overrides.get("cluster", {}):
-                    if count == "vbx":
-                        start = config.cluster.vbx_start
-                        label = f"vbx (from the {start} rule)"
-                    elif count != "threshold":
-                        label = count
+                    if counted.count == "vbx":
+                        label = f"vbx (from the {counted.vbx_start} rule)"
+                    elif counted.count != "threshold":
+                        label = counted.count
                 tables.setdefault(domain, []).append((v.name, label, s, scores.files))
                 log(f"[{domain}] {v.name}: DER {100 * s['der']:.1f} %")
     elapsed = time.perf_counter() - tic

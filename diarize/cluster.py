@@ -435,6 +435,14 @@ def nme_sc(
     return relabel(kmeans(vectors, k, seed=seed))
 
 
+def concrete_count(config: ClusterConfig, has_plda: bool) -> ClusterConfig:
+    """``config`` with count "auto" made concrete: "vbx" with a PLDA back end, else
+    "threshold"."""
+    if config.count != "auto":
+        return config
+    return dataclasses.replace(config, count="vbx" if has_plda else "threshold")
+
+
 def cluster(
     embeddings: Embeddings,
     config: ClusterConfig,
@@ -472,8 +480,7 @@ def cluster(
     lo, hi = config.min_speakers, config.max_speakers
     if lo is not None and hi is not None and lo > hi:
         raise ValueError(f"min_speakers ({lo}) is larger than max_speakers ({hi})")
-    if config.count == "auto":
-        config = dataclasses.replace(config, count="vbx" if plda is not None else "threshold")
+    config = concrete_count(config, plda is not None)
     if config.count not in COUNT_METHODS:
         raise ValueError(f"unknown count method {config.count!r} ({' or '.join(COUNT_METHODS)})")
     if config.count == "nme-sc":

@@ -21,9 +21,10 @@ from diarize.cluster import (
     VBX_STARTS,
     Similarity,
     cluster,
+    concrete_count,
     cosine_similarity,
 )
-from diarize.config import PipelineConfig, load_config, update_config
+from diarize.config import ClusterConfig, PipelineConfig, load_config, update_config
 from diarize.embed import detect_regions, embed_chunked, windows
 from diarize.encoder import EmbeddingModel, load_encoder
 from diarize.errors import AudioError, ConfigError, DiarizeError, require
@@ -82,8 +83,27 @@ class Pipeline:
         if config.cluster.count != "auto":
             return config
         extra = getattr(self.encoder, "extra", {}) or {}
-        count = "vbx" if "plda" in extra else "threshold"
-        return dataclasses.replace(config, cluster=dataclasses.replace(config.cluster, count=count))
+        return dataclasses.replace(config, cluster=concrete_count(config.cluster, "plda" in extra))
+
+    def count_config(
+        self, config: PipelineConfig, narrowband: bool, threshold: float | None = None
+    ) -> ClusterConfig:
+        """The clustering settings a recording is counted with: count "auto" made concrete,
+        and for telephone-band input (``narrowband``) the threshold and VBx rules replaced by
+        ``narrowband_count`` unless a stopping threshold is given (in ``config`` or as
+        ``threshold``)."""
+        cc = self.resolve_count(config).cluster
+        if (
+            narrowband
+            and cc.narrowband_count
+            and cc.count in ("threshold", "vbx")
+            and cc.threshold is None
+            and threshold is None
+        ):
+            # Through a telephone band every similarity rises (two voices can score 0.85) and
+            # a learned threshold merges them; a threshold set by the recording itself holds.
+            cc = dataclasses.replace(cc, count=cc.narrowband_count)
+        return cc
 
     def scorer(self, config: PipelineConfig, narrowband: bool = False) -> tuple[Similarity, float]:
         """The similarity AHC uses and its stopping threshold (explicit, else the model's;
@@ -279,19 +299,7 @@ class Pipeline:
         if len(analysis.regions) == 0:
             return Diarization(uri=analysis.uri, turns=(), duration=analysis.duration)
         similarity, default = self.scorer(config, analysis.narrowband)
-        cluster_config = config.cluster
-        if (
-            analysis.narrowband
-            and cluster_config.narrowband_count
-            and cluster_config.count in ("threshold", "vbx")
-            and cluster_config.threshold is None
-            and threshold is None
-        ):
-            # Through a telephone band every similarity rises (two voices can score 0.85) and
-            # a learned threshold merges them; a threshold set by the recording itself holds.
-            cluster_config = dataclasses.replace(
-                cluster_config, count=cluster_config.narrowband_count
-            )
+        cluster_config = self.count_config(config, analysis.narrowband, threshold)
         tic = time.perf_counter()
         labels = cluster(
             analysis.embeddings,
