@@ -33,6 +33,13 @@ ALL_DATA = ("ls-train", "so762-train", "picovoice")
 # 2.5 min, so that a run cut short by the machine's time limit still leaves its weights
 FT = {"_recipe": "v3.toml", "_data": ALL_DATA, "checkpoint_minutes": 2.5}
 SCRATCH = {"_recipe": "v2.toml", "_data": ALL_DATA, "checkpoint_minutes": 2.5}
+# Schedules: steps and the two pseudo-label rounds (fine-tuning starts them at a third)
+K1 = {"num_steps": 1000, "pseudo_start_step": 350, "pseudo_every_steps": 325}
+K2 = {"num_steps": 2000, "pseudo_start_step": 700, "pseudo_every_steps": 650}
+K3 = {"num_steps": 3000, "pseudo_start_step": 1000, "pseudo_every_steps": 1000}
+K2_SCRATCH = {"num_steps": 2000, "pseudo_start_step": 1000, "pseudo_every_steps": 500}
+EQUAL = (1.0, 1.0, 1.0)  # source_weights: LibriSpeech, speechocean762, Picovoice
+LS3 = (3.0, 1.0, 1.0)
 MID_AUG = {
     "augment.p_reverb": 0.2,
     "augment.p_noise": 0.3,
@@ -68,88 +75,21 @@ RUNS: dict[str, dict] = {
     "all-ft": FT,
     "all-ft-s1": {**FT, "seed": 1},
     "all-ft-s2": {**FT, "seed": 2},
-    "all-ft-eq": {**FT, "source_weights": (1.0, 1.0, 1.0)},
-    "all-ft-k2": {**FT, "num_steps": 2000, "pseudo_start_step": 700, "pseudo_every_steps": 650},
-    "all-ft-k2s1": {
-        **FT,
-        "num_steps": 2000,
-        "pseudo_start_step": 700,
-        "pseudo_every_steps": 650,
-        "seed": 1,
-    },
-    "all-ft-b256": {
-        **FT,
-        "batch_size": 256,
-        "num_steps": 1000,
-        "pseudo_start_step": 350,
-        "pseudo_every_steps": 325,
-    },
-    "all-ft-mid": {
-        **FT,
-        **MID_AUG,
-        "num_steps": 1000,
-        "pseudo_start_step": 350,
-        "pseudo_every_steps": 325,
-    },
-    "all-ft-k3": {**FT, "num_steps": 3000, "pseudo_start_step": 1000, "pseudo_every_steps": 1000},
-    "all-ft-k3s1": {
-        **FT,
-        "num_steps": 3000,
-        "pseudo_start_step": 1000,
-        "pseudo_every_steps": 1000,
-        "seed": 1,
-    },
-    "all-ft-k3-ls3": {
-        **FT,
-        "num_steps": 3000,
-        "pseudo_start_step": 1000,
-        "pseudo_every_steps": 1000,
-        "source_weights": (3.0, 1.0, 1.0),
-    },
-    "all-ft-k2-ls3": {
-        **FT,
-        "num_steps": 2000,
-        "pseudo_start_step": 700,
-        "pseudo_every_steps": 650,
-        "source_weights": (3.0, 1.0, 1.0),
-    },
-    "all-ft-k2s2": {
-        **FT,
-        "num_steps": 2000,
-        "pseudo_start_step": 700,
-        "pseudo_every_steps": 650,
-        "seed": 2,
-    },
-    "all-ft-k2-b256": {
-        **FT,
-        "batch_size": 256,
-        "num_steps": 2000,
-        "pseudo_start_step": 700,
-        "pseudo_every_steps": 650,
-    },
-    "all-ft-k2-mid": {
-        **FT,
-        **MID_AUG,
-        "num_steps": 2000,
-        "pseudo_start_step": 700,
-        "pseudo_every_steps": 650,
-    },
-    "all-ft-k2-eq": {
-        **FT,
-        "num_steps": 2000,
-        "pseudo_start_step": 700,
-        "pseudo_every_steps": 650,
-        "source_weights": (1.0, 1.0, 1.0),
-    },
-    "all-sc": {**SCRATCH, "num_steps": 2000, "pseudo_start_step": 1000, "pseudo_every_steps": 500},
-    "all-sc-w": {
-        **SCRATCH,
-        "channels": 384,
-        "pool_channels": 768,
-        "num_steps": 2000,
-        "pseudo_start_step": 1000,
-        "pseudo_every_steps": 500,
-    },
+    "all-ft-eq": {**FT, "source_weights": EQUAL},
+    "all-ft-b256": {**FT, **K1, "batch_size": 256},
+    "all-ft-mid": {**FT, **K1, **MID_AUG},
+    "all-ft-k2": {**FT, **K2},
+    "all-ft-k2s1": {**FT, **K2, "seed": 1},
+    "all-ft-k2s2": {**FT, **K2, "seed": 2},
+    "all-ft-k2-eq": {**FT, **K2, "source_weights": EQUAL},
+    "all-ft-k2-ls3": {**FT, **K2, "source_weights": LS3},
+    "all-ft-k2-b256": {**FT, **K2, "batch_size": 256},
+    "all-ft-k2-mid": {**FT, **K2, **MID_AUG},
+    "all-ft-k3": {**FT, **K3},
+    "all-ft-k3s1": {**FT, **K3, "seed": 1},
+    "all-ft-k3-ls3": {**FT, **K3, "source_weights": LS3},
+    "all-sc": {**SCRATCH, **K2_SCRATCH},
+    "all-sc-w": {**SCRATCH, **K2_SCRATCH, "channels": 384, "pool_channels": 768},
 }
 
 
