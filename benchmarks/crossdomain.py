@@ -58,7 +58,19 @@ EIGEN = {"cluster": {"count": "eigengap"}}
 VAD_LOW = {"vad": {"threshold": 0.15, "hysteresis": 0.1, "min_silence": 0.5, "pad": 0.1}}
 VARIANTS = [
     V("shipped", "shipped", "shipped pipeline, defaults"),
-    V("oracle-count", "shipped", "shipped, speaker count from the reference", oracle=True),
+    V(
+        "oracle-count",
+        "shipped",
+        "shipped, speaker count from the reference (AHC on PLDA scores)",
+        oracle=True,
+    ),
+    V(
+        "oracle-cosine",
+        "shipped",
+        "shipped, speaker count from the reference, AHC on cosine similarity",
+        {"cluster": {"scoring": "cosine"}},
+        oracle=True,
+    ),
     V("one-speaker", "constant", "one speaker everywhere, same detector", ONE),
     V(
         "threshold",
@@ -85,14 +97,9 @@ VARIANTS = [
         "VBx: Bayesian HMM clustering with the model's PLDA, count from its posterior",
         {"cluster": {"count": "vbx"}},
     ),
-    V(
-        "learned-narrowband",
-        "shipped",
-        "telephone-band input clustered at the learned narrowband threshold",
-        {"cluster": {"narrowband_count": ""}},
-    ),
     V("no-pad", "shipped", "speech regions not padded ([vad] pad = 0)", {"vad": {"pad": 0.0}}),
     V("pad-0.1", "shipped", "speech regions padded by 0.1 s", {"vad": {"pad": 0.1}}),
+    V("pad-0.2", "shipped", "speech regions padded by 0.2 s", {"vad": {"pad": 0.2}}),
     V(
         "vad-low",
         "shipped",
@@ -120,8 +127,8 @@ VARIANTS = [
     V(
         "previous",
         "previous",
-        "previous encoder (encoder-v1) with its default count (the learned threshold)",
-        {"cluster": {"count": "threshold", "narrowband_count": "scaled"}},
+        "previous encoder (encoder-v1) with its defaults (the learned threshold, 0.2 s padding)",
+        {"cluster": {"count": "threshold", "narrowband_count": "scaled"}, "vad": {"pad": 0.2}},
     ),
     V("mfcc", "mfcc", "MFCC statistics, same clustering, tuned threshold", threshold="tuned"),
     V(

@@ -114,9 +114,10 @@ def pipeline_options(command):
         ),
         click.option(
             "--scoring",
-            type=click.Choice(["cosine", "plda"]),
+            type=click.Choice(["auto", "cosine", "plda"]),
             default=None,
-            help="Similarity used by clustering (default from config: cosine).",
+            help="Similarity used by clustering. 'auto' (default): PLDA scores when "
+            "--num-speakers is given and the model has a PLDA back end, else cosine.",
         ),
         click.option(
             "--threshold",
@@ -133,13 +134,13 @@ def pipeline_options(command):
             help="How the speaker count is estimated when not given. 'auto' (default): 'vbx' "
             "when the model has a PLDA back end (the shipped one has), else 'threshold'. "
             "'vbx': Bayesian HMM clustering with the model's PLDA, started from the 'scaled' "
-            "rule's clusters, the count read off its posterior; telephone-band input uses "
-            "'scaled' instead. 'threshold': clustering stops at the threshold learned for "
-            "the model (telephone-band input: 'scaled'). 'scaled': a threshold each recording "
+            "rule's clusters, the count read off its posterior (telephone-band input too). "
+            "'threshold': clustering stops at the threshold learned for the model (its "
+            "narrowband value for telephone-band input; reached through 'auto', telephone-"
+            "band input is counted by 'scaled' instead). 'scaled': a threshold each recording "
             "sets itself from how alike its windows are to their nearest neighbours. 'nme-sc': "
             "auto-tuned spectral clustering. 'eigengap': the count of nme-sc, clustered by "
-            "AHC. Rules other than 'vbx' and 'threshold' apply to telephone-band input as "
-            "well (benchmarks/reports/CROSSDOMAIN.md and VBX.md compare them).",
+            "AHC (benchmarks/reports/CROSSDOMAIN.md and VBX.md compare them).",
         ),
         click.option(
             "--no-resegment",

@@ -60,7 +60,8 @@ class VADConfig:
     hysteresis: float = 0.15  # a run ends below threshold - hysteresis
     min_speech: float = 0.25  # seconds; shorter speech runs are dropped
     min_silence: float = 0.25  # seconds; shorter pauses are bridged
-    pad: float = 0.2  # seconds added on both sides of each region
+    # seconds added on both sides of each region (0.15: benchmarks/reports/CROSSDOMAIN.md)
+    pad: float = 0.15
     # Seconds of audio analysed at once (bounds memory): the detector runs on pieces this
     # long, each with 5 s of context either side; regions near a cut can differ slightly
     # from one pass over the whole recording.
@@ -88,7 +89,9 @@ class EmbedConfig:
 class ClusterConfig:
     """Agglomerative clustering of window embeddings."""
 
-    scoring: str = "cosine"  # "cosine" or "plda"
+    # "cosine", "plda", or "auto" (the default): PLDA scores when the count is given
+    # (num_speakers) and the model has a PLDA back end, cosine otherwise
+    scoring: str = "auto"
     threshold: float | None = None  # None = the value shipped with the model
     num_speakers: int | None = None
     min_speakers: int | None = None
@@ -123,7 +126,8 @@ class ClusterConfig:
     scale: float = 2.4
     neighbour_share: float = 0.05
     # Telephone-band input (diarize.audio.is_narrowband) is counted by this rule instead
-    # when the count rule is "threshold" or "vbx" and no threshold is given ("" = no switch)
+    # when the count rule stops at the learned threshold ("threshold", or "vbx" with
+    # vbx_start = "threshold") and no threshold is given ("" = no switch)
     narrowband_count: str = "scaled"
     # vbx (the default): Bayesian HMM clustering with the model's PLDA (diarize.vbx),
     # started from AHC stopped at vbx_init above the scaled rule's threshold (vbx_start =

@@ -85,6 +85,15 @@ class Pipeline:
         extra = getattr(self.encoder, "extra", {}) or {}
         return dataclasses.replace(config, cluster=concrete_count(config.cluster, "plda" in extra))
 
+    def resolve_scoring(self, config: PipelineConfig) -> str:
+        """``config.cluster.scoring`` with "auto" made concrete: "plda" when the speaker count
+        is given and the model has a PLDA back end, else "cosine"."""
+        scoring = config.cluster.scoring
+        if scoring != "auto":
+            return scoring
+        extra = getattr(self.encoder, "extra", {}) or {}
+        return "plda" if config.cluster.num_speakers is not None and "plda" in extra else "cosine"
+
     def count_config(
         self, config: PipelineConfig, narrowband: bool, threshold: float | None = None
     ) -> ClusterConfig:
@@ -93,15 +102,17 @@ class Pipeline:
         ``narrowband_count`` unless a stopping threshold is given (in ``config`` or as
         ``threshold``)."""
         cc = self.resolve_count(config).cluster
+        learned = cc.count == "threshold" or (cc.count == "vbx" and cc.vbx_start == "threshold")
         if (
             narrowband
             and cc.narrowband_count
-            and cc.count in ("threshold", "vbx")
+            and learned
             and cc.threshold is None
             and threshold is None
         ):
             # Through a telephone band every similarity rises (two voices can score 0.85) and
             # a learned threshold merges them; a threshold set by the recording itself holds.
+            # VBx started from the scaled rule already starts from such a threshold.
             cc = dataclasses.replace(cc, count=cc.narrowband_count)
         return cc
 
@@ -110,7 +121,7 @@ class Pipeline:
         for ``narrowband`` audio the model's narrowband threshold when it has one)."""
         config = self.resolve_count(config)
         extra = getattr(self.encoder, "extra", {}) or {}
-        scoring = config.cluster.scoring
+        scoring = self.resolve_scoring(config)
         if scoring == "cosine":
             similarity: Similarity = cosine_similarity
             default = float(extra.get("cosine_threshold", DEFAULT_COSINE_THRESHOLD))
@@ -120,7 +131,7 @@ class Pipeline:
             similarity = self.plda().score_matrix
             default = float(extra.get("plda_threshold", 0.0))
         else:
-            raise ConfigError(f"unknown scoring {scoring!r}; choose cosine or plda")
+            raise ConfigError(f"unknown scoring {scoring!r}; choose auto, cosine or plda")
         if config.cluster.count not in COUNT_METHODS:
             raise ConfigError(
                 f"unknown speaker count method {config.cluster.count!r}; "
@@ -464,8 +475,8 @@ class RunOptions:
                     "scoring": self.scoring,
                     "threshold": self.threshold,
                     "count": count,
-                    # an explicit --count applies to telephone-band input too, except vbx,
-                    # whose PLDA is wideband (through a telephone band it finds one speaker)
+                    # an explicit --count applies to telephone-band input too (vbx started
+                    # from a learned threshold still switches: config.narrowband_count)
                     "narrowband_count": "" if self.count not in (None, "vbx", "auto") else None,
                 },
                 "resegment": {"enabled": self.resegment},

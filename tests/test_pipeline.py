@@ -193,13 +193,13 @@ def test_an_exact_count_that_cannot_be_met_is_warned_about(pipeline, two_voices,
 
 @pytest.mark.parametrize(
     ("model", "count"),
-    [(None, "auto"), (None, "scaled"), ("encoder-v1.onnx", "threshold")],
+    [(None, "auto"), (None, "scaled"), (None, "given"), ("encoder-v1.onnx", "threshold")],
 )
 @pytest.mark.parametrize("band", ["wide", "telephone"])
 def test_the_shipped_defaults_tell_two_different_voices_apart(band, model, count):
     """Two synthetic voices an octave apart (110 and 230 Hz, different formants) taking turns:
-    the shipped model with its default count (VBx; the scaled rule through a telephone band)
-    and with the scaled rule, and the previous model with its own default (the learned
+    the shipped model with its default count (VBx), with the scaled rule and with the count
+    given (AHC on PLDA scores), and the previous model with its own default (the learned
     threshold), must find two speakers, each owning its own turns, at 16 kHz and through an
     8-kHz channel."""
     from diarize import audio
@@ -210,7 +210,10 @@ def test_the_shipped_defaults_tell_two_different_voices_apart(band, model, count
         x = audio.resample(audio.resample(x, SR, 8000), 8000, SR)
     # the shipped encoder; Silero would call vowels non-speech
     encoder = load_encoder(MODELS_DIR / model) if model else None
-    pipe = Pipeline(update_config(SYNTH_CONFIG, {"cluster": {"count": count}}), encoder=encoder)
+    given = {"num_speakers": 2} if count == "given" else {"count": count}
+    pipe = Pipeline(update_config(SYNTH_CONFIG, {"cluster": given}), encoder=encoder)
+    if count == "given":
+        assert pipe.resolve_scoring(pipe.config) == "plda"
     analysis = pipe.analyse(x, uri="two")
     assert analysis.narrowband == (band == "telephone")
     d = pipe.decide(analysis)
@@ -266,3 +269,43 @@ def test_auto_count_is_vbx_for_a_model_with_plda_and_threshold_without(tiny_enco
     assert RunOptions().build_config().cluster.count == "auto"
     assert RunOptions(threshold=0.5).build_config().cluster.count == "threshold"
     assert RunOptions(threshold=0.5, count="vbx").build_config().cluster.count == "vbx"
+
+
+def test_auto_scoring_is_plda_only_for_a_given_count_with_a_plda(tiny_encoder):
+    from diarize.encoder import load_encoder
+
+    assert PipelineConfig().cluster.scoring == "auto"
+    given = update_config(SYNTH_CONFIG, {"cluster": {"num_speakers": 3}})
+    bounded = update_config(SYNTH_CONFIG, {"cluster": {"max_speakers": 3}})
+    shipped = Pipeline(SYNTH_CONFIG, encoder=load_encoder())
+    assert shipped.resolve_scoring(given) == "plda"
+    assert shipped.resolve_scoring(bounded) == "cosine"
+    assert shipped.resolve_scoring(SYNTH_CONFIG) == "cosine"
+    # the PLDA's own threshold and score function are the ones AHC gets
+    similarity, threshold = shipped.scorer(given)
+    assert threshold == shipped.encoder.extra["plda_threshold"]
+    assert similarity == shipped.plda().score_matrix
+    # a model without a back end still runs with a given count: cosine
+    plain = Pipeline(SYNTH_CONFIG, encoder=tiny_encoder)
+    assert plain.resolve_scoring(given) == "cosine"
+    # an explicit choice is kept
+    cosine = update_config(given, {"cluster": {"scoring": "cosine"}})
+    assert shipped.resolve_scoring(cosine) == "cosine"
+
+
+def test_the_telephone_band_switch_replaces_only_rules_that_stop_at_a_learned_threshold():
+    from diarize.encoder import load_encoder
+
+    pipe = Pipeline(SYNTH_CONFIG, encoder=load_encoder())
+
+    def counted(**cluster):
+        cfg = update_config(SYNTH_CONFIG, {"cluster": cluster})
+        return pipe.count_config(cfg, narrowband=True).count
+
+    assert counted() == "vbx"  # auto -> vbx started from the scaled rule: no switch
+    assert counted(count="vbx", vbx_start="threshold") == "scaled"
+    assert counted(count="threshold") == "scaled"
+    assert counted(count="threshold", threshold=0.3) == "threshold"
+    assert counted(count="nme-sc") == "nme-sc"
+    wide = update_config(SYNTH_CONFIG, {"cluster": {"count": "threshold"}})
+    assert pipe.count_config(wide, narrowband=False).count == "threshold"
