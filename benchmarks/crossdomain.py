@@ -255,17 +255,33 @@ def domain_sets(wanted: list[str], log) -> tuple[dict[str, list[Item]], dict[str
     return sets, notes
 
 
-def tuning_items(log) -> list[Item] | None:
-    """3 files of each simulated 16-kHz domain at another seed (thresholds of tuned rows)."""
-    items: list[Item] = []
+def _tuning_folders(log) -> list[Path]:
+    """3 files of each simulated 16-kHz domain at another seed, one folder per domain."""
+    folders = []
     held = held_out_speakers(log)
     if held is not None:
-        items += load_set(_simulated("so762-tune", simulation("so762", 101, 3), held, log))
+        folders.append(_simulated("so762-tune", simulation("so762", 101, 3), held, log))
     if TESTOTHER.is_dir():
-        items += load_set(
+        folders.append(
             _simulated("testother-tune", simulation("testother", 101, 3), TESTOTHER, log)
         )
+    return folders
+
+
+def tuning_items(log) -> list[Item] | None:
+    """3 files of each simulated 16-kHz domain at another seed (thresholds of tuned rows)."""
+    items = [item for folder in _tuning_folders(log) for item in load_set(folder)]
     return items or None
+
+
+def telephone_tuning_items(log) -> list[Item]:
+    """The tuning set through :func:`telephone_channel`: where rules for telephone-band input
+    are chosen (the so762-8k domain is never tuned on)."""
+    return [
+        item
+        for folder in _tuning_folders(log)
+        for item in load_set(telephone(folder, folder.with_name(folder.name + "-8k")))
+    ]
 
 
 def sets_with_tuning(domains, log) -> dict[str, list[Item]] | None:

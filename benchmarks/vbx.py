@@ -11,7 +11,9 @@ set alone (every grid point started from AHC at the learned threshold), and the 
 the lowest tuning-set DER is reported on every domain next to the learned-threshold rule, the
 same grid point started from the scaled rule's threshold, and the package defaults (for
 encoder-v5 these are that pick, started from the scaled rule: the better of the two on the
-tuning set).
+tuning set). A last table compares, for telephone-band input, the default count with the
+rules it could switch to, on the tuning set passed through the telephone channel of the
+so762-8k domain (``crossdomain.telephone_tuning_items``) and on that domain.
 
 Every figure is DER from pyannote.metrics (``diarize.scoring``), collar 0 with overlap
 scored, corpus totals per domain; the mean weighs the four domains equally.
@@ -105,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if sets is None or not sets["tuning"]:
         log("needs ../shared/data (the crossdomain domains and tuning set)")
         return 1
+    sets["tuning-8k"] = cd.telephone_tuning_items(log)
     pipeline = Pipeline(load_config(None), encoder=load_encoder(args.model))
     analyses: dict[str, dict] = {}
     with der.memoized_vad():
@@ -164,7 +167,38 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|",
     ]
     lines += [f"| {label(c)} | {100 * d:.1f} |" for d, c in tuning[:10]]
+    lines += telephone_section(pipeline, analyses, sets)
     return der.write_report(args.out or REPORT, lines)
+
+
+#: How telephone-band input can be counted: the default, and the rules it could switch to.
+TELEPHONE_RULES = (
+    ("package defaults (vbx started from the scaled rule)", {}),
+    ("the scaled rule alone", {"count": "scaled"}),
+    ("the learned threshold (narrowband value)", {"count": "threshold", "narrowband_count": ""}),
+)
+
+
+def telephone_section(pipeline, analyses, sets) -> list[str]:
+    """Telephone-band input: the default count against the rules it could switch to, on the
+    tuning set through the telephone channel (where the choice is made) and on so762-8k."""
+    names = ("tuning-8k", "so762-8k")
+    lines = [
+        "",
+        f"## Telephone-band input ({len(sets['tuning-8k'])} tuning files through the "
+        "telephone channel of so762-8k; the choice is made on them)",
+        "",
+        "| rule | " + " | ".join(names) + " |",
+        "|---|---|---|",
+    ]
+    for name, cluster in TELEPHONE_RULES:
+        cells = [score(pipeline, analyses[n], sets[n], cluster) for n in names]
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{100 * c['der']:.1f} ({c['single']}/{c['multi']})" for c in cells)
+            + " |"
+        )
+    return lines
 
 
 if __name__ == "__main__":
