@@ -99,7 +99,7 @@ VARIANTS = [
     ),
     V("no-pad", "shipped", "speech regions not padded ([vad] pad = 0)", {"vad": {"pad": 0.0}}),
     V("pad-0.1", "shipped", "speech regions padded by 0.1 s", {"vad": {"pad": 0.1}}),
-    V("pad-0.2", "shipped", "speech regions padded by 0.2 s", {"vad": {"pad": 0.2}}),
+    V("pad-0.15", "shipped", "speech regions padded by 0.15 s", {"vad": {"pad": 0.15}}),
     V(
         "vad-low",
         "shipped",

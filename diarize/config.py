@@ -60,8 +60,7 @@ class VADConfig:
     hysteresis: float = 0.15  # a run ends below threshold - hysteresis
     min_speech: float = 0.25  # seconds; shorter speech runs are dropped
     min_silence: float = 0.25  # seconds; shorter pauses are bridged
-    # seconds added on both sides of each region (0.15: benchmarks/reports/CROSSDOMAIN.md)
-    pad: float = 0.15
+    pad: float = 0.2  # seconds added on both sides of each region
     # Seconds of audio analysed at once (bounds memory): the detector runs on pieces this
     # long, each with 5 s of context either side; regions near a cut can differ slightly
     # from one pass over the whole recording.
