@@ -909,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
             runnable.append((v, enc, v.threshold, "fixed"))
         else:
             p = Pipeline(build_config(v, None, base), encoder=enc)
-            scoring = p.config.cluster.scoring
+            scoring = p.resolve_scoring(p.config)
             learned = f"{scoring}_threshold" in extra
             runnable.append((v, enc, None, "learned" if learned else "model default"))
 
