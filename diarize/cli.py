@@ -733,12 +733,13 @@ def export_command(checkpoint, out, no_check, verbose, quiet) -> None:
     if not quiet:
         lines = [f"wrote {summary['onnx']} and {summary['sidecar']}"]
         lines += [f"  sha256 {digest}  {name}" for name, digest in summary["sha256"].items()]
-        if "cosine" in summary:
-            c = summary["cosine"]
-            lines.append(
-                f"  lowest cosine against the checkpoint: {c['embed']:.6f} (batch), "
-                f"{c['embed_windows']:.6f} (shared trunk)"
-            )
+        for key, label in (("cosine", ""), ("cosine_narrowband", " (narrowband statistics)")):
+            if key in summary:
+                c = summary[key]
+                lines.append(
+                    f"  lowest cosine against the checkpoint{label}: {c['embed']:.6f} (batch), "
+                    f"{c['embed_windows']:.6f} (shared trunk)"
+                )
         click.echo("\n".join(lines), err=True)
 
 

@@ -80,6 +80,10 @@ class EmbedConfig:
     # against 39.6 % with the 0.2 s padding, simulated set 37.2 against 37.1 %
     # (benchmarks/reports/RESULTS.md, "Other configurations").
     pad: float | None = 0.0
+    # Telephone-band input (diarize.audio.is_narrowband) is embedded with the model's
+    # batch-norm statistics of telephone-band speech when it carries them
+    # (benchmarks/encoder/narrowband_bn.py; the shipped model does)
+    narrowband_statistics: bool = True
     batch_size: int = 64  # windows per encoder batch (slow path)
     chunk: float = 120.0  # seconds of audio per front-end/trunk chunk
 

@@ -19,6 +19,7 @@ training meta, and the name and sha256 of the ``.pt`` it was exported from.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -66,6 +67,11 @@ class EmbeddingModel:
         """(num_windows, num_samples) float32 mono -> (num_windows, dim) float32, L2-normed."""
         raise NotImplementedError
 
+    def narrowband(self) -> EmbeddingModel | None:
+        """The same encoder with the batch-norm statistics of telephone-band speech, for
+        telephone-band input; None when the model carries none (the default)."""
+        return None
+
     def embed_windows(
         self, waveform: np.ndarray, bounds: np.ndarray, batch_size: int = 64, chunk: float = 120.0
     ) -> np.ndarray:
@@ -108,12 +114,23 @@ def get_num_threads() -> int | None:
     return _num_threads
 
 
-def onnx_session(path: str | Path, num_threads: int | None = None):
+def onnx_session(
+    path: str | Path,
+    num_threads: int | None = None,
+    initializers: dict[str, np.ndarray] | None = None,
+):
     """An ONNX Runtime CPU session for ``path`` (``num_threads`` None = the process default
-    of :func:`set_num_threads`)."""
+    of :func:`set_num_threads`); ``initializers`` (name -> array) replace the graph's own."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    # ONNX Runtime uses these buffers in place: they must live as long as the session.
+    values = [
+        (name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value, np.float32)))
+        for name, value in (initializers or {}).items()
+    ]
+    for name, value in values:
+        options.add_initializer(name, value)
     threads = num_threads if num_threads is not None else _num_threads
     if threads is not None:
         options.intra_op_num_threads = int(threads)
@@ -125,7 +142,9 @@ def onnx_session(path: str | Path, num_threads: int | None = None):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # warnings about unused initialisers are not ours to fix
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session.diarize_initializers = values
+        return session
     except Exception as exc:  # onnxruntime's own exception types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: cannot load the ONNX model ({reason})") from None
@@ -200,6 +219,24 @@ class OnnxEncoder(EmbeddingModel):
         self.name = str(self.meta.get("name", "encoder"))
         self.session = onnx_session(path, num_threads)
         self._torch = None
+        self._num_threads = num_threads
+        self._narrowband: dict[str, np.ndarray] = dict(card.get("narrowband_initializers", {}))
+        self._narrowband_variant: OnnxEncoder | None = None
+
+    def narrowband(self) -> OnnxEncoder | None:
+        """The export with the trunk weights folded with telephone-band batch-norm statistics
+        (``narrowband_initializers`` of the sidecar, written by ``diarize export`` when the
+        checkpoint carries ``extra["narrowband_bn"]``): one more ONNX Runtime session over the
+        same graph, those initialisers overridden. None when the sidecar has none."""
+        if not self._narrowband:
+            return None
+        if self._narrowband_variant is None:
+            variant = copy.copy(self)
+            variant.session = onnx_session(self.path, self._num_threads, self._narrowband)
+            variant._narrowband = {}
+            variant.name = f"{self.name} (narrowband statistics)"
+            self._narrowband_variant = variant
+        return self._narrowband_variant
 
     def _run(self, feats: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         (emb,) = self.session.run(

@@ -142,31 +142,11 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_onnx = out.with_name(out.name + ".tmp")
     tmp_npz = out.with_name(out.stem + ".npz.tmp")
-    features = torch.zeros(2, 200, feature_config.num_mel_bins)
-    starts = torch.tensor([[0, 10], [5, 0]], dtype=torch.int64)
-    ends = torch.tensor([[150, 200], [120, 200]], dtype=torch.int64)
-    with torch.no_grad(), warnings.catch_warnings():
-        # The TorchScript-based exporter is the one that needs nothing beyond onnx; torch
-        # calls it legacy and says so on every call.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            _graph_module(model),
-            (features, starts, ends),
-            str(tmp_onnx),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=["features", "starts", "ends"],
-            output_names=["embeddings"],
-            dynamic_axes={
-                "features": {0: "batch", 1: "num_frames"},
-                "starts": {0: "batch", 1: "num_windows"},
-                "ends": {0: "batch", 1: "num_windows"},
-                "embeddings": {0: "batch", 1: "num_windows"},
-            },
-        )
+    _export_graph(model, feature_config, tmp_onnx)
     graph = onnx.load(str(tmp_onnx))
     onnx.checker.check_model(graph)
     arrays: dict[str, np.ndarray] = {}
+    narrowband = _narrowband_initializers(model, ckpt, feature_config, graph, tmp_onnx)
     header = {
         "format_version": SIDECAR_VERSION,
         "feature_config": _to_json(ckpt["feature_config"], arrays, "feature_config"),
@@ -186,6 +166,14 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
             "outputs": "embeddings (batch, num_windows, embed_dim) float32, not L2-normed",
         },
     }
+    if narrowband:
+        # float16, as the checkpoint's own weights: the trunk folded with the telephone-band
+        # batch-norm statistics (diarize.encoder.OnnxEncoder.narrowband)
+        header["narrowband_initializers"] = _to_json(
+            {k: v.astype(np.float16) for k, v in narrowband.items()},
+            arrays,
+            "narrowband_initializers",
+        )
     arrays["config"] = np.array(json.dumps(header, sort_keys=True))
     write_npz(tmp_npz, arrays)
     os.replace(tmp_onnx, out)
@@ -200,15 +188,72 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
         },
     }
     if check:
-        cosines = compare(load_checkpoint(checkpoint), OnnxEncoder(out))
-        summary["cosine"] = cosines
-        worst = min(cosines["embed"], cosines["embed_windows"])
-        if worst < MIN_COSINE:
-            raise ModelError(
-                f"{out}: the export's embeddings differ from {checkpoint}'s "
-                f"(lowest cosine {worst:.6f} < {MIN_COSINE})"
-            )
+        reference, exported = load_checkpoint(checkpoint), OnnxEncoder(out)
+        pairs = [("", reference, exported)]
+        if narrowband:
+            pairs.append((" (narrowband)", reference.narrowband(), exported.narrowband()))
+        for label, a, b in pairs:
+            cosines = compare(a, b)
+            summary["cosine" + label.replace(" (", "_").rstrip(")")] = cosines
+            worst = min(cosines["embed"], cosines["embed_windows"])
+            if worst < MIN_COSINE:
+                raise ModelError(
+                    f"{out}: the export's embeddings{label} differ from {checkpoint}'s "
+                    f"(lowest cosine {worst:.6f} < {MIN_COSINE})"
+                )
     return summary
+
+
+def _export_graph(model, feature_config, path: Path) -> None:
+    """``model`` as the ONNX graph :class:`diarize.encoder.OnnxEncoder` runs, into ``path``."""
+    import torch
+
+    features = torch.zeros(2, 200, feature_config.num_mel_bins)
+    starts = torch.tensor([[0, 10], [5, 0]], dtype=torch.int64)
+    ends = torch.tensor([[150, 200], [120, 200]], dtype=torch.int64)
+    with torch.no_grad(), warnings.catch_warnings():
+        # The TorchScript-based exporter is the one that needs nothing beyond onnx; torch
+        # calls it legacy and says so on every call.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            _graph_module(model),
+            (features, starts, ends),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["features", "starts", "ends"],
+            output_names=["embeddings"],
+            dynamic_axes={
+                "features": {0: "batch", 1: "num_frames"},
+                "starts": {0: "batch", 1: "num_windows"},
+                "ends": {0: "batch", 1: "num_windows"},
+                "embeddings": {0: "batch", 1: "num_windows"},
+            },
+        )
+
+
+def _narrowband_initializers(model, ckpt, feature_config, graph, tmp_onnx: Path) -> dict:
+    """The initialisers of the graph exported with the checkpoint's telephone-band batch-norm
+    statistics (``extra["narrowband_bn"]``) that differ from ``graph``'s: the trunk's
+    convolutions, into which the exporter folds batch norm. Empty without such statistics."""
+    import onnx
+    from onnx import numpy_helper
+
+    from diarize.nn import narrowband_model
+
+    variant = narrowband_model(model, dict(ckpt.get("extra", {})))
+    if variant is None:
+        return {}
+    path = tmp_onnx.with_name(tmp_onnx.name + ".narrowband")
+    try:
+        _export_graph(variant, feature_config, path)
+        other = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
+    finally:
+        path.unlink(missing_ok=True)
+    own = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
+    if set(own) != set(other):
+        raise ModelError("the narrowband export's graph differs from the export's")
+    return {k: v for k, v in other.items() if not np.array_equal(v, own[k])}
 
 
 def main(argv: list[str] | None = None) -> None:

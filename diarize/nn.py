@@ -10,6 +10,7 @@ Checkpoints hold only primitives and tensors so ``torch.load(weights_only=True)`
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from pathlib import Path
@@ -189,6 +190,18 @@ class Encoder(EmbeddingModel):
         self.meta = dict(meta or {})
         self.extra = dict(extra or {})
         self.name = str(self.meta.get("name", "encoder"))
+        self._narrowband: Encoder | None = None
+
+    def narrowband(self) -> Encoder | None:
+        """A copy with the batch-norm statistics of ``extra["narrowband_bn"]`` (telephone-band
+        speech), or None when the checkpoint carries none."""
+        if self._narrowband is None:
+            model = narrowband_model(self.model, self.extra)
+            if model is None:
+                return None
+            meta = {**self.meta, "name": f"{self.name} (narrowband statistics)"}
+            self._narrowband = Encoder(model, self.feature_config, meta, {})
+        return self._narrowband
 
     @torch.inference_mode()
     def embed(self, waveforms: np.ndarray) -> np.ndarray:
@@ -255,6 +268,26 @@ class Encoder(EmbeddingModel):
                 emb = self.model.embed_stats(stats[i : i + 4096]).numpy()
                 out[sel[i : i + 4096]] = l2_normalise(emb)
         return out
+
+
+def narrowband_model(model: SegmentEncoder, extra: dict[str, Any]) -> SegmentEncoder | None:
+    """A copy of ``model`` whose batch-norm layers named in ``extra["narrowband_bn"]["stats"]``
+    (module name -> {"running_mean", "running_var"}) take those statistics; None without."""
+    stats = (extra or {}).get("narrowband_bn", {}).get("stats")
+    if not stats:
+        return None
+    out = copy.deepcopy(model).eval()
+    modules = dict(out.named_modules())
+    for name, values in stats.items():
+        bn = modules.get(name)
+        if not isinstance(bn, nn.BatchNorm1d):
+            raise ModelError(f"narrowband_bn names {name!r}, which is not a batch-norm layer")
+        for key in ("running_mean", "running_var"):
+            value = torch.as_tensor(np.asarray(values[key]), dtype=bn.running_mean.dtype)
+            if value.shape != bn.running_mean.shape:
+                raise ModelError(f"narrowband_bn {name}.{key}: shape {tuple(value.shape)}")
+            getattr(bn, key).copy_(value)
+    return out
 
 
 def torch_encoder(encoder: EmbeddingModel) -> Encoder:

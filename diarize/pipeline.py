@@ -243,10 +243,15 @@ class Pipeline:
         timings["vad"] = time.perf_counter() - tic
         bounds = np.zeros((0, 2), dtype=np.int64)
         embeddings = np.zeros((0, self.encoder.dim), dtype=np.float32)
+        narrowband = audio_io.is_narrowband(waveform, regions, sr)
+        if narrowband:
+            logger.info("%s: telephone-band audio (nothing above 4 kHz)", name)
         if len(regions) == 0:
             logger.warning("%s: no speech detected; the result is empty", name)
         else:
             encoder = self.encoder
+            if narrowband and config.embed.narrowband_statistics and not config.adapt.enabled:
+                encoder = self.encoder.narrowband() or encoder
             if config.adapt.enabled:
                 from diarize.adapt import adapt_encoder, seed_torch
 
@@ -272,9 +277,6 @@ class Pipeline:
             detector = OverlapDetector.load(config.overlap.model)
             overlap = overlap_probability(waveform, regions, detector, sr).astype(np.float16)
             timings["overlap"] = time.perf_counter() - tic
-        narrowband = audio_io.is_narrowband(waveform, regions, sr)
-        if narrowband:
-            logger.info("%s: telephone-band audio (nothing above 4 kHz)", name)
         frames = None
         if len(regions) and config.resegment.enabled and config.resegment.gmm_rounds > 0:
             tic = time.perf_counter()

@@ -135,3 +135,65 @@ def test_diarizing_imports_neither_torch_nor_scikit_learn_nor_scipy_cluster(tmp_
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def _with_narrowband_statistics(tmp_path, shift: float = 0.5):
+    """The tiny checkpoint with made-up narrowband batch-norm statistics: every trunk layer's
+    mean moved by ``shift`` and its variance doubled."""
+    import torch
+
+    from diarize.nn import build_from_checkpoint, read_checkpoint, save_encoder
+
+    ckpt = read_checkpoint(TINY_PT)
+    model, features = build_from_checkpoint(ckpt)
+    stats = {
+        name: {"running_mean": m.running_mean + shift, "running_var": m.running_var * 2.0}
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.BatchNorm1d) and not name.startswith("head")
+    }
+    extra = {**ckpt.get("extra", {}), "narrowband_bn": {"stats": stats, "alpha": 1.0}}
+    return save_encoder(tmp_path / "nb.pt", model, features, ckpt.get("meta", {}), extra), stats
+
+
+def test_narrowband_statistics_are_exported_and_used_only_by_the_variant(tmp_path):
+    """A checkpoint carrying telephone-band batch-norm statistics: the torch variant takes
+    exactly those statistics, the export folds them into a second set of trunk weights in
+    the sidecar, and its variant gives the torch variant's embeddings while the plain export
+    still gives the plain checkpoint's."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from diarize.export import export
+    from diarize.nn import load_checkpoint
+
+    pt, stats = _with_narrowband_statistics(tmp_path)
+    plain_torch = load_checkpoint(pt)
+    variant_torch = plain_torch.narrowband()
+    modules = dict(variant_torch.model.named_modules())
+    for name, values in stats.items():
+        np.testing.assert_allclose(modules[name].running_mean.numpy(), values["running_mean"])
+        np.testing.assert_allclose(modules[name].running_var.numpy(), values["running_var"])
+    # the plain model is left as it was
+    own = dict(plain_torch.model.named_modules())
+    assert not np.allclose(own[name].running_mean.numpy(), values["running_mean"])
+
+    summary = export(pt, tmp_path / "nb.onnx")
+    worst = summary["cosine_narrowband"]
+    assert min(worst["embed"], worst["embed_windows"]) >= 0.9999
+    plain_onnx = load_encoder(tmp_path / "nb.onnx")
+    variant_onnx = plain_onnx.narrowband()
+    assert variant_onnx is not None and plain_onnx.narrowband() is variant_onnx
+    x = np.random.default_rng(1).standard_normal((4, int(1.5 * SR))).astype(np.float32) * 0.1
+    a, b = plain_onnx.embed(x), variant_onnx.embed(x)
+    np.testing.assert_allclose(np.sum(a * plain_torch.embed(x), axis=1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(np.sum(b * variant_torch.embed(x), axis=1), 1.0, atol=1e-4)
+    assert np.sum(a * b, axis=1).min() < 0.999  # the statistics change the embeddings
+    # a model without them has no variant
+    assert load_encoder(TINY_ONNX).narrowband() is None
+    assert load_checkpoint(TINY_PT).narrowband() is None
+
+
+def test_the_shipped_model_carries_narrowband_statistics():
+    enc = load_encoder()
+    info = enc.extra["narrowband_bn"]
+    assert info["alpha"] == pytest.approx(0.5) and info["recordings"] == 200
+    assert enc.narrowband() is not None

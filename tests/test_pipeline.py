@@ -309,3 +309,24 @@ def test_the_telephone_band_switch_replaces_only_rules_that_stop_at_a_learned_th
     assert counted(count="nme-sc") == "nme-sc"
     wide = update_config(SYNTH_CONFIG, {"cluster": {"count": "threshold"}})
     assert pipe.count_config(wide, narrowband=False).count == "threshold"
+
+
+def test_telephone_band_input_is_embedded_with_the_narrowband_statistics():
+    from diarize import audio
+    from diarize.encoder import load_encoder
+
+    x, _ = conversation(pattern=("A", "B"), turn=3.0)
+    narrow = audio.resample(audio.resample(x, SR, 8000), 8000, SR)
+    encoder = load_encoder()
+    variant = encoder.narrowband()
+    pipe = Pipeline(SYNTH_CONFIG, encoder=encoder)
+    for signal, expected in ((narrow, variant), (x, encoder)):
+        a = pipe.analyse(signal)
+        assert a.narrowband == (expected is variant)
+        np.testing.assert_allclose(
+            a.embeddings, expected.embed_windows(signal, a.bounds), atol=1e-5
+        )
+    off = update_config(SYNTH_CONFIG, {"embed": {"narrowband_statistics": False}})
+    a = pipe.analyse(narrow, config=off)
+    np.testing.assert_allclose(a.embeddings, encoder.embed_windows(narrow, a.bounds), atol=1e-5)
+    assert not np.allclose(a.embeddings, variant.embed_windows(narrow, a.bounds), atol=1e-3)
