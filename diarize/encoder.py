@@ -114,23 +114,13 @@ def get_num_threads() -> int | None:
     return _num_threads
 
 
-def onnx_session(
-    path: str | Path,
-    num_threads: int | None = None,
-    initializers: dict[str, np.ndarray] | None = None,
-):
-    """An ONNX Runtime CPU session for ``path`` (``num_threads`` None = the process default
-    of :func:`set_num_threads`); ``initializers`` (name -> array) replace the graph's own."""
+def onnx_session(path: str | Path, num_threads: int | None = None, model: bytes | None = None):
+    """An ONNX Runtime CPU session for ``path``, or for the serialised graph ``model`` (named
+    ``path`` in errors); ``num_threads`` None = the process default of
+    :func:`set_num_threads`."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    # ONNX Runtime uses these buffers in place: they must live as long as the session.
-    values = [
-        (name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(value, np.float32)))
-        for name, value in (initializers or {}).items()
-    ]
-    for name, value in values:
-        options.add_initializer(name, value)
     threads = num_threads if num_threads is not None else _num_threads
     if threads is not None:
         options.intra_op_num_threads = int(threads)
@@ -142,9 +132,8 @@ def onnx_session(
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # warnings about unused initialisers are not ours to fix
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        session.diarize_initializers = values
-        return session
+        source = model if model is not None else str(path)
+        return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime's own exception types
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: cannot load the ONNX model ({reason})") from None
@@ -220,19 +209,32 @@ class OnnxEncoder(EmbeddingModel):
         self.session = onnx_session(path, num_threads)
         self._torch = None
         self._num_threads = num_threads
-        self._narrowband: dict[str, np.ndarray] = dict(card.get("narrowband_initializers", {}))
+        self._narrowband = card.get("narrowband_initializers", {})
+        self._narrowband_offsets = card.get("narrowband_offsets", {})
+        self._onnx_sha256 = card.get("onnx_sha256")
         self._narrowband_variant: OnnxEncoder | None = None
 
     def narrowband(self) -> OnnxEncoder | None:
         """The export with the trunk weights folded with telephone-band batch-norm statistics
         (``narrowband_initializers`` of the sidecar, written by ``diarize export`` when the
-        checkpoint carries ``extra["narrowband_bn"]``): one more ONNX Runtime session over the
-        same graph, those initialisers overridden. None when the sidecar has none."""
+        checkpoint carries ``extra["narrowband_bn"]``): one more ONNX Runtime session over a
+        copy of the graph in memory whose trunk initialisers are overwritten with those (at
+        the byte offsets the export recorded, so the graph stays as optimisable as the file
+        itself). None when the sidecar has none."""
         if not self._narrowband:
             return None
         if self._narrowband_variant is None:
+            data = bytearray(self.path.read_bytes())
+            if hashlib.sha256(data).hexdigest() != self._onnx_sha256:
+                raise ModelError(
+                    f"{self.path} has changed since its sidecar was written; export it again"
+                )
+            for name, value in self._narrowband.items():
+                raw = np.ascontiguousarray(value, dtype="<f4").tobytes()
+                offset = int(self._narrowband_offsets[name])
+                data[offset : offset + len(raw)] = raw
             variant = copy.copy(self)
-            variant.session = onnx_session(self.path, self._num_threads, self._narrowband)
+            variant.session = onnx_session(self.path, self._num_threads, model=bytes(data))
             variant._narrowband = {}
             variant.name = f"{self.name} (narrowband statistics)"
             self._narrowband_variant = variant

@@ -13,6 +13,7 @@ models/encoder-v5.pt``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -129,6 +130,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
     require("onnx", "diarize export")
     import onnx
     import torch
+    from onnx import numpy_helper
 
     from diarize.nn import build_from_checkpoint, load_checkpoint, read_checkpoint
 
@@ -167,13 +169,18 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
         },
     }
     if narrowband:
-        # float16, as the checkpoint's own weights: the trunk folded with the telephone-band
-        # batch-norm statistics (diarize.encoder.OnnxEncoder.narrowband)
+        # The trunk folded with the telephone-band batch-norm statistics, float16 as the
+        # checkpoint's own weights, and where each replaced initialiser's float32 bytes lie
+        # in the .onnx file (diarize.encoder.OnnxEncoder.narrowband writes them there).
+        data = tmp_onnx.read_bytes()
+        own = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
         header["narrowband_initializers"] = _to_json(
             {k: v.astype(np.float16) for k, v in narrowband.items()},
             arrays,
             "narrowband_initializers",
         )
+        header["narrowband_offsets"] = {k: _unique_offset(data, own[k], k) for k in narrowband}
+        header["onnx_sha256"] = hashlib.sha256(data).hexdigest()
     arrays["config"] = np.array(json.dumps(header, sort_keys=True))
     write_npz(tmp_npz, arrays)
     os.replace(tmp_onnx, out)
@@ -230,6 +237,15 @@ def _export_graph(model, feature_config, path: Path) -> None:
                 "embeddings": {0: "batch", 1: "num_windows"},
             },
         )
+
+
+def _unique_offset(data: bytes, value: np.ndarray, name: str) -> int:
+    """Where the float32 bytes of initialiser ``value`` lie in the serialised graph."""
+    raw = np.ascontiguousarray(value, dtype="<f4").tobytes()
+    offset = data.find(raw)
+    if offset < 0 or data.find(raw, offset + 1) >= 0:
+        raise ModelError(f"initialiser {name}: its bytes are not found once in the export")
+    return offset
 
 
 def _narrowband_initializers(model, ckpt, feature_config, graph, tmp_onnx: Path) -> dict:

@@ -197,3 +197,21 @@ def test_the_shipped_model_carries_narrowband_statistics():
     info = enc.extra["narrowband_bn"]
     assert info["alpha"] == pytest.approx(0.5) and info["recordings"] == 200
     assert enc.narrowband() is not None
+
+
+def test_a_narrowband_variant_refuses_a_graph_changed_since_its_export(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import shutil
+
+    from diarize.export import export
+
+    pt, _ = _with_narrowband_statistics(tmp_path)
+    export(pt, tmp_path / "nb.onnx")
+    card = read_sidecar(tmp_path / "nb.onnx")
+    assert card["onnx_sha256"] == sha256sum(tmp_path / "nb.onnx")
+    assert set(card["narrowband_offsets"]) == set(card["narrowband_initializers"])
+    # another graph under the same sidecar (the tiny model's plain export)
+    shutil.copy(TINY_ONNX, tmp_path / "nb.onnx")
+    with pytest.raises(ModelError, match="export it again"):
+        load_encoder(tmp_path / "nb.onnx").narrowband()
