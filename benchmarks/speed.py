@@ -7,7 +7,8 @@ Extras: none beyond the install; the `resemblyzer` variant needs `bench`.
 
 Inputs are built here by concatenating real conversations (the dev/ami excerpts when
 ../shared/data is present, otherwise examples/meeting.wav) with varying gain, written as
-16 kHz 16-bit wav under scratch/speed/. Each run happens in a fresh child process whose
+16 kHz 16-bit wav under scratch/speed/ (the ``telephone`` variants: the same through a
+telephone channel, 8 kHz). Each run happens in a fresh child process whose
 peak resident memory is read from the kernel (wait4 rusage), so the numbers include the
 Python interpreter, torch and everything the pipeline allocates.
 """
@@ -37,6 +38,10 @@ VARIANTS = {
     # Baseline: the same pipeline with Resemblyzer's supervised encoder (pip install
     # resemblyzer); its threshold does not matter for speed.
     "resemblyzer": None,
+    # The same input through the telephone channel of benchmarks.crossdomain (8-kHz wav):
+    # embedded with the model's telephone-band batch-norm statistics, and without them.
+    "telephone": None,
+    "telephone-wideband-statistics": ROOT / "benchmarks" / "wideband-statistics.toml",
 }
 
 
@@ -62,6 +67,19 @@ def build_input(seconds: int) -> Path:
             i += 1
     os.replace(tmp, path)
     return path
+
+
+def telephone_input(path: Path) -> Path:
+    """``path`` through the telephone channel of ``benchmarks.crossdomain``, as 8-kHz wav."""
+    from benchmarks.crossdomain import telephone_channel
+
+    out = path.with_name(path.stem + "_telephone.wav")
+    if not out.exists():
+        x, rate = sf.read(str(path), dtype="float32")
+        tmp = out.with_suffix(".tmp.wav")
+        sf.write(str(tmp), telephone_channel(x, rate), 8000, subtype="PCM_16")
+        os.replace(tmp, out)
+    return out
 
 
 def child(path: str, config: str | None, model: str | None) -> None:
@@ -148,8 +166,9 @@ def main() -> None:
             if name == "resemblyzer" and seconds > args.baseline_max:
                 continue
             model = "resemblyzer" if name == "resemblyzer" else args.model
+            source = telephone_input(path) if name.startswith("telephone") else path
             try:
-                r = measure(path, VARIANTS[name], model)
+                r = measure(source, VARIANTS[name], model)
             except RuntimeError as exc:
                 print(f"{name}: {exc}", flush=True)
                 continue
