@@ -13,7 +13,6 @@ models/encoder-v5.pt``.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -130,7 +129,6 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
     require("onnx", "diarize export")
     import onnx
     import torch
-    from onnx import numpy_helper
 
     from diarize.nn import build_from_checkpoint, load_checkpoint, read_checkpoint
 
@@ -148,7 +146,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
     graph = onnx.load(str(tmp_onnx))
     onnx.checker.check_model(graph)
     arrays: dict[str, np.ndarray] = {}
-    narrowband = _narrowband_initializers(model, ckpt, feature_config, graph, tmp_onnx)
+    narrowband, offsets = _narrowband_initializers(model, ckpt, feature_config, graph, tmp_onnx)
     header = {
         "format_version": SIDECAR_VERSION,
         "feature_config": _to_json(ckpt["feature_config"], arrays, "feature_config"),
@@ -172,15 +170,13 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
         # The trunk folded with the telephone-band batch-norm statistics, float16 as the
         # checkpoint's own weights, and where each replaced initialiser's float32 bytes lie
         # in the .onnx file (diarize.encoder.OnnxEncoder.narrowband writes them there).
-        data = tmp_onnx.read_bytes()
-        own = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
         header["narrowband_initializers"] = _to_json(
             {k: v.astype(np.float16) for k, v in narrowband.items()},
             arrays,
             "narrowband_initializers",
         )
-        header["narrowband_offsets"] = {k: _unique_offset(data, own[k], k) for k in narrowband}
-        header["onnx_sha256"] = hashlib.sha256(data).hexdigest()
+        header["narrowband_offsets"] = offsets
+        header["onnx_sha256"] = sha256sum(tmp_onnx)
     arrays["config"] = np.array(json.dumps(header, sort_keys=True))
     write_npz(tmp_npz, arrays)
     os.replace(tmp_onnx, out)
@@ -196,12 +192,13 @@ def export(checkpoint: str | Path, out: str | Path | None = None, check: bool = 
     }
     if check:
         reference, exported = load_checkpoint(checkpoint), OnnxEncoder(out)
-        pairs = [("", reference, exported)]
+        pairs = [("cosine", "", reference, exported)]
         if narrowband:
-            pairs.append((" (narrowband)", reference.narrowband(), exported.narrowband()))
-        for label, a, b in pairs:
+            variants = (reference.narrowband(), exported.narrowband())
+            pairs.append(("cosine_narrowband", " (narrowband)", *variants))
+        for key, label, a, b in pairs:
             cosines = compare(a, b)
-            summary["cosine" + label.replace(" (", "_").rstrip(")")] = cosines
+            summary[key] = cosines
             worst = min(cosines["embed"], cosines["embed_windows"])
             if worst < MIN_COSINE:
                 raise ModelError(
@@ -248,10 +245,13 @@ def _unique_offset(data: bytes, value: np.ndarray, name: str) -> int:
     return offset
 
 
-def _narrowband_initializers(model, ckpt, feature_config, graph, tmp_onnx: Path) -> dict:
+def _narrowband_initializers(
+    model, ckpt, feature_config, graph, tmp_onnx: Path
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """The initialisers of the graph exported with the checkpoint's telephone-band batch-norm
-    statistics (``extra["narrowband_bn"]``) that differ from ``graph``'s: the trunk's
-    convolutions, into which the exporter folds batch norm. Empty without such statistics."""
+    statistics (``extra["narrowband_bn"]``) that differ from ``graph``'s (the trunk's
+    convolutions, into which the exporter folds batch norm), and the byte offset of each
+    one's float32 data in ``tmp_onnx`` (``graph`` serialised). Empty without such statistics."""
     import onnx
     from onnx import numpy_helper
 
@@ -259,7 +259,7 @@ def _narrowband_initializers(model, ckpt, feature_config, graph, tmp_onnx: Path)
 
     variant = narrowband_model(model, dict(ckpt.get("extra", {})))
     if variant is None:
-        return {}
+        return {}, {}
     path = tmp_onnx.with_name(tmp_onnx.name + ".narrowband")
     try:
         _export_graph(variant, feature_config, path)
@@ -269,7 +269,9 @@ def _narrowband_initializers(model, ckpt, feature_config, graph, tmp_onnx: Path)
     own = {i.name: numpy_helper.to_array(i) for i in graph.graph.initializer}
     if set(own) != set(other):
         raise ModelError("the narrowband export's graph differs from the export's")
-    return {k: v for k, v in other.items() if not np.array_equal(v, own[k])}
+    changed = {k: v for k, v in other.items() if not np.array_equal(v, own[k])}
+    data = tmp_onnx.read_bytes()
+    return changed, {k: _unique_offset(data, own[k], k) for k in changed}
 
 
 def main(argv: list[str] | None = None) -> None:
