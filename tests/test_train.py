@@ -140,6 +140,27 @@ def test_nt_xent_masks_same_source_and_queue():
     assert torch.isfinite(barlow_twins(z1, z2))
 
 
+def test_nt_xent_drop_nearest_leaves_out_the_most_similar_negatives():
+    # Three voices, each heard in two recordings: rows 2k and 2k+1 are the same voice (nearly
+    # the same direction) in different recordings, so each row's two most similar negatives
+    # are the two views of its twin. Leaving those out is the loss the twins would have if
+    # they were known to be one recording.
+    torch.manual_seed(0)
+    voices = torch.eye(3, 16) * 5
+    z1 = voices.repeat_interleave(2, dim=0) + 0.1 * torch.randn(6, 16)
+    z2 = voices.repeat_interleave(2, dim=0) + 0.1 * torch.randn(6, 16)
+    separate = torch.arange(6)
+    twins = torch.tensor([0, 0, 1, 1, 2, 2])
+    dropped = nt_xent(z1, z2, separate, drop_nearest=2)
+    assert torch.allclose(dropped, nt_xent(z1, z2, twins))
+    # The twins as negatives make the loss larger; dropping one of them is in between.
+    plain = nt_xent(z1, z2, separate)
+    one = nt_xent(z1, z2, separate, drop_nearest=1)
+    assert plain > one > dropped
+    # More to drop than there are negatives leaves the positive alone: loss 0, not NaN.
+    assert nt_xent(z1, z2, separate, drop_nearest=50).item() == pytest.approx(0.0, abs=1e-6)
+
+
 def test_augmenter_shapes_and_seed():
     x = torch.randn(6, 9000) * 0.1
     cfg = AugmentConfig(speed=0.05, p_speed=1.0, p_reverb=1.0, p_noise=1.0)

@@ -88,6 +88,17 @@ RUNS: dict[str, dict] = {
     "all-ft-k3": {**FT, **K3},
     "all-ft-k3s1": {**FT, **K3, "seed": 1},
     "all-ft-k3-ls3": {**FT, **K3, "source_weights": LS3},
+    "all-ft-k3s2": {**FT, **K3, "seed": 2},
+    # false-negative elimination: each view's nearest negatives left out of the softmax
+    "all-ft-k3-fn2": {**FT, **K3, "drop_nearest": 2},
+    "all-ft-k3-fn8": {**FT, **K3, "drop_nearest": 8},
+    "all-ft-k3-b256-fn4": {**FT, **K3, "batch_size": 256, "drop_nearest": 4},
+    "all-ft-k3-lr5": {**FT, **K3, "learning_rate": 5e-4},
+    # window lengths drawn between 1.5 and 3 s
+    "all-ft-k3-w3": {**FT, **K3, "window_max_seconds": 3.0},
+    "all-ft-k3-rev": {**FT, **K3, "augment.p_reverb": 0.7},
+    # encoder-v5 trained on for another 3000 steps at half its learning rate
+    "v5-more": {**FT, **K3, "init": str(ROOT / "models" / "encoder-v5.pt"), "learning_rate": 5e-4},
     "all-sc": {**SCRATCH, **K2_SCRATCH},
     "all-sc-w": {**SCRATCH, **K2_SCRATCH, "channels": 384, "pool_channels": 768},
 }

@@ -51,6 +51,9 @@ class TrainConfig:
     loss: str = "ntxent"  # "ntxent" or "barlow"
     temperature: float = 0.1
     queue_size: int = 0  # earlier embeddings kept as extra negatives (0 = off)
+    # each view's this many most similar negatives left out of its softmax (0 = off): the
+    # likeliest to be the same voice in another recording
+    drop_nearest: int = 0
     projector_dim: int = 0  # MLP projector before the loss (0 = loss on the embedding)
     barlow_off_diagonal: float = 5e-3
     # pairs
@@ -535,6 +538,7 @@ class Trainer:
                     cfg.temperature,
                     self.queue.emb if cfg.queue_size else None,
                     self.queue.source,
+                    cfg.drop_nearest,
                 )
                 self.queue.push(z1, source)
             stats["ssl"] = loss.item()

@@ -17,12 +17,16 @@ def nt_xent(
     temperature: float = 0.1,
     queue: torch.Tensor | None = None,
     queue_source: torch.Tensor | None = None,
+    drop_nearest: int = 0,
 ) -> torch.Tensor:
     """Normalised-temperature cross entropy (Chen et al. 2020, eq. 1), symmetric over views.
 
     Row ``i`` of ``z1`` has one positive, row ``i`` of ``z2``; its negatives are the other
     2B - 2 views of the batch and the ``queue`` entries. Views and queue entries from the same
     recording as row ``i`` (``source``) are not negatives: they are left out of the softmax.
+    ``drop_nearest`` > 0 also leaves out each row's that many most similar negatives: a corpus
+    with many recordings per voice puts the same voice among the negatives, and those are the
+    negatives most likely to be it (false-negative elimination, no label read).
 
     Parameters
     ----------
@@ -45,6 +49,15 @@ def nt_xent(
         q_logits = z @ q.T / temperature
         q_same = (src[:, None] == queue_source[None, :]) | (queue_source[None, :] < 0)
         logits = torch.cat([logits, q_logits.masked_fill(q_same, float("-inf"))], dim=1)
+    if drop_nearest > 0:
+        with torch.no_grad():
+            negatives = logits.detach().clone()
+            negatives[torch.arange(2 * b, device=z.device), target] = float("-inf")
+            k = min(drop_nearest, negatives.shape[1] - 1)
+            nearest = negatives.topk(k, dim=1).indices
+            drop = torch.zeros_like(negatives, dtype=torch.bool).scatter_(1, nearest, True)
+            drop[torch.arange(2 * b, device=z.device), target] = False
+        logits = logits.masked_fill(drop, float("-inf"))
     return F.cross_entropy(logits, target)
 
 
