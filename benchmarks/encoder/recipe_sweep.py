@@ -89,6 +89,7 @@ RUNS: dict[str, dict] = {
     "all-ft-k3s1": {**FT, **K3, "seed": 1},
     "all-ft-k3-ls3": {**FT, **K3, "source_weights": LS3},
     "all-ft-k3s2": {**FT, **K3, "seed": 2},
+    **{f"all-ft-k2s{k}": {**FT, **K2, "seed": k} for k in range(3, 9)},
     # false-negative elimination: each view's nearest negatives left out of the softmax
     "all-ft-k3-fn2": {**FT, **K3, "drop_nearest": 2},
     "all-ft-k3-fn8": {**FT, **K3, "drop_nearest": 8},
