@@ -91,3 +91,20 @@ def test_the_shipped_encoders_recipe_file_is_the_sweep_run_it_came_from():
     shipped = load_train_config(RECIPE.with_name("v5.toml"), {"data": data}).to_dict()
     differ = {k for k in swept if swept[k] != shipped[k]}
     assert differ == {"checkpoint_minutes"}
+
+
+def test_a_soup_is_the_mean_of_the_float_tensors_and_keeps_the_counters_of_the_first():
+    import torch
+
+    from benchmarks.encoder.soup import average_state
+
+    a = {"w": torch.tensor([1.0, 2.0]), "n": torch.tensor(7)}
+    b = {"w": torch.tensor([3.0, 6.0]), "n": torch.tensor(9)}
+    c = {"w": torch.tensor([2.0, 1.0]), "n": torch.tensor(1)}
+    soup = average_state([a, b, c])
+    assert torch.equal(soup["w"], torch.tensor([2.0, 3.0]))
+    assert soup["n"].item() == 7
+    half = average_state([{"w": torch.tensor([1.0], dtype=torch.float16)}] * 2)
+    assert half["w"].dtype == torch.float16
+    with pytest.raises(ValueError, match="different tensors"):
+        average_state([a, {"w": a["w"]}])

@@ -1,0 +1,58 @@
+"""Average the weights of encoder checkpoints trained from the same start (a "model soup").
+
+Extras: `train`.
+
+    python -m benchmarks.encoder.soup OUT.pt RUN.pt RUN.pt ...
+    python -m benchmarks.encoder.export OUT.pt --data DATA... --out SOUP.pt
+
+Every floating-point tensor of the state dicts is averaged (batch-norm running statistics
+too, which is why the second line re-estimates them on clean training windows); integer
+tensors (batch-norm step counters) are taken from the first checkpoint. The checkpoints must
+share architecture and features. The averaged checkpoint has no back end: give it one with
+``models/fit_backend.sh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from diarize.nn import build_from_checkpoint, read_checkpoint, save_encoder
+
+
+def average_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of the floating-point tensors of ``states`` (same keys and
+    shapes), in the first state's dtypes; other tensors from the first state."""
+    first = states[0]
+    for other in states[1:]:
+        if other.keys() != first.keys():
+            raise ValueError("the checkpoints hold different tensors")
+    out = {}
+    for key, value in first.items():
+        if value.is_floating_point():
+            mean = sum(s[key].double() for s in states) / len(states)
+            out[key] = mean.to(value.dtype)
+        else:
+            out[key] = value.clone()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out")
+    parser.add_argument("checkpoints", nargs="+")
+    args = parser.parse_args()
+    ckpts = [read_checkpoint(p) for p in args.checkpoints]
+    model, features = build_from_checkpoint(ckpts[0])
+    for path, ckpt in zip(args.checkpoints[1:], ckpts[1:], strict=True):
+        other, other_features = build_from_checkpoint(ckpt)
+        if other.config != model.config or other_features != features:
+            raise SystemExit(f"{path}: another architecture or features than the first")
+    model.load_state_dict(average_state([c["state_dict"] for c in ckpts]))
+    save_encoder(args.out, model, features, meta={"soup": list(args.checkpoints)})
+    print(f"{args.out}: the mean of {len(ckpts)} checkpoints")
+
+
+if __name__ == "__main__":
+    main()
