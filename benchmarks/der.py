@@ -184,15 +184,35 @@ def log_stderr(line: str) -> None:
 
 
 def report_header(title: str, command: str) -> list[str]:
-    """The first lines of a markdown report: title, date, machine, git state, command."""
+    """The first lines of a markdown report: title, date, machine, git state, the versions of
+    the numerical packages the figures depend on, command."""
     return [
         f"# {title}",
         "",
         f"- date: {dt.datetime.now():%Y-%m-%d %H:%M}",
         f"- machine: {machine()}",
         f"- git commit: {git_state()}",
+        f"- packages: {package_versions()}",
         f"- command: `{command}`",
     ]
+
+
+#: the installed packages whose versions can move a figure (resampling, ONNX Runtime's
+#: kernels, the scorer)
+NUMERICAL_PACKAGES = ("numpy", "scipy", "onnxruntime", "torch", "soundfile", "pyannote.metrics")
+
+
+def package_versions(names: tuple[str, ...] = NUMERICAL_PACKAGES) -> str:
+    """ "name version" of each of ``names`` that is installed, comma-separated."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(found) or "none of " + ", ".join(names)
 
 
 def write_report(path: Path, lines: list[str]) -> int:

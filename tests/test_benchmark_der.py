@@ -98,3 +98,15 @@ def test_reference_speech_replaces_the_detector_while_active(two_voices, tiny_en
         any(s - 0.01 <= t.start and t.end <= e + 0.01 for s, e, _ in turns) for t in out.turns
     )
     assert pipeline(waveform, uri="c").turns == ()  # the detector is back
+
+
+def test_report_headers_name_the_installed_numerical_packages_and_skip_absent_ones():
+    import numpy
+
+    from benchmarks.der import package_versions, report_header
+
+    assert package_versions(("numpy", "no-such-package-here")) == f"numpy {numpy.__version__}"
+    assert package_versions(("no-such-package-here",)) == "none of no-such-package-here"
+    header = report_header("T", "cmd")
+    assert header[0] == "# T"
+    assert f"numpy {numpy.__version__}" in next(h for h in header if h.startswith("- packages:"))
