@@ -113,7 +113,7 @@ def speech_probability(
     if not config.chunk > 0:
         raise ConfigError(f"[vad] chunk must be positive, got {config.chunk}")
     if config.method == "silero":
-        probs = _silero_probs(waveform, sample_rate, config.chunk)
+        probs = _silero_probs(waveform, sample_rate, config.chunk, config.input_gain_db)
     elif config.method == "webrtc":
         probs = _webrtc_probs(waveform, sample_rate, config.chunk)
     elif config.method == "energy":
@@ -538,7 +538,9 @@ def _silero_session():
         return _silero_cache["session"]
 
 
-def _silero_probs(waveform: np.ndarray, sample_rate: int, chunk: float) -> np.ndarray:
+def _silero_probs(
+    waveform: np.ndarray, sample_rate: int, chunk: float, gain_db: float = 0.0
+) -> np.ndarray:
     """One probability per 512 samples at 16 kHz (32 ms), the package's own framing.
 
     Frame ``i`` is the network's input of the package's 32-ms loop: the 64 samples before it
@@ -549,6 +551,7 @@ def _silero_probs(waveform: np.ndarray, sample_rate: int, chunk: float) -> np.nd
     if sample_rate != _SILERO_RATE:
         waveform = resample(_to_float(waveform), sample_rate, _SILERO_RATE)
     session = _silero_session()
+    gain = np.float32(10.0 ** (gain_db / 20.0))
     num_frames = -(-len(waveform) // _SILERO_HOP)
     probs = np.empty(num_frames, dtype=np.float32)
     h = np.zeros((1, 1, _SILERO_STATE), dtype=np.float32)
@@ -562,6 +565,8 @@ def _silero_probs(waveform: np.ndarray, sample_rate: int, chunk: float) -> np.nd
         segment = np.zeros((last - first) * _SILERO_HOP + _SILERO_CONTEXT, dtype=np.float32)
         lo, hi = max(begin, 0), min(last * _SILERO_HOP, len(waveform))
         segment[lo - begin : hi - begin] = _to_float(waveform[lo:hi])
+        if gain_db:
+            segment *= gain
         frames = np.lib.stride_tricks.sliding_window_view(segment, width)[::_SILERO_HOP]
         out, h, c = session.run(None, {"input": np.ascontiguousarray(frames), "h": h, "c": c})
         probs[first:last] = out

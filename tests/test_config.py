@@ -38,6 +38,7 @@ def test_none_means_not_given():
         ("[vad]\npad = true\n", "pad must be float"),
         ("[cluster]\nvbx_loop = 1.0\n", "vbx_loop must be below 1"),
         ("[cluster]\nvbx_fb = 0\n", "vbx_fb must be > 0"),
+        ("[vad]\ninput_gain_db = inf\n", "finite"),
         ("[embed\n", "invalid TOML"),
     ],
 )
@@ -52,3 +53,10 @@ def test_bad_config_files(tmp_path, text, fragment):
 def test_a_negative_plda_threshold_is_allowed():
     cfg = update_config(PipelineConfig(), {"cluster": {"threshold": -11.38, "scoring": "plda"}})
     assert cfg.cluster.threshold == -11.38
+
+
+def test_a_negative_detector_gain_is_allowed(tmp_path):
+    # A gain in decibels may attenuate as well as amplify.
+    path = tmp_path / "quiet.toml"
+    path.write_text("[vad]\ninput_gain_db = -3.5\n")
+    assert load_config(path).vad.input_gain_db == -3.5

@@ -258,6 +258,29 @@ def test_silero_probabilities_do_not_depend_on_the_chunk():
     np.testing.assert_allclose(pieces, whole, atol=1e-6)
 
 
+def test_silero_input_gain_is_the_same_signal_made_louder():
+    # +6.02 dB is twice the amplitude: the detector must hear exactly the doubled signal,
+    # and nothing else may change (frames, length).
+    from diarize.audio import load
+
+    x = load(HERE.parent / "examples" / "meeting.wav", SR)[: 8 * SR]
+    gained = speech_probability(x, VADConfig(method="silero", input_gain_db=20 * np.log10(2)), SR)
+    doubled = speech_probability(2 * x, VADConfig(method="silero", input_gain_db=0.0), SR)
+    plain = speech_probability(x, VADConfig(method="silero", input_gain_db=0.0), SR)
+    np.testing.assert_allclose(gained.probs, doubled.probs, atol=1e-5)
+    assert np.abs(gained.probs - plain.probs).max() > 1e-3  # the gain is not a no-op
+
+
+@pytest.mark.parametrize("method", SIGNAL_METHODS)
+def test_input_gain_is_for_silero_only(method):
+    # The energy and spectral detectors track the recording's own level; the gain is
+    # documented as Silero's and must leave them as they are.
+    x = with_silence([("silence", 0.5), ("speech", 1.0), ("silence", 0.5)], noise=1e-3)
+    plain = speech_probability(x, VADConfig(method=method), SR).probs
+    gained = speech_probability(x, VADConfig(method=method, input_gain_db=6.0), SR).probs
+    np.testing.assert_array_equal(plain, gained)
+
+
 def test_silero_equals_the_package_loop():
     """The shipped sequence model gives what the silero-vad package's own 32-ms loop gives
     (its TorchScript model; the package needs torch, so this runs where both are installed)."""
@@ -274,7 +297,9 @@ def test_silero_equals_the_package_loop():
             reference = model.audio_forward(torch.from_numpy(x), SR)[0].numpy()
     finally:
         torch.set_num_threads(threads)
-    ours = speech_probability(x, VADConfig(method="silero", chunk=0.5), SR).probs
+    # the package hears the signal as it is: no input gain
+    config = VADConfig(method="silero", chunk=0.5, input_gain_db=0.0)
+    ours = speech_probability(x, config, SR).probs
     np.testing.assert_allclose(ours, reference, atol=1e-4)
 
 
