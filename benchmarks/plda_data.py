@@ -49,15 +49,14 @@ SOURCES = {
 VARIANTS = ("shipped", "oracle-count")
 
 
-def refit(checkpoint: Path, per_recording: list[np.ndarray], out: Path) -> dict:
-    """``checkpoint`` with its PLDA re-estimated on ``per_recording`` (window embeddings of
-    each recording), written to ``out``; returns the pseudo-speaker counts."""
+def refit(enc, per_recording: list[np.ndarray], out: Path) -> dict:
+    """The torch encoder ``enc`` with its PLDA re-estimated on ``per_recording`` (window
+    embeddings of each recording), written to ``out``; returns the pseudo-speaker counts."""
     from diarize.backend import fit_plda, pseudo_speakers
     from diarize.calibrate import CalibrationConfig
-    from diarize.nn import load_checkpoint, save_encoder
+    from diarize.nn import save_encoder
 
     cfg = CalibrationConfig()
-    enc = load_checkpoint(checkpoint)
     emb, labels = pseudo_speakers(per_recording, cfg.pseudo_threshold, cfg.min_windows)
     plda = fit_plda(emb, labels, rank=cfg.plda_rank)
     extra = {**enc.extra, "plda": plda.to_dict()}
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for s in sets:
             per = [e for k in s.split("+") for e in embedded[k][1]]
             ckpt = Path(work) / f"{s.replace('+', '-')}.pt"
-            counts[s] = refit(Path(args.model), per, ckpt)
+            counts[s] = refit(encoder, per, ckpt)
             export(ckpt)
             enc = load_encoder(ckpt.with_suffix(".onnx"))
             for name in VARIANTS:
@@ -147,13 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         *cd.summary_table(list(DOMAINS), rows),
         "",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, out)
-    log(f"wrote {out} ({elapsed / 60:.1f} min)")
-    return 0
+    log(f"writing {args.out} ({elapsed / 60:.1f} min)")
+    return der.write_report(Path(args.out), lines)
 
 
 if __name__ == "__main__":

@@ -111,14 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             + " | ".join(cell(r[n]) for n in names[4:])
             + " |"
         )
-    lines.append("")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, out)
-    log(f"wrote {out}: {chosen:g} dB ({elapsed / 60:.1f} min)")
-    return 0
+    log(f"writing {args.out}: {chosen:g} dB ({elapsed / 60:.1f} min)")
+    return der.write_report(Path(args.out), lines)
 
 
 if __name__ == "__main__":
