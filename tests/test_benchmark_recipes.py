@@ -108,3 +108,21 @@ def test_a_soup_is_the_mean_of_the_float_tensors_and_keeps_the_counters_of_the_f
     assert half["w"].dtype == torch.float16
     with pytest.raises(ValueError, match="different tensors"):
         average_state([a, {"w": a["w"]}])
+
+
+def test_a_weighted_soup_lies_on_the_line_between_two_checkpoints():
+    import torch
+
+    from benchmarks.encoder.soup import average_state
+
+    start = {"w": torch.tensor([0.0, 4.0]), "n": torch.tensor(3)}
+    tuned = {"w": torch.tensor([8.0, 0.0]), "n": torch.tensor(5)}
+    # a quarter of the way from the start to the fine-tune: 0.75 * start + 0.25 * tuned
+    quarter = average_state([start, tuned], [3.0, 1.0])
+    assert torch.allclose(quarter["w"], torch.tensor([2.0, 3.0]))
+    assert quarter["n"].item() == 3
+    assert torch.equal(average_state([start, tuned], [0.0, 1.0])["w"], tuned["w"])
+    with pytest.raises(ValueError, match="2 checkpoint"):
+        average_state([start, tuned], [1.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        average_state([start, tuned], [1.0, -1.0])
