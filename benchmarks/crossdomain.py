@@ -119,6 +119,21 @@ VARIANTS = [
         {"overlap": {"enabled": True}},
     ),
     V(
+        "oracle-speech",
+        "shipped",
+        "shipped, the reference's speech regions, unpadded, instead of the speech detector's",
+        {"vad": {"pad": 0.0}},
+        speech="reference",
+    ),
+    V(
+        "oracle-overlap",
+        "shipped",
+        "--overlap with the reference's overlap regions (a perfect overlap detector), the "
+        "same second-speaker rule",
+        {"overlap": {"enabled": True}},
+        overlaps="reference",
+    ),
+    V(
         "overlap-0.85",
         "shipped",
         "--overlap at detector threshold 0.85 instead of 0.6",
@@ -456,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                 pipeline = Pipeline(config, encoder=enc)
                 value = thr if thr is not None else pipeline.scorer(config)[1]
                 log(f"[{domain}] {v.name}")
-                scores = der.run_set(pipeline, items, v.oracle, log, v.name)
+                scores = der.run_set(pipeline, items, v.oracle, log, v.name, v.speech, v.overlaps)
                 s = scores.summary()
                 rows.setdefault(v.name, {})[domain] = s
                 label = der.threshold_label(v, value, source)

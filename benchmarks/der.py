@@ -81,6 +81,8 @@ class Variant:
     oracle: bool = False  # num_speakers from the reference
     needs: str | None = None  # "plda" or "adapt": skipped when the model/tree lacks it
     speech: str = "detected"  # "reference": the reference's speech regions replace the detector
+    # "reference": the reference's overlap regions replace the overlap detector's
+    overlaps: str = "detected"
 
 
 V, TUNED, FIXED = Variant, "tuned", DEFAULT_COSINE_THRESHOLD
@@ -446,6 +448,27 @@ def reference_speech(item: Item):
     return speech_detection_replaced(lambda original: oracle)
 
 
+@contextlib.contextmanager
+def reference_overlaps(item: Item, sample_rate: int = 16000):
+    """While active, the overlap regions of ``--overlap`` are the reference's (a perfect
+    overlap detector); the pipeline's second-speaker rule is unchanged."""
+    import diarize.overlap as overlap_module  # the pipeline imports it from there per call
+
+    bounds = np.array(
+        [
+            [round(s * sample_rate), round(e * sample_rate)]
+            for s, e in overlap_regions(item.reference, item.uem)
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    original = overlap_module.overlap_regions
+    overlap_module.overlap_regions = lambda *args, **kwargs: bounds.copy()
+    try:
+        yield
+    finally:
+        overlap_module.overlap_regions = original
+
+
 # --- scoring ----------------------------------------------------------------------------------
 
 
@@ -573,10 +596,18 @@ def build_config(
 
 
 def run_set(
-    pipeline, items: list[Item], oracle: bool, log, label: str, speech: str = "detected"
+    pipeline,
+    items: list[Item],
+    oracle: bool,
+    log,
+    label: str,
+    speech: str = "detected",
+    overlaps: str = "detected",
 ) -> Scores:
     """Diarize every file with ``pipeline`` (timed) and score it; with ``speech`` =
-    "reference" the reference's speech regions replace the detector's."""
+    "reference" the reference's speech regions replace the detector's, with ``overlaps`` =
+    "reference" the reference's overlap regions replace the overlap detector's (which the
+    pipeline's configuration must enable)."""
     scores = Scores()
     # Warm-up on a short excerpt so one-off costs (JIT, lazy loads) are not billed to file 1.
     import soundfile as sf
@@ -588,8 +619,11 @@ def run_set(
         num = item.reference.num_speakers if oracle else None
         tic, cpu = time.perf_counter(), time.process_time()
         regions = reference_speech(item) if speech == "reference" else contextlib.nullcontext()
+        overlapped = (
+            reference_overlaps(item) if overlaps == "reference" else contextlib.nullcontext()
+        )
         try:
-            with regions:
+            with regions, overlapped:
                 hyp = pipeline(item.wav, uri=item.uri, num_speakers=num or None)
         except DiarizeError as exc:
             scores.failures.append(f"{item.uri}: {exc}")
@@ -941,7 +975,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline = Pipeline(config, encoder=enc)
             value = thr if thr is not None else pipeline.scorer(config)[1]
             log(f"[{set_name}] {v.name}: {v.what}")
-            scores = run_set(pipeline, items, v.oracle, log, v.name, v.speech)
+            scores = run_set(pipeline, items, v.oracle, log, v.name, v.speech, v.overlaps)
             s = scores.summary()
             results.setdefault(set_name, []).append((v, threshold_label(v, value, source), s))
             details[f"{set_name}/{v.name}"] = {"summary": s, "files": scores.files}

@@ -7,6 +7,7 @@ from benchmarks.der import (
     Item,
     Scores,
     overlap_regions,
+    reference_overlaps,
     reference_speech,
     reference_speech_regions,
     reference_stats,
@@ -80,6 +81,22 @@ def test_reference_speech_regions_merge_overlap_and_keep_to_the_uem():
     item = Item("r", None, ref, [(1.0, 18.0)], 20.0)
     regions = reference_speech_regions(item, 20 * SR, SR)
     np.testing.assert_array_equal(regions, [[1 * SR, 15 * SR], [17 * SR, 18 * SR]])
+
+
+def test_reference_overlaps_replace_the_overlap_detectors_regions_while_active():
+    import diarize.overlap as overlap_module
+
+    # A and B overlap over 5-8 s, B and C over 14-15 s; the UEM ends at 14.5 s
+    ref = _d("r", (0, 8, "A"), (5, 15, "B"), (14, 19, "C"))
+    item = Item("r", None, ref, [(0.0, 14.5)], 20.0)
+    original = overlap_module.overlap_regions
+    with reference_overlaps(item, SR):
+        bounds = overlap_module.overlap_regions(np.zeros(10), None)
+    np.testing.assert_array_equal(bounds, [[5 * SR, 8 * SR], [14 * SR, int(14.5 * SR)]])
+    assert overlap_module.overlap_regions is original
+    nothing = Item("n", None, _d("n", (0, 8, "A")), [(0.0, 20.0)], 20.0)
+    with reference_overlaps(nothing, SR):
+        assert overlap_module.overlap_regions(np.zeros(10), None).shape == (0, 2)
 
 
 def test_reference_speech_replaces_the_detector_while_active(two_voices, tiny_encoder):
