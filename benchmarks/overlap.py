@@ -1,6 +1,6 @@
 """Overlapped-speech detector, frame by frame, on the cross-domain sets.
 
-    python -m benchmarks.overlap [--model models/overlap-v1.onnx]   # -> reports/OVERLAP.md
+    python -m benchmarks.overlap [--model models/overlap-v2.onnx]   # -> reports/OVERLAP.md
 
 For every file of ``benchmarks.crossdomain``'s domains and of its tuning set, the detector's
 probability of each 10-ms frame (computed over the whole file: no speech detector involved)
@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -153,10 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{name} {table[name][best]['overlap']:.1f}" for name in table),
         "",
     ]
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines))
-    print("\n".join(lines))
-    return 0
+    return der.write_report(Path(args.out), lines)
 
 
 if __name__ == "__main__":

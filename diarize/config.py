@@ -187,7 +187,7 @@ class OverlapConfig:
     """A second speaker where the overlap detector hears two (diarize.overlap)."""
 
     enabled: bool = False
-    model: str = ""  # ONNX detector; "" = models/overlap-v1.onnx
+    model: str = ""  # ONNX detector; "" = models/overlap-v2.onnx
     # overlap probability, after smoothing (the best F1 on the tuning set of
     # benchmarks/reports/OVERLAP.md)
     threshold: float = 0.6

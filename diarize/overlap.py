@@ -27,7 +27,7 @@ from diarize.vad import mask_runs, pad_regions
 logger = logging.getLogger(__name__)
 
 #: The shipped detector, in models/.
-OVERLAP_MODEL = "overlap-v1.onnx"
+OVERLAP_MODEL = "overlap-v2.onnx"
 #: Its front end (the training module defines the same, from the same class).
 OVERLAP_FEATURES = FeatureConfig(cmn_window=3.0)
 #: Frames per network call (30 s): long recordings are run in pieces with context each side.

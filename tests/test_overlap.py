@@ -156,7 +156,7 @@ def test_shipped_detector_files_are_the_ones_the_model_card_names():
     from diarize.encoder import MODELS_DIR, sha256sum
 
     card = (MODELS_DIR / "README.md").read_text(encoding="utf-8")
-    for name in ("overlap-v1.onnx", "overlap-v1.json"):
+    for name in ("overlap-v2.onnx", "overlap-v2.json"):
         assert sha256sum(MODELS_DIR / name) in card, name
 
 

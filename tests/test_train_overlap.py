@@ -50,6 +50,27 @@ def test_targets_mark_frames_where_two_placed_recordings_are_active():
             assert not np.any(active[row, k][energy < 1e-8])
 
 
+def _span_seconds(row: np.ndarray) -> float:
+    """Seconds from the first to the last non-zero sample of a source row."""
+    nz = np.flatnonzero(row)
+    return (nz[-1] - nz[0] + 1) / SR if len(nz) else 0.0
+
+
+def test_short_bursts_make_the_other_talkers_pieces_short_and_leave_the_first_alone():
+    base = OverlapTrainConfig(batch_size=32, talkers=(0.0, 0.0, 1.0), chunk_seconds=4.0)
+    short = dataclasses.replace(base, short_p=1.0, short_seconds=(0.3, 0.6))
+    sources, _, _ = MixtureSampler([_bursts(i) for i in range(4)], short).sample()
+    # the first talker keeps 60-100 % of the chunk; the others last 0.3-0.6 s
+    assert all(_span_seconds(r) >= 0.6 * 4.0 - 0.5 for r in sources[:, 0])
+    others = [_span_seconds(r) for r in sources[:, 1:].reshape(-1, sources.shape[2])]
+    assert max(others) <= 0.6 and min(others) > 0.0
+    # without bursts the other talkers hold at least a quarter of the chunk, minus the
+    # 0.5-s silences of the tone bursts at the piece's ends
+    sources, _, _ = MixtureSampler([_bursts(i) for i in range(4)], base).sample()
+    others = [_span_seconds(r) for r in sources[:, 1:].reshape(-1, sources.shape[2])]
+    assert max(others) > 1.2
+
+
 def test_batch_targets_are_two_talker_frames():
     config = OverlapTrainConfig(batch_size=8, chunk_seconds=2.0)
     config = dataclasses.replace(config, augment=dataclasses.replace(config.augment, p_noise=0.0))

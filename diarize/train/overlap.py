@@ -9,7 +9,7 @@ real responses), the mixture gets noise (coloured, real, or babble of many other
 which counts as background and not as talkers) and a random gain, and the features get the
 encoder's EQ, band limits and masks.
 
-    python -m diarize.train.overlap --data DIR_OR_LIST ... --out models/overlap-v1.onnx
+    python -m diarize.train.overlap --data DIR_OR_LIST ... --out models/overlap-v2.onnx
 
 The network is small and convolutional (:class:`OverlapNet`, about 0.1 M weights, 1.3 s of
 context), exported to ONNX for :mod:`diarize.overlap`, which runs it without torch.
@@ -56,6 +56,11 @@ class OverlapTrainConfig:
     # talkers per chunk: probabilities of 1, 2 and 3
     talkers: tuple[float, float, float] = (0.25, 0.55, 0.2)
     relative_db: float = 8.0  # each talker's level drawn within +-relative_db / 2
+    # Share of the second and third talkers' pieces that are short bursts (a length drawn
+    # from short_seconds), like the backchannels and turn-end overlaps of meetings; the
+    # others are 25 % to all of the chunk.
+    short_p: float = 0.0
+    short_seconds: tuple[float, float] = (0.2, 1.2)
     channels: int = 64
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4, 8, 16)
     seed: int = 0
@@ -132,7 +137,10 @@ class MixtureSampler:
                 # A piece of 25 % (the first talker: 60 %) up to all of the chunk, at a
                 # random place in it, on the frame grid.
                 lo = 0.6 if k == 0 else 0.25
-                length = int(self.rng.uniform(lo, 1.0) * n)
+                if k > 0 and cfg.short_p > 0 and self.rng.random() < cfg.short_p:
+                    length = int(self.rng.uniform(*cfg.short_seconds) * SAMPLE_RATE)
+                else:
+                    length = int(self.rng.uniform(lo, 1.0) * n)
                 length = min(length, rec.num_samples)
                 length -= length % hop
                 if length < win:
@@ -282,7 +290,25 @@ def main(argv: list[str] | None = None) -> None:
         metavar=("LO", "HI"),
         help="direct-to-reverberant ratio range (dB) of the simulated rooms",
     )
+    parser.add_argument(
+        "--short-p",
+        type=float,
+        default=0.0,
+        help="share of the second and third talkers that speak in short bursts",
+    )
+    parser.add_argument(
+        "--short-seconds",
+        type=float,
+        nargs=2,
+        default=(0.2, 1.2),
+        metavar=("LO", "HI"),
+        help="length range (s) of those bursts",
+    )
     args = parser.parse_args(argv)
+    if not 0.0 <= args.short_p <= 1.0:
+        parser.error("--short-p must be between 0 and 1")
+    if not 0.0 < args.short_seconds[0] <= args.short_seconds[1]:
+        parser.error("--short-seconds must be 0 < LO <= HI")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = OverlapTrainConfig(
         data=tuple(args.data),
@@ -292,6 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         num_steps=args.steps,
         threads=args.threads,
         seed=args.seed,
+        short_p=args.short_p,
+        short_seconds=tuple(args.short_seconds),
     )
     augment = dataclasses.replace(config.augment, p_reverb=args.p_reverb, drr_db=tuple(args.drr))
     train(dataclasses.replace(config, augment=augment))
