@@ -9,7 +9,11 @@ real responses), the mixture gets noise (coloured, real, or babble of many other
 which counts as background and not as talkers) and a random gain, and the features get the
 encoder's EQ, band limits and masks.
 
-    python -m diarize.train.overlap --data DIR_OR_LIST ... --out models/overlap-v2.onnx
+    python -m diarize.train.overlap --data DIR_OR_LIST ... --out models/overlap-v2.onnx \
+        --steps 4000 --short-p 0.5      # the shipped detector's settings (models/README.md)
+
+``--short-p`` makes that share of the second and third talkers speak in short bursts
+(``--short-seconds``, 0.2-1.2 s), as backchannels and turn-end overlaps do in meetings.
 
 The network is small and convolutional (:class:`OverlapNet`, about 0.1 M weights, 1.3 s of
 context), exported to ONNX for :mod:`diarize.overlap`, which runs it without torch.
