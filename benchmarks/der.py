@@ -398,16 +398,21 @@ def _digest(array) -> str:
 
 
 @contextlib.contextmanager
+def _attribute_replaced(module, name: str, make):
+    """While active, ``module.name`` is ``make(original)``."""
+    original = getattr(module, name)
+    setattr(module, name, make(original))
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
 def speech_detection_replaced(make):
     """While active, the pipeline's speech detection is ``make(original)``."""
     import diarize.embed as embed_module  # the pipeline's detect_regions calls it there
 
-    original = embed_module.speech_regions
-    embed_module.speech_regions = make(original)
-    try:
-        yield
-    finally:
-        embed_module.speech_regions = original
+    return _attribute_replaced(embed_module, "speech_regions", make)
 
 
 def memoized_vad():
@@ -448,7 +453,6 @@ def reference_speech(item: Item):
     return speech_detection_replaced(lambda original: oracle)
 
 
-@contextlib.contextmanager
 def reference_overlaps(item: Item, sample_rate: int = 16000):
     """While active, the overlap regions of ``--overlap`` are the reference's (a perfect
     overlap detector); the pipeline's second-speaker rule is unchanged."""
@@ -461,12 +465,9 @@ def reference_overlaps(item: Item, sample_rate: int = 16000):
         ],
         dtype=np.int64,
     ).reshape(-1, 2)
-    original = overlap_module.overlap_regions
-    overlap_module.overlap_regions = lambda *args, **kwargs: bounds.copy()
-    try:
-        yield
-    finally:
-        overlap_module.overlap_regions = original
+    return _attribute_replaced(
+        overlap_module, "overlap_regions", lambda original: lambda *a, **k: bounds.copy()
+    )
 
 
 # --- scoring ----------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ Extras: `train`.
     python -m benchmarks.encoder.soup OUT.pt RUN.pt RUN.pt ... [--weights W,W,...]
     python -m benchmarks.encoder.export OUT.pt --data DATA... --out SOUP.pt
 
-Every floating-point tensor of the state dicts is averaged (with ``--weights``, a weighted
-mean: ``--weights 0.5,0.5`` of a fine-tuned checkpoint and the one it started from is the
-point half-way between them) (batch-norm running statistics
-too, which is why the second line re-estimates them on clean training windows); integer
+Every floating-point tensor of the state dicts is averaged, batch-norm running statistics
+too, which is why the second line re-estimates them on clean training windows. With
+``--weights`` the mean is weighted: ``--weights 0.25,0.75`` of the checkpoint a fine-tune
+started from and the fine-tune is the point three quarters of the way between them. Integer
 tensors (batch-norm step counters) are taken from the first checkpoint. The checkpoints must
 share architecture and features. The averaged checkpoint has no back end: give it one with
 ``models/fit_backend.sh``.
