@@ -127,3 +127,14 @@ def test_report_headers_name_the_installed_numerical_packages_and_skip_absent_on
     header = report_header("T", "cmd")
     assert header[0] == "# T"
     assert f"numpy {numpy.__version__}" in next(h for h in header if h.startswith("- packages:"))
+
+
+def test_the_speech_gate_keeps_only_what_both_region_lists_cover():
+    from benchmarks.speech_gate import intersect
+
+    speech = np.array([[0, 100], [200, 300], [400, 500]])
+    foreground = np.array([[50, 250], [290, 310], [600, 700]])
+    np.testing.assert_array_equal(
+        intersect(speech, foreground), [[50, 100], [200, 250], [290, 300]]
+    )
+    assert intersect(speech, np.zeros((0, 2), dtype=np.int64)).shape == (0, 2)

@@ -93,6 +93,29 @@ def test_batch_targets_are_two_talker_frames():
     assert np.array_equal(target.numpy() > 0.5, expected)
 
 
+def test_with_one_talker_as_the_minimum_every_active_frame_is_a_target():
+    config = OverlapTrainConfig(batch_size=8, chunk_seconds=2.0, min_talkers=1)
+    config = dataclasses.replace(config, augment=dataclasses.replace(config.augment, p_noise=0.0))
+    sampler = MixtureSampler([_bursts(i) for i in range(4)], config)
+    from diarize.nn import Fbank
+    from diarize.train.augment import Augmenter
+
+    state = sampler.rng.bit_generator.state
+    _, active, _ = sampler.sample()
+    sampler.rng.bit_generator.state = state
+    _, target = make_batch(
+        sampler,
+        Augmenter(config.augment, [], [], 0),
+        Fbank(OVERLAP_FEATURES),
+        config,
+        torch.Generator().manual_seed(0),
+    )
+    count = active.sum(axis=1)[:, : target.shape[1]]
+    assert np.array_equal(target.numpy() > 0.5, count >= 1)
+    # the tone bursts pause half the time, so some frames are silent and some overlapped
+    assert (count == 0).any() and (count >= 2).any()
+
+
 def test_export_gives_the_torch_logits(tmp_path):
     torch.manual_seed(0)
     config = OverlapTrainConfig(channels=16, dilations=(1, 2, 4))

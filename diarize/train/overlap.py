@@ -65,6 +65,9 @@ class OverlapTrainConfig:
     # others are 25 % to all of the chunk.
     short_p: float = 0.0
     short_seconds: tuple[float, float] = (0.2, 1.2)
+    # A frame is a target where at least this many talkers are active: 2 = overlapped speech
+    # (the overlap detector), 1 = a talker over whatever background (babble included).
+    min_talkers: int = 2
     channels: int = 64
     dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4, 8, 16)
     seed: int = 0
@@ -183,7 +186,7 @@ def make_batch(
     feats = augment_features(feats, config.augment, gen)
     feats = sliding_cmn(feats, fbank.cmn_frames)
     count = active.sum(axis=1)
-    target = torch.from_numpy((count >= 2).astype(np.float32))
+    target = torch.from_numpy((count >= config.min_talkers).astype(np.float32))
     t = min(feats.shape[1], target.shape[1])
     return feats[:, :t], target[:, :t]
 
@@ -308,6 +311,13 @@ def main(argv: list[str] | None = None) -> None:
         metavar=("LO", "HI"),
         help="length range (s) of those bursts",
     )
+    parser.add_argument(
+        "--min-talkers",
+        type=int,
+        default=2,
+        choices=(1, 2),
+        help="target frames: 2 = overlapped speech (default), 1 = a talker over the background",
+    )
     args = parser.parse_args(argv)
     if not 0.0 <= args.short_p <= 1.0:
         parser.error("--short-p must be between 0 and 1")
@@ -324,6 +334,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         short_p=args.short_p,
         short_seconds=tuple(args.short_seconds),
+        min_talkers=args.min_talkers,
     )
     augment = dataclasses.replace(config.augment, p_reverb=args.p_reverb, drr_db=tuple(args.drr))
     train(dataclasses.replace(config, augment=augment))
