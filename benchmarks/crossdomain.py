@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -488,8 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     domains = list(sets)
     lines = header
     lines += [
-        f"- run time: {elapsed / 60:.1f} min wall; load average at the end "
-        f"{os.getloadavg()[0]:.1f}",
+        der.run_time_line(elapsed),
         "- encoders: " + "; ".join(f"{k}: {v}" for k, v in encoders.notes.items()),
         "",
         "DER (%) from pyannote.metrics, collar 0 with overlap scored, corpus totals per domain; "

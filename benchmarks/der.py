@@ -199,6 +199,14 @@ def report_header(title: str, command: str) -> list[str]:
     ]
 
 
+def run_time_line(elapsed: float) -> str:
+    """The report line of a run's wall time (``elapsed`` seconds) and the machine's load at
+    its end (a busy machine slows every timing of the report)."""
+    return (
+        f"- run time: {elapsed / 60:.1f} min wall; load average at the end {os.getloadavg()[0]:.1f}"
+    )
+
+
 #: the installed packages whose versions can move a figure (resampling, ONNX Runtime's
 #: kernels, the scorer)
 NUMERICAL_PACKAGES = ("numpy", "scipy", "onnxruntime", "torch", "soundfile", "pyannote.metrics")

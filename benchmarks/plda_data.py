@@ -27,7 +27,6 @@ per domain; the mean weighs the four domains equally.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -125,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.setdefault(f"{s}, {name}", {})[domain] = scores.summary()
     elapsed = time.perf_counter() - tic
     lines = header + [
-        f"- run time: {elapsed / 60:.1f} min wall; load average at the end "
-        f"{os.getloadavg()[0]:.1f}",
+        der.run_time_line(elapsed),
         f"- encoder: `{Path(args.model).name}`, its PLDA re-estimated per row",
         "",
         __doc__.split("\n\n", 3)[3].strip(),

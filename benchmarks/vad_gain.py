@@ -23,7 +23,6 @@ per set; miss and FA are in % of the reference speaker time.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -90,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     lines = header + [
-        f"- run time: {elapsed / 60:.1f} min wall; load average at the end "
-        f"{os.getloadavg()[0]:.1f}",
+        der.run_time_line(elapsed),
         "",
         __doc__.split("\n\n", 2)[2].strip(),
         "",

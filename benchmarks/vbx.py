@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 import time
 
@@ -136,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model or "the shipped encoder"
     lines = header + [
         f"- encoder: {model}",
-        f"- run time: {elapsed / 60:.1f} min wall; load average at the end "
-        f"{os.getloadavg()[0]:.1f}",
+        der.run_time_line(elapsed),
         "",
         "DER (%) from pyannote.metrics, collar 0 with overlap scored, corpus totals per "
         "domain; in brackets the files given one speaker (or none) of those holding two or "
