@@ -71,13 +71,15 @@ def test_short_bursts_make_the_other_talkers_pieces_short_and_leave_the_first_al
     assert max(others) > 1.2
 
 
-def test_batch_targets_are_two_talker_frames():
-    config = OverlapTrainConfig(batch_size=8, chunk_seconds=2.0)
-    config = dataclasses.replace(config, augment=dataclasses.replace(config.augment, p_noise=0.0))
-    sampler = MixtureSampler([_bursts(i) for i in range(4)], config)
+def _batch_and_activity(**options):
+    """A noise-free training batch (features, targets) and the activity of its talkers
+    (batch, 3, frames), drawn by the same sampler state."""
     from diarize.nn import Fbank
     from diarize.train.augment import Augmenter
 
+    config = OverlapTrainConfig(batch_size=8, chunk_seconds=2.0, **options)
+    config = dataclasses.replace(config, augment=dataclasses.replace(config.augment, p_noise=0.0))
+    sampler = MixtureSampler([_bursts(i) for i in range(4)], config)
     state = sampler.rng.bit_generator.state
     _, active, _ = sampler.sample()
     sampler.rng.bit_generator.state = state
@@ -88,28 +90,18 @@ def test_batch_targets_are_two_talker_frames():
         config,
         torch.Generator().manual_seed(0),
     )
+    return feats, target, active
+
+
+def test_batch_targets_are_two_talker_frames():
+    feats, target, active = _batch_and_activity()
     assert feats.shape[:2] == target.shape and feats.shape[2] == OVERLAP_FEATURES.num_mel_bins
     expected = active.sum(axis=1)[:, : target.shape[1]] >= 2
     assert np.array_equal(target.numpy() > 0.5, expected)
 
 
 def test_with_one_talker_as_the_minimum_every_active_frame_is_a_target():
-    config = OverlapTrainConfig(batch_size=8, chunk_seconds=2.0, min_talkers=1)
-    config = dataclasses.replace(config, augment=dataclasses.replace(config.augment, p_noise=0.0))
-    sampler = MixtureSampler([_bursts(i) for i in range(4)], config)
-    from diarize.nn import Fbank
-    from diarize.train.augment import Augmenter
-
-    state = sampler.rng.bit_generator.state
-    _, active, _ = sampler.sample()
-    sampler.rng.bit_generator.state = state
-    _, target = make_batch(
-        sampler,
-        Augmenter(config.augment, [], [], 0),
-        Fbank(OVERLAP_FEATURES),
-        config,
-        torch.Generator().manual_seed(0),
-    )
+    _, target, active = _batch_and_activity(min_talkers=1)
     count = active.sum(axis=1)[:, : target.shape[1]]
     assert np.array_equal(target.numpy() > 0.5, count >= 1)
     # the tone bursts pause half the time, so some frames are silent and some overlapped
