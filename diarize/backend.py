@@ -87,6 +87,13 @@ class PLDA:
 _FIELDS = ("mean", "whiten", "transform", "psi")
 
 
+def model_plda(model) -> PLDA | None:
+    """The PLDA back end an encoder carries (``extra["plda"]``, written by ``diarize
+    fit-backend``), or None when it has none."""
+    extra = getattr(model, "extra", None) or {}
+    return PLDA.from_dict(extra["plda"]) if "plda" in extra else None
+
+
 def _sym_inv_sqrt(cov: np.ndarray, floor: float = 1e-8) -> np.ndarray:
     vals, vecs = np.linalg.eigh(cov)
     vals = np.maximum(vals, floor * vals.max())

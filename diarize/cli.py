@@ -760,15 +760,22 @@ def export_command(checkpoint, out, no_check, verbose, quiet) -> None:
 )
 @click.option("--no-baselines", is_flag=True, help="Leave out MFCC statistics and random weights.")
 @click.option(
+    "--plda",
+    is_flag=True,
+    help="Also score each model that carries a PLDA back end (fit-backend) by its "
+    "log-likelihood ratios, as the pipeline clusters: one more row per such model.",
+)
+@click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the non-target trial sample."
 )
 @verbose_option
 @quiet_option
-def eval_embeddings_command(eval_data, models, lengths, no_baselines, seed, verbose, quiet):
+def eval_embeddings_command(eval_data, models, lengths, no_baselines, plda, seed, verbose, quiet):
     """Equal error rate of encoders on held-apart speakers (EVAL_DATA/<speaker>/<utterance>).
 
     All same-speaker pairs of segments from different utterances against a seeded sample of
-    different-speaker pairs, cosine scores; all models in one run on the same trials.
+    different-speaker pairs, cosine scores (and PLDA ones with --plda); all models in one run
+    on the same trials.
     """
     _setup_logging(verbose, quiet)
     from diarize.eer import evaluate_checkpoints
@@ -784,7 +791,9 @@ def eval_embeddings_command(eval_data, models, lengths, no_baselines, seed, verb
     except ValueError:
         _fail(f"--lengths: expected numbers separated by commas, got {lengths!r}")
     try:
-        result = evaluate_checkpoints(checkpoints, eval_data, lens, not no_baselines, seed=seed)
+        result = evaluate_checkpoints(
+            checkpoints, eval_data, lens, not no_baselines, seed=seed, plda=plda
+        )
     except DiarizeError as exc:
         _fail(str(exc))
     click.echo(f"trials: {result.description}\n")

@@ -6,7 +6,9 @@ Protocol (what ``diarize eval-embeddings`` reports): utterances of held-apart sp
 from the utterance start (at most ``max_segments`` per utterance; a shorter rest is dropped).
 Target trials are *all* pairs of segments of the same speaker from different utterances;
 non-target trials are a seeded sample of pairs of segments of different speakers. The score is
-the cosine of the two embeddings. Speaker names serve evaluation only.
+the cosine of the two embeddings, or, with ``plda=True``, also the log-likelihood ratio of the
+PLDA back end a model carries (what the pipeline clusters with). Speaker names serve evaluation
+only.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from diarize.backend import PLDA, model_plda
 from diarize.encoder import EmbeddingModel
 from diarize.errors import DiarizeError
 
@@ -169,9 +172,12 @@ def make_trials(segments: Segments, num_nontarget: int, seed: int = 0) -> Trials
     return Trials(pairs, target)
 
 
-def score_trials(embeddings: np.ndarray, trials: Trials) -> np.ndarray:
-    """Cosine scores (num_trials,) of L2-normed ``embeddings`` (num_segments, dim)."""
+def score_trials(embeddings: np.ndarray, trials: Trials, plda: PLDA | None = None) -> np.ndarray:
+    """Scores (num_trials,) of ``embeddings`` (num_segments, dim): cosine, or with ``plda``
+    its same-versus-different log-likelihood ratio."""
     e = np.asarray(embeddings, dtype=np.float64)
+    if plda is not None:
+        return plda.score_pairs(e[trials.pairs[:, 0]], e[trials.pairs[:, 1]])
     e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
     return np.einsum("ij,ij->i", e[trials.pairs[:, 0]], e[trials.pairs[:, 1]])
 
@@ -220,13 +226,22 @@ def embed_segments(model: EmbeddingModel, segments: Segments, batch_size: int = 
 
 
 def eval_model(model: EmbeddingModel, eval_set: EvalSet) -> list[float]:
-    """EER (in [0, 1]) of ``model`` at each length of ``eval_set``."""
-    out = []
+    """EER (in [0, 1]) of ``model`` at each length of ``eval_set``, cosine scores."""
+    return eval_scorings(model, eval_set, (None,))[0]
+
+
+def eval_scorings(
+    model: EmbeddingModel, eval_set: EvalSet, scorings: tuple[PLDA | None, ...]
+) -> list[list[float]]:
+    """Per scoring (None = cosine, or a PLDA back end), the EER at each length of
+    ``eval_set``; the segments are embedded once."""
+    out: list[list[float]] = [[] for _ in scorings]
     for seg, tr in zip(eval_set.segments, eval_set.trials, strict=True):
         if hasattr(model, "fit_segments"):
             model.fit_segments(seg.waveforms)
-        scores = score_trials(embed_segments(model, seg), tr)
-        out.append(compute_eer(scores, tr.target)[0])
+        embeddings = embed_segments(model, seg)
+        for eers, plda in zip(out, scorings, strict=True):
+            eers.append(compute_eer(score_trials(embeddings, tr, plda), tr.target)[0])
     return out
 
 
@@ -252,17 +267,22 @@ def evaluate(
     lengths: tuple[float, ...] = (1.5, 3.0),
     num_nontarget: int = 20000,
     seed: int = 0,
+    plda: bool = False,
 ) -> EvalResult:
-    """EER of every model on the same segments and trials."""
+    """EER of every model on the same segments and trials; with ``plda``, every model that
+    carries a PLDA back end gets a second row, "<name>, PLDA", scored by it."""
     eval_set = build_eval_set(
         load_utterances(source), lengths, num_nontarget=num_nontarget, seed=seed
     )
     logger.info("trials: %s", eval_set.describe())
     rows = []
     for name, model in models.items():
-        eers = eval_model(model, eval_set)
-        logger.info("%s: %s", name, ", ".join(f"{100 * e:.2f} %" for e in eers))
-        rows.append((name, tuple(eers)))
+        backend = model_plda(model) if plda else None
+        names = [name] if backend is None else [name, f"{name}, PLDA"]
+        scorings = (None,) if backend is None else (None, backend)
+        for row_name, eers in zip(names, eval_scorings(model, eval_set, scorings), strict=True):
+            logger.info("%s: %s", row_name, ", ".join(f"{100 * e:.2f} %" for e in eers))
+            rows.append((row_name, tuple(eers)))
     return EvalResult(tuple(lengths), tuple(rows), eval_set.describe())
 
 
@@ -273,6 +293,7 @@ def evaluate_checkpoints(
     baselines: bool = True,
     num_nontarget: int = 20000,
     seed: int = 0,
+    plda: bool = False,
 ) -> EvalResult:
     """:func:`evaluate` for encoder checkpoints (name -> path; None = the shipped model), with
     the MFCC-statistics and random-weights baselines (the first checkpoint's architecture;
@@ -300,4 +321,4 @@ def evaluate_checkpoints(
                 config = EncoderConfig(**{**spec, "dilations": tuple(spec["dilations"])})
             feature_config = getattr(first, "feature_config", None) if config else None
             models["random weights"] = random_encoder(seed, config, feature_config)
-    return evaluate(models, source, lengths, num_nontarget, seed)
+    return evaluate(models, source, lengths, num_nontarget, seed, plda)

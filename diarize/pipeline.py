@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from diarize import audio as audio_io
-from diarize.backend import PLDA
+from diarize.backend import PLDA, model_plda
 from diarize.cluster import (
     COUNT_METHODS,
     DEFAULT_COSINE_THRESHOLD,
@@ -67,14 +67,13 @@ class Pipeline:
     def plda(self) -> PLDA:
         """The model's PLDA back end (ConfigError when it has none)."""
         if self._plda is None:
-            extra = getattr(self.encoder, "extra", {}) or {}
-            if "plda" not in extra:
+            self._plda = model_plda(self.encoder)
+            if self._plda is None:
                 raise ConfigError(
                     "this model has no PLDA back end (needed by --scoring plda and --count "
                     "vbx); fit one with 'diarize fit-backend', or use --scoring cosine and "
                     "another --count"
                 )
-            self._plda = PLDA.from_dict(extra["plda"])
         return self._plda
 
     def resolve_count(self, config: PipelineConfig) -> PipelineConfig:

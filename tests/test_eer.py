@@ -72,3 +72,56 @@ def test_mfcc_stats_encoder():
     # Standardised on the same windows: each dimension has zero mean over them.
     raw = (enc.raw_stats(x) - enc.mean) / enc.scale
     np.testing.assert_allclose(raw.mean(0), 0.0, atol=1e-9)
+
+
+class _VectorModel:
+    """A stand-in encoder whose embedding of a segment is its first 4 samples."""
+
+    dim = 4
+
+    def __init__(self, extra=None):
+        self.extra = extra or {}
+
+    def embed(self, waveforms):
+        return np.asarray(waveforms)[:, :4].astype(np.float32)
+
+
+def _speakers_with_nuisance(seed, num_speakers=8, per_speaker=6):
+    """Utterances (1 s, embedding in the first 4 samples): the speaker sits in dimensions 0-1
+    (spread 1, jitter 0.05); dimensions 2-3 carry a loud per-utterance nuisance (spread 5) that
+    drowns the speaker in a cosine score but that a PLDA fitted on it learns to ignore."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1, (num_speakers, 2))
+    utts, vectors, labels = [], [], []
+    for s in range(num_speakers):
+        for u in range(per_speaker):
+            v = np.concatenate([centres[s] + rng.normal(0, 0.05, 2), rng.normal(0, 5, 2)])
+            x = np.zeros(16000, np.float32)
+            x[:4] = v
+            utts.append((f"spk{s}", f"u{u}", x))
+            vectors.append(v)
+            labels.append(s)
+    return utts, np.array(vectors), np.array(labels)
+
+
+def test_plda_scoring_ignores_what_varies_within_speakers(monkeypatch):
+    from diarize import eer
+    from diarize.backend import fit_plda
+
+    _, train, labels = _speakers_with_nuisance(seed=1, num_speakers=40)
+    plda = fit_plda(train, labels)
+    extra = {"plda": {k: getattr(plda, k) for k in ("mean", "whiten", "transform", "psi")}}
+    utts, _, _ = _speakers_with_nuisance(seed=2)
+    monkeypatch.setattr(eer, "load_utterances", lambda source: utts)
+    models = {"with back end": _VectorModel(extra), "without": _VectorModel()}
+    result = eer.evaluate(models, "unused", lengths=(1.0,), plda=True)
+    rows = dict(result.rows)
+    # only the model that carries a back end gets a PLDA row
+    assert list(rows) == ["with back end", "with back end, PLDA", "without"]
+    # the same embeddings: cosine is swamped by the nuisance (chance level), PLDA separates
+    # the speakers (not perfectly: its length norm lets the nuisance scale dimensions 0-1)
+    assert rows["with back end"] == rows["without"]
+    assert rows["with back end"][0] > 0.35
+    assert rows["with back end, PLDA"][0] < 0.15
+    # without plda=True, cosine rows only
+    assert [name for name, _ in eer.evaluate(models, "unused", (1.0,)).rows] == list(models)
