@@ -138,3 +138,27 @@ def test_the_speech_gate_keeps_only_what_both_region_lists_cover():
         intersect(speech, foreground), [[50, 100], [200, 250], [290, 300]]
     )
     assert intersect(speech, np.zeros((0, 2), dtype=np.int64)).shape == (0, 2)
+
+
+def test_false_alarm_is_binned_by_its_distance_to_reference_speech():
+    from benchmarks.false_alarm import FRAME, Tally, frames
+
+    n = 400  # 4 s of 10-ms frames
+    # reference speech 0.5-1.0 s and 1.3-2.0 s; detected 0.4-2.2 s and 3.5-3.6 s
+    reference = frames(np.array([[0.5, 1.0], [1.3, 2.0]]), n, 1.0)
+    detected = frames(np.array([[0.4, 2.2], [3.5, 3.6]]), n, 1.0)
+    scored = np.ones(n, bool)
+    t = Tally()
+    t.add(reference, detected, scored)
+    np.testing.assert_allclose(t.speech, 1.2)  # 0.5 + 0.7 s
+    # false alarm: 0.4-0.5 s (0.01-0.1 s from speech), the 0.3-s pause 1.0-1.3 s (at most
+    # 0.15 s), 2.0-2.2 s (0.01-0.2 s) and 3.5-3.6 s (1.5 s and more)
+    np.testing.assert_allclose(t.bins.sum(), 0.7)
+    np.testing.assert_allclose(t.bins[:3].sum(), 0.6)  # within 0.3 s
+    np.testing.assert_allclose(t.bins[3:5], 0.0)  # nothing 0.3-1.0 s away
+    np.testing.assert_allclose(t.bins[-1], 0.1)  # 3.5-3.6 s: over 1 s from any speech
+    assert round(t.pause / FRAME) == 30  # only the pause has speech within 1 s on both sides
+    # only the UEM counts
+    t2 = Tally()
+    t2.add(reference, detected, frames(np.array([[0.0, 1.0]]), n, 1.0))
+    np.testing.assert_allclose([t2.bins.sum(), t2.speech], [0.1, 0.5])
