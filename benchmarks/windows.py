@@ -83,8 +83,9 @@ def window_speakers(bounds: np.ndarray, speakers: np.ndarray, sample_rate: int) 
     return out
 
 
-def trials(bounds: np.ndarray, embeddings: np.ndarray, labels: np.ndarray):
-    """Cosine scores of target and non-target pairs of non-overlapping labelled windows."""
+def trials(bounds: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, plda=None):
+    """Scores of target and non-target pairs of non-overlapping labelled windows: cosine, or
+    the log-likelihood ratios of ``plda`` (a :class:`diarize.backend.PLDA`)."""
     keep = labels >= 0
     x = embeddings[keep].astype(np.float64)
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
@@ -94,7 +95,10 @@ def trials(bounds: np.ndarray, embeddings: np.ndarray, labels: np.ndarray):
     i, j = np.triu_indices(len(x), 1)
     disjoint = (b[j, 0] >= b[i, 1]) | (b[i, 0] >= b[j, 1])
     i, j = i[disjoint], j[disjoint]
-    scores = np.einsum("nd,nd->n", x[i], x[j])
+    if plda is None:
+        scores = np.einsum("nd,nd->n", x[i], x[j])
+    else:
+        scores = plda.score_pairs(x[i], x[j])
     same = lab[i] == lab[j]
     return scores[same], scores[~same]
 
@@ -109,35 +113,44 @@ def equal_error_rate(target: np.ndarray, nontarget: np.ndarray) -> float:
     return compute_eer(scores, labels)[0]
 
 
-def evaluate(encoder, items: list[Item]) -> dict:
+def evaluate(encoder, items: list[Item], plda=None) -> dict[str, dict]:
+    """Results by scoring: "cosine", and "PLDA" with ``plda``; the recordings are analysed
+    once."""
     from diarize.pipeline import Pipeline
 
     pipeline = Pipeline(encoder=encoder)
     sr = pipeline.sample_rate
-    target, nontarget, windows, kept, per_recording = [], [], 0, 0, []
+    scorings = {"cosine": None} if plda is None else {"cosine": None, "PLDA": plda}
+    pairs: dict[str, tuple[list, list, list]] = {k: ([], [], []) for k in scorings}
+    windows = kept = 0
     for item in items:
         analysis = pipeline.analyse(item.wav, uri=item.uri)
         speakers = frame_speakers(item.reference, int(np.ceil(item.duration / FRAME)) + 1)
         labels = window_speakers(analysis.bounds, speakers, sr)
         windows += len(labels)
         kept += int(np.count_nonzero(labels >= 0))
-        t, n = trials(analysis.bounds, analysis.embeddings, labels)
-        target.append(t)
-        nontarget.append(n)
-        if len(t) and len(n):
-            per_recording.append(equal_error_rate(t, n))
-    t, n = np.concatenate(target), np.concatenate(nontarget)
-    return {
-        "eer": equal_error_rate(t, n),
-        "eer_recordings": float(np.mean(per_recording)) if per_recording else float("nan"),
-        "recordings": len(per_recording),
-        "target": float(t.mean()) if len(t) else float("nan"),
-        "nontarget": float(n.mean()) if len(n) else float("nan"),
-        "num_target": len(t),
-        "num_nontarget": len(n),
-        "windows": windows,
-        "kept": kept,
-    }
+        for name, backend in scorings.items():
+            target, nontarget, per_recording = pairs[name]
+            t, n = trials(analysis.bounds, analysis.embeddings, labels, backend)
+            target.append(t)
+            nontarget.append(n)
+            if len(t) and len(n):
+                per_recording.append(equal_error_rate(t, n))
+    out = {}
+    for name, (target, nontarget, per_recording) in pairs.items():
+        t, n = np.concatenate(target), np.concatenate(nontarget)
+        out[name] = {
+            "eer": equal_error_rate(t, n),
+            "eer_recordings": float(np.mean(per_recording)) if per_recording else float("nan"),
+            "recordings": len(per_recording),
+            "target": float(t.mean()) if len(t) else float("nan"),
+            "nontarget": float(n.mean()) if len(n) else float("nan"),
+            "num_target": len(t),
+            "num_nontarget": len(n),
+            "windows": windows,
+            "kept": kept,
+        }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    from diarize.backend import model_plda
     from diarize.encoder import load_encoder, set_num_threads, sha256sum
 
     set_num_threads(1)
@@ -187,10 +201,15 @@ def main(argv: list[str] | None = None) -> int:
         chosen.append((name, load_encoder(path), f"`{path}` (sha256 {sha256sum(path)[:12]})"))
 
     results: dict[tuple[str, str], dict] = {}
+    rows: list[str] = []
     for set_name, items in sets.items():
         for name, enc, _ in chosen:
             log(f"[{set_name}] {name}")
-            results[set_name, name] = evaluate(enc, items)
+            by_scoring = evaluate(enc, items, model_plda(enc))
+            for scoring, result in by_scoring.items():
+                row = name if scoring == "cosine" else f"{name}, {scoring}"
+                results[set_name, row] = result
+                rows += [row] if row not in rows else []
 
     lines = [
         *report_header(
@@ -201,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "Windows of the default pipeline (its VAD, 1.5 s windows every 0.25 s); a window is "
         f"labelled when at least {PURITY:.0%} of it holds one reference speaker, the same one. "
         "Trials: pairs of labelled, non-overlapping windows of the same recording. **EER**: "
-        "equal error rate of cosine similarity over all trials of the set pooled, in %; 50 % = "
+        "equal error rate of cosine similarity (of the log-likelihood ratios of the model's PLDA "
+        "back end in the rows \"..., PLDA\") over all trials of the set pooled, in %; 50 % = "
         "chance. **per-recording EER**: mean over the recordings that have both kinds of "
         "trials of each one's own EER.",
         "",
@@ -220,11 +240,11 @@ def main(argv: list[str] | None = None) -> int:
                 "",
             ]
         lines += [
-            "| encoder | EER % | per-recording EER % | mean cosine, same speaker "
-            "| mean cosine, different speakers |",
+            "| encoder | EER % | per-recording EER % | mean score, same speaker "
+            "| mean score, different speakers |",
             "|---|---|---|---|---|",
         ]
-        for name, _, _ in chosen:
+        for name in rows:
             r = results[set_name, name]
             lines.append(
                 f"| {name} | **{100 * r['eer']:.1f}** | {100 * r['eer_recordings']:.1f} "
