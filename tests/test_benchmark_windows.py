@@ -39,6 +39,20 @@ def test_trials_pair_only_labelled_windows_that_do_not_overlap():
     np.testing.assert_allclose(nontarget, [0.6, 0.6], rtol=1e-6)
 
 
+def test_trials_score_the_same_pairs_with_a_plda_back_end():
+    class Plda:  # stands in for diarize.backend.PLDA: minus the squared distance
+        def score_pairs(self, x, y):
+            return -np.sum((x - y) ** 2, axis=1)
+
+    bounds = (np.array([[0, 1.5], [2.0, 3.5], [5.0, 6.5]]) * SR).astype(np.int64)
+    labels = np.array([0, 0, 1])
+    emb = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    target, nontarget = trials(bounds, emb, labels, Plda())
+    # 0-1 the same speaker and the same vector; 0-2 and 1-2 orthogonal unit vectors: -2
+    np.testing.assert_allclose(target, [0.0])
+    np.testing.assert_allclose(nontarget, [-2.0, -2.0])
+
+
 def test_equal_error_rate_of_separable_and_of_identical_scores():
     assert equal_error_rate(np.array([0.9, 0.8]), np.array([0.1, 0.2])) == 0.0
     assert equal_error_rate(np.array([0.5, 0.5]), np.array([0.5, 0.5])) == 0.5
