@@ -340,3 +340,21 @@ def test_a_checkpoint_and_its_onnx_export_give_the_same_rttm(two_voice_wav):
     a = _run(two_voice_wav, "--model", TINY_PT, "-n", 2)
     b = _run(two_voice_wav, "--model", TINY_ONNX, "-n", 2)
     assert a.exit_code == b.exit_code == 0 and a.stdout == b.stdout and a.stdout
+
+
+def test_eval_embeddings_scores_the_shipped_back_end_with_plda(tmp_path):
+    from tests.conftest import VOICE_A, VOICE_B, synth_voice
+
+    for who, (f0, formants) in (("a", VOICE_A), ("b", VOICE_B)):
+        for u in range(2):
+            (tmp_path / who).mkdir(exist_ok=True)
+            sf.write(tmp_path / who / f"u{u}.wav", synth_voice(f0, formants, 3.2, seed=u), SR)
+    args = ["eval-embeddings", str(tmp_path), "--no-baselines", "--lengths", "1.5"]
+    plain = CliRunner().invoke(main, args, catch_exceptions=False)
+    both = CliRunner().invoke(main, [*args, "--plda"], catch_exceptions=False)
+    assert plain.exit_code == both.exit_code == 0, both.output
+    rows = [line.split("|")[1].strip() for line in both.stdout.splitlines() if line[:2] == "| "]
+    assert rows == ["model", "shipped", "shipped, PLDA"]  # the shipped model carries one
+    assert "PLDA" not in plain.stdout
+    # the cosine row is the same with and without --plda: the same trials, the same embeddings
+    assert plain.stdout.splitlines()[-1] in both.stdout.splitlines()

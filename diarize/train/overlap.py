@@ -312,6 +312,12 @@ def main(argv: list[str] | None = None) -> None:
         help="length range (s) of those bursts",
     )
     parser.add_argument(
+        "--relative-db",
+        type=float,
+        default=OverlapTrainConfig.relative_db,
+        help="each talker's level is drawn within +- half of this many dB",
+    )
+    parser.add_argument(
         "--min-talkers",
         type=int,
         default=2,
@@ -323,6 +329,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--short-p must be between 0 and 1")
     if not 0.0 < args.short_seconds[0] <= args.short_seconds[1]:
         parser.error("--short-seconds must be 0 < LO <= HI")
+    if args.relative_db < 0:
+        parser.error("--relative-db must not be negative")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = OverlapTrainConfig(
         data=tuple(args.data),
@@ -335,6 +343,7 @@ def main(argv: list[str] | None = None) -> None:
         short_p=args.short_p,
         short_seconds=tuple(args.short_seconds),
         min_talkers=args.min_talkers,
+        relative_db=args.relative_db,
     )
     augment = dataclasses.replace(config.augment, p_reverb=args.p_reverb, drr_db=tuple(args.drr))
     train(dataclasses.replace(config, augment=augment))
