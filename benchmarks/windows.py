@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         f"labelled when at least {PURITY:.0%} of it holds one reference speaker, the same one. "
         "Trials: pairs of labelled, non-overlapping windows of the same recording. **EER**: "
         "equal error rate of cosine similarity (of the log-likelihood ratios of the model's PLDA "
-        "back end in the rows \"..., PLDA\") over all trials of the set pooled, in %; 50 % = "
+        'back end in the rows "..., PLDA") over all trials of the set pooled, in %; 50 % = '
         "chance. **per-recording EER**: mean over the recordings that have both kinds of "
         "trials of each one's own EER.",
         "",
