@@ -96,6 +96,12 @@ VARIANTS = [
         "VBx: Bayesian HMM clustering with the model's PLDA, count from its posterior",
         {"cluster": {"count": "vbx"}},
     ),
+    V(
+        "no-background",
+        "shipped",
+        "shipped without the background carving ([resegment] background = false)",
+        {"resegment": {"background": False}},
+    ),
     V("no-pad", "shipped", "speech regions not padded ([vad] pad = 0)", {"vad": {"pad": 0.0}}),
     V("pad-0.1", "shipped", "speech regions padded by 0.1 s", {"vad": {"pad": 0.1}}),
     V("pad-0.15", "shipped", "speech regions padded by 0.15 s", {"vad": {"pad": 0.15}}),

@@ -69,11 +69,12 @@ def label(cluster: dict) -> str:
     )
 
 
-def score(pipeline, analyses, items, cluster: dict) -> dict:
-    """Corpus DER (and the one-speaker outputs on multi-speaker files) of one setting."""
+def score(pipeline, analyses, items, cluster: dict, section: str = "cluster") -> dict:
+    """Corpus DER (and the one-speaker outputs on multi-speaker files) of one setting:
+    ``cluster`` holds the changes to the config's ``section``."""
     from diarize.config import update_config
 
-    config = update_config(pipeline.config, {"cluster": cluster})
+    config = update_config(pipeline.config, {section: cluster})
     scores = der.Scores()
     single = multi = 0
     for item in items:

@@ -180,6 +180,24 @@ class ResegmentConfig:
     # Seconds per block of a long recording: its regions are decoded with speaker models
     # trained on that block and half a block either side (0 = one set for the recording).
     gmm_block: float = 150.0
+    # Background carving (diarize.resegment.remove_background): speech frames of the output
+    # that sound more like the recording's own background than like its speech are taken
+    # out (pauses inside turns, padding, noise the detector called speech). A diagonal
+    # Gaussian mixture fitted on the MFCC frames at least background_away seconds from any
+    # speech (when there are background_seconds of them) is set against one fitted on the
+    # speech frames; where their log-likelihood ratio, averaged over background_smooth
+    # seconds, is above background_margin for background_min_run seconds or more, the
+    # frames are cut (pieces of a turn shorter than that are dropped too). Nothing is cut
+    # when the two models tell their own frames apart by less than background_separation
+    # (mean ratio on the background frames minus that on the speech frames). Settings
+    # chosen on the tuning set (benchmarks/reports/BACKGROUND.md).
+    background: bool = True
+    background_away: float = 0.3
+    background_seconds: float = 3.0
+    background_smooth: float = 0.2
+    background_margin: float = 0.0
+    background_min_run: float = 0.1
+    background_separation: float = 8.0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,13 @@ from diarize.encoder import EmbeddingModel, load_encoder
 from diarize.errors import AudioError, ConfigError, DiarizeError, require
 from diarize.features import Mfcc
 from diarize.progress import StageBars, reporting
-from diarize.resegment import candidate_speakers, refine_gmm, resegment, to_turns
+from diarize.resegment import (
+    candidate_speakers,
+    refine_gmm,
+    remove_background,
+    resegment,
+    to_turns,
+)
 from diarize.rttm import check_writable, write_atomic
 from diarize.types import Diarization
 
@@ -277,11 +283,15 @@ class Pipeline:
             overlap = overlap_probability(waveform, regions, detector, sr).astype(np.float16)
             timings["overlap"] = time.perf_counter() - tic
         frames = None
-        if len(regions) and config.resegment.enabled and config.resegment.gmm_rounds > 0:
+        rs = config.resegment
+        if len(regions) and rs.enabled and (rs.gmm_rounds > 0 or rs.background):
             tic = time.perf_counter()
-            # Short-term features for the second resegmentation pass, kept as float16 (a
-            # 4-hour recording: 58 MB); only the speech frames are used, and computed.
-            frames = self.mfcc.frames(waveform, dtype=np.float16, regions=regions)
+            # Short-term features for the second resegmentation pass and the background
+            # carving, kept as float16 (a 4-hour recording: 58 MB); without the carving only
+            # the speech frames are used, and computed.
+            frames = self.mfcc.frames(
+                waveform, dtype=np.float16, regions=None if rs.background else regions
+            )
             timings["frames"] = time.perf_counter() - tic
         return Analysis(
             uri,
@@ -366,6 +376,16 @@ class Pipeline:
                 config.seed,
                 sr,
             )
+        if config.resegment.enabled and analysis.frames is not None:
+            segments = remove_background(
+                segments,
+                analysis.frames,
+                self.mfcc.hop_samples,
+                config.resegment,
+                keep_all,
+                config.seed,
+                sr,
+            )
         if config.overlap.enabled and analysis.overlap is not None and segments:
             from diarize.overlap import overlap_regions, second_speakers
 
@@ -408,7 +428,8 @@ class Analysis:
     embeddings: np.ndarray  # (num_windows, dim) float32, L2-normed
     timings: dict[str, float]
     # (num_frames, 20) float16 MFCCs every 10 ms (None when no speech): the features of
-    # the second resegmentation pass
+    # the second resegmentation pass and of the background carving (every frame computed
+    # when the carving is on, else the speech frames only)
     frames: np.ndarray | None = None
     # speech with (almost) nothing above 4 kHz: telephone audio (diarize.audio.is_narrowband)
     narrowband: bool = False

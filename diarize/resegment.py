@@ -490,3 +490,102 @@ def _refine_gmm(
             if seg_end > seg_start:
                 out.append((seg_start, seg_end, spk))
     return sorted(out)
+
+
+#: Gaussian components of the background and of the speech model of :func:`remove_background`
+BACKGROUND_COMPONENTS, SPEECH_COMPONENTS = 8, 16
+
+
+def _dilate(mask: np.ndarray, width: int) -> np.ndarray:
+    """``mask`` grown by ``width`` frames on both sides."""
+    if width <= 0:
+        return mask.copy()
+    csum = np.concatenate([[0], np.cumsum(mask.astype(np.int64))])
+    idx = np.arange(len(mask))
+    lo = np.clip(idx - width, 0, len(mask))
+    hi = np.clip(idx + width + 1, 0, len(mask))
+    return (csum[hi] - csum[lo]) > 0
+
+
+def _evenly(idx: np.ndarray, most: int) -> np.ndarray:
+    return idx if len(idx) <= most else idx[np.linspace(0, len(idx) - 1, most).astype(np.int64)]
+
+
+def remove_background(
+    segments: list[tuple[int, int, int]],
+    frames: np.ndarray,
+    hop: int,
+    config: ResegmentConfig,
+    keep_all: bool = False,
+    seed: int = 0,
+    sample_rate: int = 16000,
+    max_train_frames: int = 5000,
+) -> list[tuple[int, int, int]]:
+    """Take out of ``segments`` the frames that sound like the recording's own background.
+
+    A diagonal Gaussian mixture is fitted on the frames at least ``config.background_away``
+    seconds from every segment (the background: noise, music, babble between the turns) and
+    another on the frames of the segments (the speech); features are standardised over the
+    whole recording. Where the background-minus-speech log-likelihood ratio, averaged over
+    ``config.background_smooth`` seconds, is above ``config.background_margin`` for at least
+    ``config.background_min_run`` seconds inside a segment, those frames are cut, and pieces
+    of a segment shorter than that are dropped. Nothing changes when the recording has less
+    than ``config.background_seconds`` of background, too little speech for a model, or when
+    the two models tell their own frames apart by less than ``config.background_separation``
+    (the mean ratio on the background frames minus that on the speech frames). With
+    ``keep_all``, a speaker who would lose every segment keeps them all.
+
+    Parameters
+    ----------
+    segments : (start_sample, end_sample, speaker), sorted, not overlapping
+    frames : (num_frames, dim) features of the whole recording; frame ``t`` describes
+        samples ``[t * hop, (t + 1) * hop)``
+
+    Returns
+    -------
+    segments : list of (start_sample, end_sample, speaker_index), sorted, non-overlapping
+    """
+    if not config.background or not segments or len(frames) == 0:
+        return segments
+    n = len(frames)
+    per_second = sample_rate / hop
+    speech = np.zeros(n, dtype=bool)
+    for start, end, _ in segments:
+        speech[start // hop : -(-end // hop)] = True
+    background = ~_dilate(speech, int(round(config.background_away * per_second)))
+    if background.sum() < config.background_seconds * per_second:
+        return segments
+    if speech.sum() < MIN_MODEL_FRAMES:
+        return segments
+    feats = frames.astype(np.float32)
+    feats -= feats.mean(axis=0)
+    feats /= np.maximum(feats.std(axis=0), 1e-6)
+    models = []
+    for mask, k in ((background, BACKGROUND_COMPONENTS), (speech, SPEECH_COMPONENTS)):
+        own = _evenly(np.flatnonzero(mask), max_train_frames)
+        gmm = DiagonalGMM(min(k, max(1, len(own) // 50)), reg_covar=1e-3, seed=seed)
+        models.append(gmm.fit(feats[own]))
+    llr = models[0].score_samples(feats) - models[1].score_samples(feats)
+    if llr[background].mean() - llr[speech].mean() < config.background_separation:
+        return segments  # the background sounds too much like the speech to tell them apart
+    width = max(1, int(round(config.background_smooth * per_second)))
+    llr = _moving_average(llr[:, None], width)[:, 0]
+    min_run = max(1, int(round(config.background_min_run * per_second)))
+    cut = np.zeros(n, dtype=bool)
+    for s, e, value in _runs((speech & (llr > config.background_margin)).astype(np.int64)):
+        if value and e - s >= min_run:
+            cut[s:e] = True
+    out: list[tuple[int, int, int]] = []
+    for start, end, spk in segments:
+        a, b = start // hop, -(-end // hop)
+        if not cut[a:b].any():
+            out.append((start, end, spk))
+            continue
+        for s, e, value in _runs(cut[a:b].astype(np.int64)):
+            piece = (max(start, (a + s) * hop), min(end, (a + e) * hop), spk)
+            if not value and e - s >= min_run and piece[1] > piece[0]:
+                out.append(piece)
+    if keep_all:
+        lost = {spk for _, _, spk in segments} - {spk for _, _, spk in out}
+        out += [seg for seg in segments if seg[2] in lost]
+    return sorted(out)

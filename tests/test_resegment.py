@@ -7,6 +7,7 @@ from diarize.resegment import (
     frame_scores,
     local_speakers,
     refine_gmm,
+    remove_background,
     resegment,
     to_turns,
     viterbi,
@@ -246,3 +247,51 @@ def test_refine_models_are_local_to_blocks():
         segments, frames, HOP, regions, np.ones((2, 2), bool), _gmm_config(gmm_block=0.0)
     )
     assert len(whole) < 4
+
+
+HOP = 160  # 10-ms frames at 16 kHz
+
+
+def _background_recording(seed=0):
+    """MFCC-like frames of a recording worked out by hand: background (a cloud around +3 in
+    every dimension) in frames 0-299 and 600-999, speech (around -3) in frames 300-599, except
+    a background pause in frames 420-449. The output's one segment spans frames 280-620: 20
+    frames of background padding on each side, and the pause inside."""
+    rng = np.random.default_rng(seed)
+    frames = 3.0 + rng.standard_normal((1000, 6))
+    frames[300:600] -= 6.0
+    frames[420:450] += 6.0
+    return frames.astype(np.float16), [(280 * HOP, 620 * HOP, 0)]
+
+
+def test_background_frames_are_cut_out_of_a_turn():
+    frames, segments = _background_recording()
+    out = remove_background(segments, frames, HOP, ResegmentConfig())
+    # the padding and the pause go, within the smoothing (0.2 s: 10 frames either way)
+    assert len(out) == 2 and all(spk == 0 for _, _, spk in out)
+    (a0, b0, _), (a1, b1, _) = out
+    assert abs(a0 / HOP - 300) <= 10 and abs(b0 / HOP - 420) <= 10
+    assert abs(a1 / HOP - 450) <= 10 and abs(b1 / HOP - 600) <= 10
+
+
+def test_background_carving_leaves_what_it_cannot_judge():
+    frames, segments = _background_recording()
+    off = ResegmentConfig(background=False)
+    assert remove_background(segments, frames, HOP, off) == segments
+    # less background than background_seconds (7 s here) far from the speech
+    short = ResegmentConfig(background_seconds=7.0)
+    assert remove_background(segments, frames, HOP, short) == segments
+    # a background that sounds like the speech: the two models barely tell their own frames
+    # apart, so nothing is cut
+    same = np.random.default_rng(1).standard_normal((1000, 6)).astype(np.float16)
+    assert remove_background(segments, same, HOP, ResegmentConfig()) == segments
+
+
+def test_background_carving_keeps_a_speaker_it_would_erase_when_asked_to():
+    frames, segments = _background_recording()
+    # a second speaker whose only segment is background (frames 700-720)
+    segments = segments + [(700 * HOP, 720 * HOP, 1)]
+    dropped = remove_background(segments, frames, HOP, ResegmentConfig())
+    assert {spk for _, _, spk in dropped} == {0}
+    kept = remove_background(segments, frames, HOP, ResegmentConfig(), keep_all=True)
+    assert (700 * HOP, 720 * HOP, 1) in kept
