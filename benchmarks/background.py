@@ -80,14 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     from diarize.pipeline import Pipeline
 
     tic = time.perf_counter()
-    header = der.report_header(
-        "Background carving across domains", "python -m benchmarks.background"
-    )
     sets = cd.sets_with_tuning(DOMAINS, log)
     if sets is None or not sets["tuning"]:
         log("needs ../shared/data (the crossdomain domains and tuning set)")
         return 1
     pipeline = Pipeline(load_config(None))
+    # after the encoder's load, so that the machine line names its runtime
+    header = der.report_header(
+        "Background carving across domains", "python -m benchmarks.background"
+    )
     if not pipeline.config.resegment.background:
         log("the analysis needs every MFCC frame: run with the carving on in the defaults")
         return 1

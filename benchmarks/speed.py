@@ -35,6 +35,7 @@ VARIANTS = {
     "default": None,
     "fast": ROOT / "examples" / "fast.toml",
     "overlap": ROOT / "benchmarks" / "overlap.toml",  # --overlap
+    "no-background": ROOT / "benchmarks" / "no-background.toml",
     # Baseline: the same pipeline with Resemblyzer's supervised encoder (pip install
     # resemblyzer); its threshold does not matter for speed.
     "resemblyzer": None,
