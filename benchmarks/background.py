@@ -60,17 +60,6 @@ def label(setting: dict) -> str:
     )
 
 
-def parts(pipeline, analyses, items, setting: dict) -> dict:
-    """DER and its parts of one setting over ``items``."""
-    from diarize.config import update_config
-
-    config = update_config(pipeline.config, {"resegment": setting})
-    scores = der.Scores()
-    for item in items:
-        scores.add(item, pipeline.decide(analyses[item.uri], config), 0.0, 0.0)
-    return scores.summary()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPORT))
@@ -121,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = [("no carving", grid()[0]), ("tuning-set pick", best), ("package defaults", package)]
     table = []
     for name, setting in rows:
-        cells = {d: parts(pipeline, analyses[d], sets[d], setting) for d in (*DOMAINS, "tuning")}
+        cells = {
+            d: score(pipeline, analyses[d], sets[d], setting, section="resegment")
+            for d in (*DOMAINS, "tuning")
+        }
         mean = np.mean([cells[d]["der"] for d in DOMAINS])
         table.append(
             f"| {name}: {label(setting)} | "

@@ -70,8 +70,9 @@ def label(cluster: dict) -> str:
 
 
 def score(pipeline, analyses, items, cluster: dict, section: str = "cluster") -> dict:
-    """Corpus DER (and the one-speaker outputs on multi-speaker files) of one setting:
-    ``cluster`` holds the changes to the config's ``section``."""
+    """Corpus DER and its parts (``der.Scores.summary``), and the one-speaker outputs on
+    multi-speaker files, of one setting: ``cluster`` holds the changes to the config's
+    ``section``."""
     from diarize.config import update_config
 
     config = update_config(pipeline.config, {section: cluster})
@@ -84,7 +85,7 @@ def score(pipeline, analyses, items, cluster: dict, section: str = "cluster") ->
         if rec["ref_speakers"] >= 2:
             multi += 1
             single += rec["hyp_speakers"] <= 1
-    return {"der": scores.summary()["der"], "single": single, "multi": multi}
+    return {**scores.summary(), "single": single, "multi": multi}
 
 
 def main(argv: list[str] | None = None) -> int:
