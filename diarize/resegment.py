@@ -320,6 +320,11 @@ def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
     return (csum[hi] - csum[lo]) / (hi - lo)[:, None]
 
 
+def _evenly(idx: np.ndarray, most: int) -> np.ndarray:
+    """At most ``most`` of ``idx``, evenly spaced (all of them when there are fewer)."""
+    return idx if len(idx) <= most else idx[np.linspace(0, len(idx) - 1, most).astype(np.int64)]
+
+
 def _fit_speaker_models(
     feats: np.ndarray,
     label: np.ndarray,
@@ -335,8 +340,7 @@ def _fit_speaker_models(
         own = np.flatnonzero(label == spk)
         if len(own) < MIN_MODEL_FRAMES:
             continue
-        if len(own) > max_train_frames:
-            own = own[np.linspace(0, len(own) - 1, max_train_frames).astype(np.int64)]
+        own = _evenly(own, max_train_frames)
         models[spk] = DiagonalGMM(
             min(config.gmm_components, max(1, len(own) // 50)),
             reg_covar=1e-3,
@@ -505,10 +509,6 @@ def _dilate(mask: np.ndarray, width: int) -> np.ndarray:
     lo = np.clip(idx - width, 0, len(mask))
     hi = np.clip(idx + width + 1, 0, len(mask))
     return (csum[hi] - csum[lo]) > 0
-
-
-def _evenly(idx: np.ndarray, most: int) -> np.ndarray:
-    return idx if len(idx) <= most else idx[np.linspace(0, len(idx) - 1, most).astype(np.int64)]
 
 
 def remove_background(
