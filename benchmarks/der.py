@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import importlib.util
 import json
@@ -768,6 +769,20 @@ def per_file(rows, details, set_name) -> list[str]:
         lines.append(f"| {uri} | {recs[0]['ref_speakers']} | " + " | ".join(cells) + " |")
     lines += ["", "(in brackets: the number of speakers found)"]
     return lines
+
+
+def simulated_file(item: Item) -> dict | None:
+    """The record of ``item`` in its simulated set's simulation.json (speakers, noise, room,
+    ...), or None when the item is not from a simulated set."""
+    return _simulation_files(item.wav.parent.parent / "simulation.json").get(item.uri)
+
+
+@functools.lru_cache(maxsize=32)
+def _simulation_files(path: Path) -> dict[str, dict]:
+    """uri -> record of one simulation.json (read once); empty when there is none."""
+    if not path.exists():
+        return {}
+    return {f["uri"]: f for f in json.loads(path.read_text())["files"]}
 
 
 def describe_sim(folder: Path, command: str) -> str:

@@ -15,7 +15,6 @@ file's noise: babble (possibly with coloured noise) or coloured noise only.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -57,14 +56,17 @@ def distances(reference: np.ndarray, detected: np.ndarray, scored: np.ndarray):
 
 
 class Tally:
-    """False-alarm seconds by distance bin and in pauses, and reference speech seconds."""
+    """False-alarm seconds by distance bin and in pauses, reference speech seconds, and the
+    number of files added."""
 
     def __init__(self):
+        self.files = 0
         self.bins = np.zeros(len(EDGES) + 1)
         self.pause = 0.0
         self.speech = 0.0
 
     def add(self, reference: np.ndarray, detected: np.ndarray, scored: np.ndarray) -> None:
+        self.files += 1
         before, after = distances(reference, detected, scored)
         nearest = np.minimum(before, after)
         self.bins += (
@@ -83,11 +85,7 @@ class Tally:
 
 def noise_kind(item: der.Item) -> str | None:
     """ "babble" or "coloured" for a simulated file (from its set's simulation.json), else None."""
-    info = item.wav.parent.parent / "simulation.json"
-    if not info.exists():
-        return None
-    files = {f["uri"]: f for f in json.loads(info.read_text())["files"]}
-    kinds = files.get(item.uri, {}).get("noise", [])
+    kinds = (der.simulated_file(item) or {}).get("noise", [])
     return "babble" if "babble" in kinds else "coloured" if kinds else None
 
 
@@ -133,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, config in configs.items():
             for key, t in tally(files, config).items():
                 label = domain if key == "all" else f"{domain}, {key} noise"
-                count = len(files) if key == "all" else sum(noise_kind(f[0]) == key for f in files)
-                tables[name].append(f"| {label} | {count} | " + " | ".join(t.cells()) + " |")
+                tables[name].append(f"| {label} | {t.files} | " + " | ".join(t.cells()) + " |")
     lines = der.report_header(
         "Where the speech detector's false alarm lies", "python -m benchmarks.false_alarm"
     )

@@ -82,8 +82,6 @@ def scores(files, threshold: float) -> dict[str, float]:
 
 def per_file_table(sets, data, threshold: float = 0.5) -> list[str]:
     """Simulated files one by one, with their noise and room (from simulation.json)."""
-    import json
-
     lines = [
         "",
         f"Simulated files one by one at threshold {threshold:g}: overlapped share of the "
@@ -93,12 +91,10 @@ def per_file_table(sets, data, threshold: float = 0.5) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for name in ("so762", "testother"):
-        meta_path = sets[name][0].wav.parent.parent / "simulation.json" if sets[name] else None
-        if meta_path is None or not meta_path.exists():
-            continue
-        meta_of = {f["uri"]: f for f in json.loads(meta_path.read_text())["files"]}
         for item, files in zip(sets[name], data[name], strict=True):
-            meta = meta_of[item.uri]
+            meta = der.simulated_file(item)
+            if meta is None:
+                continue
             s = scores([files], threshold)
             lines.append(
                 f"| {item.uri} | {' + '.join(meta['noise'])} | {meta['room']['rt60']:.2f} | "
