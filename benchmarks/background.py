@@ -29,7 +29,7 @@ import numpy as np
 
 from benchmarks import crossdomain as cd
 from benchmarks import der
-from benchmarks.vbx import score
+from benchmarks.vbx import analyse_sets, score
 
 REPORT = der.ROOT / "benchmarks" / "reports" / "BACKGROUND.md"
 DOMAINS = ("ami", "so762", "so762-8k", "testother")
@@ -81,11 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if not pipeline.config.resegment.background:
         log("the analysis needs every MFCC frame: run with the carving on in the defaults")
         return 1
-    analyses: dict[str, dict] = {}
-    with der.memoized_vad():
-        for name, items in sets.items():
-            log(f"[{name}] analysing {len(items)} files")
-            analyses[name] = {it.uri: pipeline.analyse(it.wav, it.uri) for it in items}
+    analyses = analyse_sets(pipeline, sets, log)
     tuning = []
     for setting in grid():
         s = score(pipeline, analyses["tuning"], sets["tuning"], setting, section="resegment")

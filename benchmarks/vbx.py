@@ -69,13 +69,23 @@ def label(cluster: dict) -> str:
     )
 
 
-def score(pipeline, analyses, items, cluster: dict, section: str = "cluster") -> dict:
+def analyse_sets(pipeline, sets: dict, log) -> dict[str, dict]:
+    """The front half of ``pipeline`` once per file of every set: set name -> uri ->
+    analysis (speech detection memoised across the sets)."""
+    analyses: dict[str, dict] = {}
+    with der.memoized_vad():
+        for name, items in sets.items():
+            log(f"[{name}] analysing {len(items)} files")
+            analyses[name] = {it.uri: pipeline.analyse(it.wav, it.uri) for it in items}
+    return analyses
+
+
+def score(pipeline, analyses, items, changes: dict, section: str = "cluster") -> dict:
     """Corpus DER and its parts (``der.Scores.summary``), and the one-speaker outputs on
-    multi-speaker files, of one setting: ``cluster`` holds the changes to the config's
-    ``section``."""
+    multi-speaker files, of one setting: ``changes`` to the config's ``section``."""
     from diarize.config import update_config
 
-    config = update_config(pipeline.config, {section: cluster})
+    config = update_config(pipeline.config, {section: changes})
     scores = der.Scores()
     single = multi = 0
     for item in items:
@@ -110,11 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     sets["tuning-8k"] = cd.telephone_tuning_items(log)
     pipeline = Pipeline(load_config(None), encoder=load_encoder(args.model))
-    analyses: dict[str, dict] = {}
-    with der.memoized_vad():
-        for name, items in sets.items():
-            log(f"[{name}] analysing {len(items)} files")
-            analyses[name] = {it.uri: pipeline.analyse(it.wav, it.uri) for it in items}
+    analyses = analyse_sets(pipeline, sets, log)
     tuning = []
     for cluster in grid():
         s = score(pipeline, analyses["tuning"], sets["tuning"], cluster)
