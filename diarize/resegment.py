@@ -325,6 +325,18 @@ def _evenly(idx: np.ndarray, most: int) -> np.ndarray:
     return idx if len(idx) <= most else idx[np.linspace(0, len(idx) - 1, most).astype(np.int64)]
 
 
+def _fit_mixture(
+    feats: np.ndarray, rows: np.ndarray, components: int, most: int, seed: int, max_iter: int
+) -> DiagonalGMM:
+    """A diagonal Gaussian mixture on at most ``most`` evenly spaced ``rows`` of ``feats``,
+    with up to ``components`` components (one per 50 frames at least)."""
+    own = _evenly(rows, most)
+    gmm = DiagonalGMM(
+        min(components, max(1, len(own) // 50)), reg_covar=1e-3, max_iter=max_iter, seed=seed
+    )
+    return gmm.fit(feats[own])
+
+
 def _fit_speaker_models(
     feats: np.ndarray,
     label: np.ndarray,
@@ -340,13 +352,9 @@ def _fit_speaker_models(
         own = np.flatnonzero(label == spk)
         if len(own) < MIN_MODEL_FRAMES:
             continue
-        own = _evenly(own, max_train_frames)
-        models[spk] = DiagonalGMM(
-            min(config.gmm_components, max(1, len(own) // 50)),
-            reg_covar=1e-3,
-            max_iter=GMM_MAX_ITER,
-            seed=seed,
-        ).fit(feats[own])
+        models[spk] = _fit_mixture(
+            feats, own, config.gmm_components, max_train_frames, seed, GMM_MAX_ITER
+        )
     return models
 
 
@@ -560,11 +568,11 @@ def remove_background(
     feats = frames.astype(np.float32)
     feats -= feats.mean(axis=0)
     feats /= np.maximum(feats.std(axis=0), 1e-6)
-    models = []
-    for mask, k in ((background, BACKGROUND_COMPONENTS), (speech, SPEECH_COMPONENTS)):
-        own = _evenly(np.flatnonzero(mask), max_train_frames)
-        gmm = DiagonalGMM(min(k, max(1, len(own) // 50)), reg_covar=1e-3, seed=seed)
-        models.append(gmm.fit(feats[own]))
+    # EM to convergence here (DiagonalGMM's default): two models per recording, not dozens
+    models = [
+        _fit_mixture(feats, np.flatnonzero(mask), k, max_train_frames, seed, max_iter=100)
+        for mask, k in ((background, BACKGROUND_COMPONENTS), (speech, SPEECH_COMPONENTS))
+    ]
     llr = models[0].score_samples(feats) - models[1].score_samples(feats)
     if llr[background].mean() - llr[speech].mean() < config.background_separation:
         return segments  # the background sounds too much like the speech to tell them apart
