@@ -300,14 +300,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--short-p",
         type=float,
-        default=0.0,
+        default=OverlapTrainConfig.short_p,
         help="share of the second and third talkers that speak in short bursts",
     )
     parser.add_argument(
         "--short-seconds",
         type=float,
         nargs=2,
-        default=(0.2, 1.2),
+        default=OverlapTrainConfig.short_seconds,
         metavar=("LO", "HI"),
         help="length range (s) of those bursts",
     )
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--min-talkers",
         type=int,
-        default=2,
+        default=OverlapTrainConfig.min_talkers,
         choices=(1, 2),
         help="target frames: 2 = overlapped speech (default), 1 = a talker over the background",
     )
