@@ -304,15 +304,21 @@ def telephone_tuning_items(log) -> list[Item]:
     ]
 
 
-def sets_with_tuning(domains, log) -> dict[str, list[Item]] | None:
-    """Every one of ``domains`` and, under "tuning", the tuning set; None (after a message)
-    when a domain's data is absent."""
+def all_domains(domains, log) -> dict[str, list[Item]] | None:
+    """Every one of ``domains``; None (after a message) when a domain's data is absent."""
     sets, _ = domain_sets(list(domains), log)
     missing = [d for d in domains if d not in sets]
     if missing:
         log(f"needs ../shared/data: {', '.join(missing)} not found")
         return None
-    sets["tuning"] = tuning_items(log) or []
+    return sets
+
+
+def sets_with_tuning(domains, log) -> dict[str, list[Item]] | None:
+    """:func:`all_domains` and, under "tuning", the tuning set."""
+    sets = all_domains(domains, log)
+    if sets is not None:
+        sets["tuning"] = tuning_items(log) or []
     return sets
 
 
