@@ -162,3 +162,17 @@ def test_false_alarm_is_binned_by_its_distance_to_reference_speech():
     t2 = Tally()
     t2.add(reference, detected, frames(np.array([[0.0, 1.0]]), n, 1.0))
     np.testing.assert_allclose([t2.bins.sum(), t2.speech], [0.1, 0.5])
+
+
+def test_a_carving_pick_that_raises_any_domain_is_not_a_default():
+    from benchmarks.background import verdict
+
+    current = {"a": 0.400, "b": 0.300}
+    # mean down 1.5 points, b up 0.3: not a default
+    text = verdict({"a": 0.370, "b": 0.303}, current)
+    assert "not a default" in text and "b by 0.3" in text and "a by" not in text
+    # both down: a default
+    assert "raises no domain" in verdict({"a": 0.390, "b": 0.299}, current)
+    # the same DERs, or a higher mean: not a default
+    assert "does not lower the mean" in verdict(current, current)
+    assert "does not lower the mean" in verdict({"a": 0.380, "b": 0.330}, current)
