@@ -766,11 +766,26 @@ def export_command(checkpoint, out, no_check, verbose, quiet) -> None:
     "log-likelihood ratios, as the pipeline clusters: one more row per such model.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed of the non-target trial sample."
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="DRAWS",
+    help="Also give each EER a 95 % interval from this many bootstrap draws of the speakers "
+    "(the trials of one voice are not independent); 0 = none, 1000 is usual.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the non-target trial sample and of the bootstrap.",
 )
 @verbose_option
 @quiet_option
-def eval_embeddings_command(eval_data, models, lengths, no_baselines, plda, seed, verbose, quiet):
+def eval_embeddings_command(
+    eval_data, models, lengths, no_baselines, plda, bootstrap, seed, verbose, quiet
+):
     """Equal error rate of encoders on held-apart speakers (EVAL_DATA/<speaker>/<utterance>).
 
     All same-speaker pairs of segments from different utterances against a seeded sample of
@@ -792,7 +807,13 @@ def eval_embeddings_command(eval_data, models, lengths, no_baselines, plda, seed
         _fail(f"--lengths: expected numbers separated by commas, got {lengths!r}")
     try:
         result = evaluate_checkpoints(
-            checkpoints, eval_data, lens, not no_baselines, seed=seed, plda=plda
+            checkpoints,
+            eval_data,
+            lens,
+            not no_baselines,
+            seed=seed,
+            plda=plda,
+            bootstrap=bootstrap,
         )
     except DiarizeError as exc:
         _fail(str(exc))

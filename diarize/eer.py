@@ -7,7 +7,8 @@ from the utterance start (at most ``max_segments`` per utterance; a shorter rest
 Target trials are *all* pairs of segments of the same speaker from different utterances;
 non-target trials are a seeded sample of pairs of segments of different speakers. The score is
 the cosine of the two embeddings, or, with ``plda=True``, also the log-likelihood ratio of the
-PLDA back end a model carries (what the pipeline clusters with). Speaker names serve evaluation
+PLDA back end a model carries (what the pipeline clusters with). Optionally, each EER gets a
+bootstrap interval over the speakers (:func:`eer_interval`). Speaker names serve evaluation
 only.
 """
 
@@ -32,7 +33,9 @@ class EvalError(DiarizeError):
     """The evaluation data cannot give trials."""
 
 
-def compute_eer(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+def compute_eer(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[float, float]:
     """Equal error rate and its threshold.
 
     The false-rejection rate FRR(t) = share of targets scoring < t and the false-acceptance
@@ -44,6 +47,8 @@ def compute_eer(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     ----------
     scores : (num_trials,) float
     labels : (num_trials,) bool, True for target (same-speaker) trials
+    weights : (num_trials,) float >= 0, optional
+        How many times each trial counts in the shares (a bootstrap draw); None = once each.
 
     Returns
     -------
@@ -53,15 +58,25 @@ def compute_eer(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     labels = np.asarray(labels, dtype=bool).reshape(-1)
     if len(scores) != len(labels):
         raise EvalError(f"{len(scores)} scores but {len(labels)} labels")
-    num_tar, num_non = int(labels.sum()), int((~labels).sum())
-    if num_tar == 0 or num_non == 0:
+    if weights is None:
+        weights = np.ones(len(scores))
+    weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if len(weights) != len(scores):
+        raise EvalError(f"{len(scores)} scores but {len(weights)} weights")
+    keep = weights > 0
+    scores, labels, weights = scores[keep], labels[keep], weights[keep]
+    if not labels.any() or labels.all():
         raise EvalError("EER needs target and non-target trials")
     thresholds = np.unique(scores)
-    # Counts below each threshold (strictly): searchsorted on sorted scores per class.
-    tar = np.sort(scores[labels])
-    non = np.sort(scores[~labels])
-    frr = np.searchsorted(tar, thresholds, side="left") / num_tar
-    far = 1.0 - np.searchsorted(non, thresholds, side="left") / num_non
+    # Weight below each threshold (strictly), per class: cumulative sums over sorted scores.
+    rates = []
+    for cls in (labels, ~labels):
+        order = np.argsort(scores[cls], kind="stable")
+        sorted_scores = scores[cls][order]
+        cum = np.concatenate([[0.0], np.cumsum(weights[cls][order])])
+        rates.append(cum[np.searchsorted(sorted_scores, thresholds, side="left")] / cum[-1])
+    frr, below_non = rates
+    far = 1.0 - below_non
     # Add a threshold above every score (all rejected).
     thresholds = np.append(thresholds, thresholds[-1] + 1.0)
     frr = np.append(frr, 1.0)
@@ -77,6 +92,50 @@ def compute_eer(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     eer = (frr_x + far_x) / 2
     threshold = thresholds[k - 1] + w * (thresholds[k] - thresholds[k - 1])
     return float(eer), float(threshold)
+
+
+def eer_interval(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    speakers: np.ndarray,
+    num_draws: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Bootstrap interval of the EER over speakers, the unit the trials are not independent
+    in: each draw takes as many speakers as there are, with replacement, and counts a target
+    trial of speaker ``s`` ``c_s`` times and a non-target trial of ``s`` and ``t``
+    ``c_s * c_t`` times (``c``: how often each was drawn); draws without a target or a
+    non-target trial are skipped.
+
+    Parameters
+    ----------
+    speakers : (num_trials, 2) int, the speaker index of each trial's two segments
+
+    Returns
+    -------
+    (low, high): the central ``level`` interval of the drawn EERs, in [0, 1]
+    """
+    speakers = np.asarray(speakers, dtype=np.int64)
+    labels = np.asarray(labels, dtype=bool).reshape(-1)
+    if speakers.shape != (len(labels), 2):
+        raise EvalError(f"speakers must be ({len(labels)}, 2), got {speakers.shape}")
+    _, index = np.unique(speakers, return_inverse=True)
+    index = index.reshape(speakers.shape)
+    num = int(index.max()) + 1
+    rng = np.random.default_rng(seed)
+    eers = []
+    for _ in range(num_draws):
+        counts = np.bincount(rng.integers(0, num, num), minlength=num).astype(np.float64)
+        weights = np.where(labels, counts[index[:, 0]], counts[index[:, 0]] * counts[index[:, 1]])
+        if not (weights[labels] > 0).any() or not (weights[~labels] > 0).any():
+            continue
+        eers.append(compute_eer(scores, labels, weights)[0])
+    if not eers:
+        raise EvalError("no bootstrap draw holds both target and non-target trials")
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(eers, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 @dataclass(frozen=True)
@@ -230,19 +289,30 @@ def eval_model(model: EmbeddingModel, eval_set: EvalSet) -> list[float]:
     return eval_scorings(model, eval_set, (None,))[0]
 
 
+def scorings_scores(
+    model: EmbeddingModel, eval_set: EvalSet, scorings: tuple[PLDA | None, ...]
+) -> list[list[np.ndarray]]:
+    """Per scoring (None = cosine, or a PLDA back end), the trial scores at each length of
+    ``eval_set``; the segments are embedded once."""
+    out: list[list[np.ndarray]] = [[] for _ in scorings]
+    for seg, tr in zip(eval_set.segments, eval_set.trials, strict=True):
+        if hasattr(model, "fit_segments"):
+            model.fit_segments(seg.waveforms)
+        embeddings = embed_segments(model, seg)
+        for scores, plda in zip(out, scorings, strict=True):
+            scores.append(score_trials(embeddings, tr, plda))
+    return out
+
+
 def eval_scorings(
     model: EmbeddingModel, eval_set: EvalSet, scorings: tuple[PLDA | None, ...]
 ) -> list[list[float]]:
     """Per scoring (None = cosine, or a PLDA back end), the EER at each length of
     ``eval_set``; the segments are embedded once."""
-    out: list[list[float]] = [[] for _ in scorings]
-    for seg, tr in zip(eval_set.segments, eval_set.trials, strict=True):
-        if hasattr(model, "fit_segments"):
-            model.fit_segments(seg.waveforms)
-        embeddings = embed_segments(model, seg)
-        for eers, plda in zip(out, scorings, strict=True):
-            eers.append(compute_eer(score_trials(embeddings, tr, plda), tr.target)[0])
-    return out
+    return [
+        [compute_eer(s, tr.target)[0] for s, tr in zip(per, eval_set.trials, strict=True)]
+        for per in scorings_scores(model, eval_set, scorings)
+    ]
 
 
 @dataclass(frozen=True)
@@ -250,14 +320,22 @@ class EvalResult:
     lengths: tuple[float, ...]
     rows: tuple[tuple[str, tuple[float, ...]], ...]  # (model name, EER per length)
     description: str
+    # per row, per length: the bootstrap interval over speakers (eer_interval); () = none
+    intervals: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     def table(self) -> str:
-        """Markdown table of EER (%)."""
+        """Markdown table of EER (%), with the interval in brackets when there is one."""
         head = "| model | " + " | ".join(f"EER {x:g} s" for x in self.lengths) + " |"
         sep = "|---|" + "---|" * len(self.lengths)
         lines = [head, sep]
-        for name, eers in self.rows:
-            lines.append(f"| {name} | " + " | ".join(f"{100 * e:.1f} %" for e in eers) + " |")
+        for r, (name, eers) in enumerate(self.rows):
+            cells = [f"{100 * e:.1f} %" for e in eers]
+            if self.intervals:
+                cells = [
+                    f"{c} ({100 * lo:.1f}-{100 * hi:.1f})"
+                    for c, (lo, hi) in zip(cells, self.intervals[r], strict=True)
+                ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
 
@@ -268,22 +346,37 @@ def evaluate(
     num_nontarget: int = 20000,
     seed: int = 0,
     plda: bool = False,
+    bootstrap: int = 0,
 ) -> EvalResult:
     """EER of every model on the same segments and trials; with ``plda``, every model that
-    carries a PLDA back end gets a second row, "<name>, PLDA", scored by it."""
+    carries a PLDA back end gets a second row, "<name>, PLDA", scored by it; with
+    ``bootstrap`` draws, a 95 % interval over speakers (:func:`eer_interval`) for each."""
     eval_set = build_eval_set(
         load_utterances(source), lengths, num_nontarget=num_nontarget, seed=seed
     )
     logger.info("trials: %s", eval_set.describe())
-    rows = []
+    speakers = [
+        seg.speaker[tr.pairs] for seg, tr in zip(eval_set.segments, eval_set.trials, strict=True)
+    ]
+    rows, intervals = [], []
     for name, model in models.items():
         backend = model_plda(model) if plda else None
         names = [name] if backend is None else [name, f"{name}, PLDA"]
         scorings = (None,) if backend is None else (None, backend)
-        for row_name, eers in zip(names, eval_scorings(model, eval_set, scorings), strict=True):
+        per_scoring = scorings_scores(model, eval_set, scorings)
+        for row_name, scores in zip(names, per_scoring, strict=True):
+            trials = eval_set.trials
+            eers = [compute_eer(x, tr.target)[0] for x, tr in zip(scores, trials, strict=True)]
             logger.info("%s: %s", row_name, ", ".join(f"{100 * e:.2f} %" for e in eers))
             rows.append((row_name, tuple(eers)))
-    return EvalResult(tuple(lengths), tuple(rows), eval_set.describe())
+            if bootstrap:
+                intervals.append(
+                    tuple(
+                        eer_interval(x, tr.target, spk, bootstrap, seed=seed)
+                        for x, tr, spk in zip(scores, trials, speakers, strict=True)
+                    )
+                )
+    return EvalResult(tuple(lengths), tuple(rows), eval_set.describe(), tuple(intervals))
 
 
 def evaluate_checkpoints(
@@ -294,6 +387,7 @@ def evaluate_checkpoints(
     num_nontarget: int = 20000,
     seed: int = 0,
     plda: bool = False,
+    bootstrap: int = 0,
 ) -> EvalResult:
     """:func:`evaluate` for encoder checkpoints (name -> path; None = the shipped model), with
     the MFCC-statistics and random-weights baselines (the first checkpoint's architecture;
@@ -321,4 +415,4 @@ def evaluate_checkpoints(
                 config = EncoderConfig(**{**spec, "dilations": tuple(spec["dilations"])})
             feature_config = getattr(first, "feature_config", None) if config else None
             models["random weights"] = random_encoder(seed, config, feature_config)
-    return evaluate(models, source, lengths, num_nontarget, seed, plda)
+    return evaluate(models, source, lengths, num_nontarget, seed, plda, bootstrap)

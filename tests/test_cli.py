@@ -1,4 +1,5 @@
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -358,3 +359,12 @@ def test_eval_embeddings_scores_the_shipped_back_end_with_plda(tmp_path):
     assert "PLDA" not in plain.stdout
     # the cosine row is the same with and without --plda: the same trials, the same embeddings
     assert plain.stdout.splitlines()[-1] in both.stdout.splitlines()
+    # --bootstrap puts an interval in brackets beside each EER, around it
+    boot = CliRunner().invoke(main, [*args, "--bootstrap", "50"], catch_exceptions=False)
+    assert boot.exit_code == 0, boot.output
+    cell = boot.stdout.splitlines()[-1].split("|")[2].strip()  # "E % (L-H)"
+    eer, low, high = (
+        float(x) for x in re.match(r"([\d.]+) % \(([\d.]+)-([\d.]+)\)", cell).groups()
+    )
+    assert low <= eer <= high
+    assert plain.stdout.splitlines()[-1].split("|")[2].strip() == f"{eer:.1f} %"

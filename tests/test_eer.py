@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from diarize.baselines import MfccStatsEncoder
-from diarize.eer import EvalError, Segments, compute_eer, make_segments, make_trials, score_trials
+from diarize.eer import (
+    EvalError,
+    Segments,
+    compute_eer,
+    eer_interval,
+    make_segments,
+    make_trials,
+    score_trials,
+)
 
 
 def test_eer_hand_computed():
@@ -29,6 +37,49 @@ def test_eer_ties_count_half():
     # All scores equal: every threshold either accepts or rejects everything -> 50 %.
     labels = np.array([1, 0, 1, 0], dtype=bool)
     assert compute_eer(np.full(4, 0.3), labels)[0] == pytest.approx(0.5)
+
+
+def test_weights_count_a_trial_that_many_times():
+    scores = np.array([0.9, 0.8, 0.4, 0.5, 0.3, 0.2, 0.1])
+    labels = np.array([1, 1, 1, 0, 0, 0, 0], dtype=bool)
+    weights = np.array([1, 1, 3, 2, 1, 1, 0])
+    repeated = compute_eer(np.repeat(scores, weights), np.repeat(labels, weights))
+    assert compute_eer(scores, labels, weights) == pytest.approx(repeated)
+    # by hand: targets 0.9 0.8 0.4 x3 (5), non-targets 0.5 x2 0.3 0.2 (4; 0.1 counts 0).
+    # At t = 0.4: FRR 0, FAR 2/4; at t = 0.5: FRR 3/5, FAR 2/4. FAR stays at 1/2, FRR
+    # reaches it 5/6 of the way: EER 1/2 at t = 0.4 + 5/6 x 0.1. Unweighted it is 1/4.
+    eer, threshold = compute_eer(scores, labels, weights)
+    assert eer == pytest.approx(0.5) and threshold == pytest.approx(0.4 + 0.1 * 5 / 6)
+    assert compute_eer(scores, labels, np.ones(7)) == compute_eer(scores, labels)
+
+
+def test_speaker_bootstrap_interval_spans_the_voice_that_makes_the_errors():
+    # Four speakers; every trial separates perfectly except speaker 3's targets, which all
+    # score below every non-target. Draws without speaker 3 give EER 0; draws where it
+    # holds many of the targets give a high one.
+    rng = np.random.default_rng(0)
+    pairs, labels, scores = [], [], []
+    for s in range(4):
+        for _ in range(10):
+            pairs.append((s, s))
+            labels.append(True)
+            scores.append(0.1 if s == 3 else 0.9 + 0.05 * rng.random())
+        for t in range(s + 1, 4):
+            for _ in range(10):
+                pairs.append((s, t))
+                labels.append(False)
+                scores.append(0.5 + 0.1 * rng.random())
+    scores, labels, pairs = np.array(scores), np.array(labels), np.array(pairs)
+    point = compute_eer(scores, labels)[0]
+    assert point == pytest.approx(0.25)  # a quarter of the targets fall below all non-targets
+    low, high = eer_interval(scores, labels, pairs, num_draws=400, seed=1)
+    assert low == 0.0 and 0.4 < high <= 1.0 and low < point < high
+    assert eer_interval(scores, labels, pairs, num_draws=400, seed=1) == (low, high)
+    # perfectly separated voices: the interval is a point at 0
+    fine = np.where(labels, 0.9, 0.5)
+    assert eer_interval(fine, labels, pairs, num_draws=50) == (0.0, 0.0)
+    with pytest.raises(EvalError):
+        eer_interval(scores, labels, pairs[:, :1])
 
 
 def test_eer_needs_both_classes():
