@@ -192,6 +192,10 @@ class ResegmentConfig:
     # (mean ratio on the background frames minus that on the speech frames). Settings
     # chosen on the tuning set (benchmarks/reports/BACKGROUND.md).
     background: bool = True
+    # Seconds per block of a long recording: its frames are judged by models fitted on that
+    # block and half a block either side, as the speaker models of the pass above (gmm_block);
+    # 0 = one pair of models for the recording. Recordings shorter than a block get one pair.
+    background_block: float = 150.0
     background_away: float = 0.3
     background_seconds: float = 3.0
     background_smooth: float = 0.2

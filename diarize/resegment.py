@@ -540,8 +540,12 @@ def remove_background(
     of a segment shorter than that are dropped. Nothing changes when the recording has less
     than ``config.background_seconds`` of background, too little speech for a model, or when
     the two models tell their own frames apart by less than ``config.background_separation``
-    (the mean ratio on the background frames minus that on the speech frames). With
-    ``keep_all``, a speaker who would lose every segment keeps them all.
+    (the mean ratio on the background frames minus that on the speech frames). The models
+    are local: frames in one block of ``config.background_block`` seconds are judged by models
+    fitted on that block and half a block either side, each block with its own guards (a
+    long recording's rooms and noises would blur one pair of models for all of it; 0 = one
+    pair for the recording). With ``keep_all``, a speaker who would lose every segment keeps
+    them all.
 
     Parameters
     ----------
@@ -561,23 +565,30 @@ def remove_background(
     for start, end, _ in segments:
         speech[start // hop : -(-end // hop)] = True
     background = ~_dilate(speech, int(round(config.background_away * per_second)))
-    if background.sum() < config.background_seconds * per_second:
-        return segments
-    if speech.sum() < MIN_MODEL_FRAMES:
-        return segments
+    block = int(round(config.background_block * per_second)) if config.background_block > 0 else 0
+    block = block or n
     feats = frames.astype(np.float32)
     feats -= feats.mean(axis=0)
     feats /= np.maximum(feats.std(axis=0), 1e-6)
-    # EM to convergence here (DiagonalGMM's default): two models per recording, not dozens
-    models = [
-        _fit_mixture(feats, np.flatnonzero(mask), k, max_train_frames, seed, max_iter=100)
-        for mask, k in ((background, BACKGROUND_COMPONENTS), (speech, SPEECH_COMPONENTS))
-    ]
-    llr = models[0].score_samples(feats) - models[1].score_samples(feats)
-    if llr[background].mean() - llr[speech].mean() < config.background_separation:
-        return segments  # the background sounds too much like the speech to tell them apart
     width = max(1, int(round(config.background_smooth * per_second)))
-    llr = _moving_average(llr[:, None], width)[:, 0]
+    llr = np.full(n, -np.inf)  # frames of a block that cannot be judged are never cut
+    for b0 in range(0, n, block):
+        lo, hi = max(0, b0 - block // 2), min(n, b0 + block + block // 2)
+        bg, sp = background[lo:hi], speech[lo:hi]
+        if bg.sum() < config.background_seconds * per_second or sp.sum() < MIN_MODEL_FRAMES:
+            continue
+        # EM to convergence here (DiagonalGMM's default): two models per block, not dozens
+        models = [
+            _fit_mixture(feats[lo:hi], np.flatnonzero(mask), k, max_train_frames, seed, 100)
+            for mask, k in ((bg, BACKGROUND_COMPONENTS), (sp, SPEECH_COMPONENTS))
+        ]
+        ratio = models[0].score_samples(feats[lo:hi]) - models[1].score_samples(feats[lo:hi])
+        if ratio[bg].mean() - ratio[sp].mean() < config.background_separation:
+            continue  # the background sounds too much like the speech to tell them apart
+        ratio = _moving_average(ratio[:, None], width)[:, 0]
+        llr[b0 : b0 + block] = ratio[b0 - lo : b0 - lo + block]
+    if not np.isfinite(llr).any():
+        return segments
     min_run = max(1, int(round(config.background_min_run * per_second)))
     cut = np.zeros(n, dtype=bool)
     for s, e, value in _runs((speech & (llr > config.background_margin)).astype(np.int64)):

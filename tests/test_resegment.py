@@ -295,3 +295,25 @@ def test_background_carving_keeps_a_speaker_it_would_erase_when_asked_to():
     assert {spk for _, _, spk in dropped} == {0}
     kept = remove_background(segments, frames, HOP, ResegmentConfig(), keep_all=True)
     assert (700 * HOP, 720 * HOP, 1) in kept
+
+
+def test_background_models_are_local_to_blocks():
+    # Two 40 s stretches whose background and speech swap places: in the first the background
+    # sits around +3 and the speech (frames 1700-2299) around -3, in the second the background
+    # around -3 and the speech (5700-6299) around +3. One pair of models for the whole
+    # recording learns both clouds in each model, tells nothing apart and cuts nothing; with
+    # 10 s blocks (models from the 20 s around each) each turn's padding goes, as alone.
+    rng = np.random.default_rng(2)
+    frames = rng.standard_normal((8000, 6))
+    frames[:4000] += 3.0
+    frames[1700:2300] -= 6.0
+    frames[4000:] -= 3.0
+    frames[5700:6300] += 6.0
+    frames = frames.astype(np.float16)
+    segments = [(1650 * HOP, 2350 * HOP, 0), (5650 * HOP, 6350 * HOP, 1)]
+    whole = remove_background(segments, frames, HOP, ResegmentConfig(background_block=0.0))
+    assert whole == segments
+    local = remove_background(segments, frames, HOP, ResegmentConfig(background_block=10.0))
+    assert [spk for *_, spk in local] == [0, 1]
+    for (a, b, _), (ref_a, ref_b) in zip(local, ((1700, 2300), (5700, 6300)), strict=True):
+        assert abs(a / HOP - ref_a) <= 10 and abs(b / HOP - ref_b) <= 10
