@@ -36,6 +36,7 @@ VARIANTS = {
     "fast": ROOT / "examples" / "fast.toml",
     "overlap": ROOT / "benchmarks" / "overlap.toml",  # --overlap
     "no-background": ROOT / "benchmarks" / "no-background.toml",
+    "whole-background": ROOT / "benchmarks" / "whole-background.toml",
     # Baseline: the same pipeline with Resemblyzer's supervised encoder (pip install
     # resemblyzer); its threshold does not matter for speed.
     "resemblyzer": None,
