@@ -309,10 +309,12 @@ def eval_scorings(
 ) -> list[list[float]]:
     """Per scoring (None = cosine, or a PLDA back end), the EER at each length of
     ``eval_set``; the segments are embedded once."""
-    return [
-        [compute_eer(s, tr.target)[0] for s, tr in zip(per, eval_set.trials, strict=True)]
-        for per in scorings_scores(model, eval_set, scorings)
-    ]
+    return [_eers(per, eval_set.trials) for per in scorings_scores(model, eval_set, scorings)]
+
+
+def _eers(scores: list[np.ndarray], trials: tuple[Trials, ...]) -> list[float]:
+    """The EER of each length's scores against its trials."""
+    return [compute_eer(x, tr.target)[0] for x, tr in zip(scores, trials, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -366,7 +368,7 @@ def evaluate(
         per_scoring = scorings_scores(model, eval_set, scorings)
         for row_name, scores in zip(names, per_scoring, strict=True):
             trials = eval_set.trials
-            eers = [compute_eer(x, tr.target)[0] for x, tr in zip(scores, trials, strict=True)]
+            eers = _eers(scores, trials)
             logger.info("%s: %s", row_name, ", ".join(f"{100 * e:.2f} %" for e in eers))
             rows.append((row_name, tuple(eers)))
             if bootstrap:
