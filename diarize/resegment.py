@@ -509,14 +509,10 @@ BACKGROUND_COMPONENTS, SPEECH_COMPONENTS = 8, 16
 
 
 def _dilate(mask: np.ndarray, width: int) -> np.ndarray:
-    """``mask`` grown by ``width`` frames on both sides."""
-    if width <= 0:
-        return mask.copy()
-    csum = np.concatenate([[0], np.cumsum(mask.astype(np.int64))])
-    idx = np.arange(len(mask))
-    lo = np.clip(idx - width, 0, len(mask))
-    hi = np.clip(idx + width + 1, 0, len(mask))
-    return (csum[hi] - csum[lo]) > 0
+    """``mask`` grown by ``width`` frames on both sides: where the centred window of
+    ``2 * width + 1`` frames holds any of it."""
+    window = 2 * max(width, 0) + 1
+    return _moving_average(mask[:, None].astype(np.float64), window)[:, 0] > 0
 
 
 def remove_background(
