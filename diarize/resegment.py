@@ -561,8 +561,7 @@ def remove_background(
     for start, end, _ in segments:
         speech[start // hop : -(-end // hop)] = True
     background = ~_dilate(speech, int(round(config.background_away * per_second)))
-    block = int(round(config.background_block * per_second)) if config.background_block > 0 else 0
-    block = block or n
+    block = max(0, int(round(config.background_block * per_second))) or n  # 0: one block
     feats = frames.astype(np.float32)
     feats -= feats.mean(axis=0)
     feats /= np.maximum(feats.std(axis=0), 1e-6)
