@@ -76,8 +76,10 @@ class VADConfig:
 class EmbedConfig:
     """Sliding-window embedding extraction."""
 
-    window: float = 1.5  # seconds
-    step: float = 0.25  # seconds
+    # Seconds. Windows of 1.25, 2 or 2.5 s, or one every 0.5 s, each raise the cross-domain
+    # mean DER, the telephone-band set most (benchmarks/reports/CROSSDOMAIN-windows.md).
+    window: float = 1.5
+    step: float = 0.25
     min_window: float = 0.4  # seconds; speech regions shorter than this get no window of their own
     # Seconds added around each detected speech run before windows are cut; None = the
     # [vad] pad, as the output's regions. 0 (default) keeps windows on the speech, so fewer
