@@ -3,6 +3,7 @@
     python -m benchmarks.crossdomain                     # -> benchmarks/reports/CROSSDOMAIN.md
     python -m benchmarks.crossdomain --variants shipped,one-speaker --domains ami,so762
     python -m benchmarks.crossdomain --list              # domains and variants
+    python -m benchmarks.crossdomain --seed 202 --out benchmarks/reports/CROSSDOMAIN-seed202.md
 
 Domains (all need ../shared/data; a domain whose data is absent is skipped with a message):
 
@@ -18,9 +19,11 @@ The simulated domains are 8 conversations of about 2 min with 2, 3, 4, 5, 6, 2, 
 talkers and up to 20 % overlap, in shoebox rooms simulated by the image-source method (RT60
 0.2-0.8 s, talkers 0.7-2.5 m from the microphone) and with synthetic babble or coloured
 noise at 5-20 dB SNR: neither the room model nor the noise recordings of the encoder's
-augmentation are used. They are generated into ``scratch/bench/``
-on first use. Thresholds of the ``tuned`` rows are chosen on a separate tuning set (3 files of
-each simulated 16-kHz domain, another seed), never on the domains themselves.
+augmentation are used. They are generated into ``scratch/bench/`` on first use. ``--seed``
+draws other conversations of the same voices, with rooms and noise drawn from the same
+ranges (a second draw shows how far a figure moves with the draw alone; dev/ami stays).
+Thresholds of the ``tuned`` rows are chosen on a separate tuning set (3 files of each
+simulated 16-kHz domain, seed 101), never on the domains themselves.
 
 Every figure is DER from pyannote.metrics (``diarize.scoring``), corpus totals per domain:
 collar 0 with overlap scored, and pyannote collar 0.5 (0.25 s each side) with overlap skipped.
@@ -51,6 +54,8 @@ TESTOTHER = DATA / "train" / "librispeech" / "librispeech_test-other"
 
 #: held-out speechocean762 speakers: the split the shipped encoder's training excluded
 HELD_SPEAKERS, SPLIT_SEED = 40, 2026
+#: the draw of the tuning set's conversations (never a domain's)
+SEED_TUNING = 101
 
 V = Variant
 EIGEN = {"cluster": {"count": "eigengap"}}
@@ -254,8 +259,13 @@ def telephone(src: Path, dst: Path) -> Path:
     return dst
 
 
-def domain_sets(wanted: list[str], log) -> tuple[dict[str, list[Item]], dict[str, str]]:
-    """The domains' files, and a line describing each."""
+def domain_sets(
+    wanted: list[str], log, seed: int = 0
+) -> tuple[dict[str, list[Item]], dict[str, str]]:
+    """The domains' files, and a line describing each. ``seed`` draws the simulated
+    conversations (0: the benchmark's own; another: a second draw of the same voices, in
+    folders of their own); dev/ami is the same at every seed."""
+    tag = "" if seed == 0 else f"-seed{seed}"
     sets: dict[str, list[Item]] = {}
     notes: dict[str, str] = {}
     if "ami" in wanted:
@@ -267,7 +277,7 @@ def domain_sets(wanted: list[str], log) -> tuple[dict[str, list[Item]], dict[str
             log(f"[ami] skipped: {ami} not found")
     held = held_out_speakers(log) if {"so762", "so762-8k"} & set(wanted) else None
     if held is not None:
-        folder = _simulated("so762", simulation("so762"), held, log)
+        folder = _simulated(f"so762{tag}", simulation("so762", seed), held, log)
         if "so762" in wanted:
             sets["so762"] = load_set(folder)
             notes["so762"] = _describe(folder, f"{HELD_SPEAKERS} held-out speechocean762 voices")
@@ -277,11 +287,15 @@ def domain_sets(wanted: list[str], log) -> tuple[dict[str, list[Item]], dict[str
             notes["so762-8k"] = "the so762 files through 300-3400 Hz, 8 kHz, G.711 mu-law"
     if "testother" in wanted:
         if TESTOTHER.is_dir():
-            folder = _simulated("testother", simulation("testother"), TESTOTHER, log)
+            folder = _simulated(f"testother{tag}", simulation("testother", seed), TESTOTHER, log)
             sets["testother"] = load_set(folder)
             notes["testother"] = _describe(folder, "the 10 LibriSpeech test-other voices")
         else:
             log(f"[testother] skipped: {TESTOTHER} not found")
+    if tag:
+        for name in notes:
+            if name != "ami":
+                notes[name] += f"; conversations drawn with seed {seed}"
     return sets, notes
 
 
@@ -290,10 +304,10 @@ def _tuning_folders(log) -> list[Path]:
     folders = []
     held = held_out_speakers(log)
     if held is not None:
-        folders.append(_simulated("so762-tune", simulation("so762", 101, 3), held, log))
+        folders.append(_simulated("so762-tune", simulation("so762", SEED_TUNING, 3), held, log))
     if TESTOTHER.is_dir():
         folders.append(
-            _simulated("testother-tune", simulation("testother", 101, 3), TESTOTHER, log)
+            _simulated("testother-tune", simulation("testother", SEED_TUNING, 3), TESTOTHER, log)
         )
     return folders
 
@@ -421,8 +435,17 @@ def main(argv: list[str] | None = None) -> int:
         help="an extra row: shipped encoder with config overrides, e.g. "
         'nme=\'{"cluster": {"count": "nme-sc"}}\' (repeatable)',
     )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="draw of the simulated conversations (default 0, the benchmark's own; another "
+        "seed gives a second draw of the same voices, to see how much a figure moves)",
+    )
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
+    if args.seed == SEED_TUNING:
+        parser.error(f"seed {SEED_TUNING} draws the tuning set; choose another")
     variants = list(VARIANTS)
     for spec in args.extra:
         name, _, text = spec.partition("=")
@@ -449,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = " ".join(["python -m benchmarks.crossdomain", *(argv or sys.argv[1:])])
     header = der.report_header("Cross-domain diarization error", cmd)  # git state at the start
     wanted = [d for d in args.domains.split(",") if d]
-    sets, notes = domain_sets(wanted, log)
+    sets, notes = domain_sets(wanted, log, args.seed)
     if not sets:
         log("nothing to run: no domain's data found")
         return 1
