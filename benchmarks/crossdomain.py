@@ -444,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error("--seed must be 0 or more")
     if args.seed == SEED_TUNING:
         parser.error(f"seed {SEED_TUNING} draws the tuning set; choose another")
     variants = list(VARIANTS)

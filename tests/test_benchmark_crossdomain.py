@@ -13,11 +13,12 @@ def test_a_seed_changes_the_draw_and_nothing_else():
     assert (own.rt60, own.snr_db, own.overlap) == (other.rt60, other.snr_db, other.overlap)
 
 
-def test_the_tuning_sets_seed_is_refused(capsys):
+@pytest.mark.parametrize(("seed", "message"), [(cd.SEED_TUNING, "tuning set"), (-1, "0 or more")])
+def test_the_tuning_sets_seed_and_negative_seeds_are_refused(capsys, seed, message):
     with pytest.raises(SystemExit) as exc:
-        cd.main(["--seed", str(cd.SEED_TUNING), "--variants", "shipped"])
+        cd.main(["--seed", str(seed), "--variants", "shipped"])
     assert exc.value.code == 2
-    assert "tuning set" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_other_draws_live_in_folders_of_their_own(monkeypatch, tmp_path):
