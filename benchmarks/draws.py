@@ -1,0 +1,184 @@
+"""Settings of one config section across several draws of the cross-domain benchmark.
+
+Needs ../shared/data.
+
+    python -m benchmarks.draws                     # -> benchmarks/reports/DRAWS-VBX.md
+    python -m benchmarks.draws --seeds 0,202 --section vad --settings '[{"pad": 0.1}]' \\
+        --out report.md
+
+One draw of ``benchmarks.crossdomain`` holds 8 simulated conversations per domain, and a
+second draw of the same voices can move a domain's DER by 5 to 18 points (its ``--seed``;
+CROSSDOMAIN-seed202.md). Here every setting is scored on dev/ami (the same 12 real files at
+every seed) and on the simulated domains of each draw in ``--seeds``; a domain's figure is the
+mean of its draws' corpus DERs, and the mean weighs the four domains equally. The front half
+of the pipeline (speech detection, embeddings) runs once per file, so settings of the
+``cluster`` section (the default) or of anything after it cost little each; a setting of an
+earlier section is scored with the analysis the defaults made and so only moves what comes
+after the embeddings. The first row is always the package defaults.
+
+DER from pyannote.metrics (``diarize.scoring``), collar 0 with overlap scored; in brackets
+the files given one speaker (or none) of those holding two or more, summed over the draws.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import crossdomain as cd
+from benchmarks import der
+
+REPORT = der.ROOT / "benchmarks" / "reports" / "DRAWS-VBX.md"
+SIMULATED = ("so762", "so762-8k", "testother")
+DOMAINS = ("ami", *SIMULATED)
+SEEDS = (0, 202, 303, 404, 505)
+#: the neighbourhood of the VBx defaults (Fa 0.5, Fb 5, start 0.1 above the scaled rule,
+#: loop 0.9), one or two parameters at a time
+VBX_SETTINGS = [
+    {"vbx_fb": 3.0},
+    {"vbx_fb": 4.0},
+    {"vbx_fb": 6.0},
+    {"vbx_fb": 7.0},
+    {"vbx_fb": 8.0},
+    {"vbx_fa": 0.3},
+    {"vbx_fa": 0.7},
+    {"vbx_fa": 0.3, "vbx_fb": 3.0},
+    {"vbx_fa": 0.7, "vbx_fb": 7.0},
+    {"vbx_init": 0.0},
+    {"vbx_init": 0.2},
+    {"vbx_loop": 0.99},
+]
+
+
+def draw_sets(seeds, log) -> dict[tuple[str, int], list]:
+    """(domain, seed) -> items; dev/ami once, under the first seed."""
+    sets: dict[tuple[str, int], list] = {}
+    for i, seed in enumerate(seeds):
+        wanted = list(DOMAINS) if i == 0 else list(SIMULATED)
+        found, _ = cd.domain_sets(wanted, log, seed)
+        missing = [d for d in wanted if d not in found]
+        if missing:
+            raise der.Unavailable(f"needs ../shared/data: {', '.join(missing)} not found")
+        for domain, items in found.items():
+            sets[(domain, seed)] = items
+    return sets
+
+
+def summarise(cells: dict[tuple[str, int], dict]) -> dict[str, dict]:
+    """Per domain: the mean DER over its draws and the one-speaker files summed."""
+    out = {}
+    for domain in DOMAINS:
+        mine = [c for (d, _), c in cells.items() if d == domain]
+        out[domain] = {
+            "der": float(np.mean([c["der"] for c in mine])),
+            "single": sum(c["single"] for c in mine),
+            "multi": sum(c["multi"] for c in mine),
+        }
+    return out
+
+
+def label(setting: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in setting.items()) or "package defaults"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    parser.add_argument("--section", default="cluster", help="config section the settings change")
+    parser.add_argument(
+        "--settings", default=None, help="JSON list of settings (default: VBx's neighbourhood)"
+    )
+    parser.add_argument("--out", default=None, help=f"markdown report (default {REPORT})")
+    args = parser.parse_args(argv)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s]
+    except ValueError:
+        parser.error("--seeds takes comma-separated integers")
+    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        parser.error("--seeds takes distinct integers of 0 or more")
+    if cd.SEED_TUNING in seeds:
+        parser.error(f"seed {cd.SEED_TUNING} draws the tuning set; choose another")
+    settings = VBX_SETTINGS if args.settings is None else json.loads(args.settings)
+    if not isinstance(settings, list) or not all(isinstance(s, dict) for s in settings):
+        parser.error("--settings takes a JSON list of objects")
+    log = der.log_stderr
+    import torch
+
+    torch.set_num_threads(1)
+    from benchmarks.vbx import score
+    from diarize.config import load_config
+    from diarize.pipeline import Pipeline
+
+    tic = time.perf_counter()
+    cmd = " ".join(["python -m benchmarks.draws", *(argv if argv is not None else sys.argv[1:])])
+    header = der.report_header(f"Settings of [{args.section}] over several draws", cmd)
+    try:
+        sets = draw_sets(seeds, log)
+    except der.Unavailable as exc:
+        log(str(exc))
+        return 1
+    pipeline = Pipeline(load_config(None))
+    analyses = {}
+    with der.memoized_vad():
+        for key, items in sets.items():
+            log(f"[{key[0]} seed {key[1]}] analysing {len(items)} files")
+            analyses[key] = {it.uri: pipeline.analyse(it.wav, it.uri) for it in items}
+    rows = []
+    for setting in [{}, *settings]:
+        cells = {
+            key: score(pipeline, analyses[key], items, setting, section=args.section)
+            for key, items in sets.items()
+        }
+        rows.append((setting, cells, summarise(cells)))
+        log(f"{label(setting)}: " + " ".join(f"{100 * c['der']:.1f}" for c in rows[-1][2].values()))
+    base = rows[0][2]
+    lines = header + [
+        der.run_time_line(time.perf_counter() - tic),
+        f"- draws: seeds {', '.join(map(str, seeds))} of `benchmarks.crossdomain` "
+        "(dev/ami: the same 12 files at every seed)",
+        "",
+        "DER (%) from pyannote.metrics, collar 0 with overlap scored; each simulated domain's "
+        "figure is the mean of its draws' corpus DERs, the mean weighs the four domains "
+        "equally; in brackets the files given one speaker (or none) of those holding two or "
+        "more, over all draws. A setting that is lower than the defaults on every domain is "
+        "marked *lower everywhere*.",
+        "",
+        f"## Averaged over {len(seeds)} draws",
+        "",
+        "| setting | " + " | ".join(DOMAINS) + " | mean | |",
+        "|---|" + "---|" * (len(DOMAINS) + 2),
+    ]
+    for setting, _, summary in rows:
+        mean = np.mean([summary[d]["der"] for d in DOMAINS])
+        wins = setting and all(summary[d]["der"] < base[d]["der"] for d in DOMAINS)
+        lines.append(
+            f"| {label(setting)} | "
+            + " | ".join(
+                f"{100 * summary[d]['der']:.1f} ({summary[d]['single']}/{summary[d]['multi']})"
+                for d in DOMAINS
+            )
+            + f" | **{100 * mean:.2f}** | {'*lower everywhere*' if wins else ''} |"
+        )
+    lines += [
+        "",
+        "## Each draw (DER %)",
+        "",
+        "| setting | " + " | ".join(f"{d} {s}" for d, s in sets if d != "ami") + " |",
+        "|---|" + "---|" * sum(d != "ami" for d, _ in sets),
+    ]
+    for setting, cells, _ in rows:
+        lines.append(
+            f"| {label(setting)} | "
+            + " | ".join(f"{100 * c['der']:.1f}" for (d, _), c in cells.items() if d != "ami")
+            + " |"
+        )
+    return der.write_report(Path(args.out) if args.out else REPORT, lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""Averaging over draws of the cross-domain benchmark, on figures worked out by hand."""
+
+import pytest
+
+from benchmarks import draws
+
+
+def _cell(der, single=0, multi=8):
+    return {"der": der, "single": single, "multi": multi}
+
+
+def test_a_domain_is_the_mean_of_its_draws_and_ami_counts_once():
+    cells = {
+        ("ami", 0): _cell(0.40, 5, 11),
+        ("so762", 0): _cell(0.30, 1),
+        ("so762", 202): _cell(0.50, 0),
+        ("so762-8k", 0): _cell(0.40, 1),
+        ("so762-8k", 202): _cell(0.60, 2),
+        ("testother", 0): _cell(0.20),
+        ("testother", 202): _cell(0.30),
+    }
+    out = draws.summarise(cells)
+    assert out["ami"] == {"der": 0.40, "single": 5, "multi": 11}
+    assert out["so762"]["der"] == pytest.approx(0.40)
+    assert out["so762-8k"] == {"der": pytest.approx(0.50), "single": 3, "multi": 16}
+    assert out["testother"]["der"] == pytest.approx(0.25)
+
+
+def test_labels():
+    assert draws.label({}) == "package defaults"
+    assert draws.label({"vbx_fa": 0.3, "vbx_fb": 3.0}) == "vbx_fa 0.3, vbx_fb 3.0"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seeds", "0,0"], "distinct"),
+        (["--seeds", "0,-5"], "distinct"),
+        (["--seeds", "0,x"], "integers"),
+        (["--seeds", "0,101"], "tuning set"),
+        (["--settings", '{"vbx_fb": 3}'], "JSON list"),
+    ],
+)
+def test_bad_arguments_are_refused(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        draws.main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_default_settings_leave_one_or_two_parameters_at_a_time():
+    assert all(1 <= len(s) <= 2 for s in draws.VBX_SETTINGS)
+    assert draws.SEEDS[0] == 0 and 101 not in draws.SEEDS
