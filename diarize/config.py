@@ -179,7 +179,7 @@ class ResegmentConfig:
     gmm_components: int = 8
     gmm_smooth: float = 0.2
     # 10 (was 30): lower on every domain averaged over seven draws of the cross-domain
-    # benchmark, mean 38.1 % against 38.5 (benchmarks/reports/DRAWS-GMM.md)
+    # benchmark, mean 38.45 % against 38.87 (benchmarks/reports/DRAWS-GMM.md)
     gmm_penalty: float = 10.0
     # Seconds per block of a long recording: its regions are decoded with speaker models
     # trained on that block and half a block either side (0 = one set for the recording).
