@@ -326,8 +326,9 @@ def test_a_second_batch_on_the_same_folder_is_refused(corpus, model_path, synth_
 def test_sigkill_and_sigterm_leave_no_worker_or_resource_tracker_behind(tmp_path):
     """A batch killed (SIGKILL) or terminated (SIGTERM) midway leaves none of its processes
     running; SIGTERM exits 143 with a message and keeps the finished files (the checks of
-    ``python -m benchmarks.faults``, on fewer files)."""
-    num_files = 8
+    ``python -m benchmarks.faults``, on fewer files). Enough files that neither run can
+    finish them all before it is interrupted, however fast the machine."""
+    num_files = 24
     in_dir, options = faults.make_corpus(tmp_path, num_files, seconds=54.0)
     out = tmp_path / "out"
     killed = faults.start(in_dir, out, options, 2, tmp_path / "kill.log")
