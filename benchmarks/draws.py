@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from benchmarks.vbx import score
+    from benchmarks.vbx import analyse_sets, score
     from diarize.config import load_config
     from diarize.pipeline import Pipeline
 
@@ -123,11 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         log(str(exc))
         return 1
     pipeline = Pipeline(load_config(None))
-    analyses = {}
-    with der.memoized_vad():
-        for key, items in sets.items():
-            log(f"[{key[0]} seed {key[1]}] analysing {len(items)} files")
-            analyses[key] = {it.uri: pipeline.analyse(it.wav, it.uri) for it in items}
+    analyses = analyse_sets(pipeline, sets, log)
     rows = []
     for setting in [{}, *settings]:
         cells = {
