@@ -57,6 +57,16 @@ HELD_SPEAKERS, SPLIT_SEED = 40, 2026
 #: the draw of the tuning set's conversations (never a domain's)
 SEED_TUNING = 101
 
+
+def seed_problem(seed: int) -> str | None:
+    """Why ``seed`` cannot draw a domain's conversations, or None when it can."""
+    if seed < 0:
+        return f"seed {seed}: seeds are 0 or more"
+    if seed == SEED_TUNING:
+        return f"seed {SEED_TUNING} draws the tuning set; choose another"
+    return None
+
+
 V = Variant
 EIGEN = {"cluster": {"count": "eigengap"}}
 VAD_LOW = {"vad": {"threshold": 0.15, "hysteresis": 0.1, "min_silence": 0.5, "pad": 0.1}}
@@ -444,10 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--list", action="store_true")
     args = parser.parse_args(argv)
-    if args.seed < 0:
-        parser.error("--seed must be 0 or more")
-    if args.seed == SEED_TUNING:
-        parser.error(f"seed {SEED_TUNING} draws the tuning set; choose another")
+    if (problem := seed_problem(args.seed)) is not None:
+        parser.error(problem)
     variants = list(VARIANTS)
     for spec in args.extra:
         name, _, text = spec.partition("=")

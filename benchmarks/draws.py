@@ -99,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [int(s) for s in args.seeds.split(",") if s]
     except ValueError:
         parser.error("--seeds takes comma-separated integers")
-    if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
-        parser.error("--seeds takes distinct integers of 0 or more")
-    if cd.SEED_TUNING in seeds:
-        parser.error(f"seed {cd.SEED_TUNING} draws the tuning set; choose another")
+    if not seeds or len(set(seeds)) != len(seeds):
+        parser.error("--seeds takes distinct integers")
+    for seed in seeds:
+        if (problem := cd.seed_problem(seed)) is not None:
+            parser.error(problem)
     settings = VBX_SETTINGS if args.settings is None else json.loads(args.settings)
     if not isinstance(settings, list) or not all(isinstance(s, dict) for s in settings):
         parser.error("--settings takes a JSON list of objects")

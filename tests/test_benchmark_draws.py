@@ -35,7 +35,7 @@ def test_labels():
     ("argv", "message"),
     [
         (["--seeds", "0,0"], "distinct"),
-        (["--seeds", "0,-5"], "distinct"),
+        (["--seeds", "0,-5"], "0 or more"),
         (["--seeds", "0,x"], "integers"),
         (["--seeds", "0,101"], "tuning set"),
         (["--settings", '{"vbx_fb": 3}'], "JSON list"),
