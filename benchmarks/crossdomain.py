@@ -131,6 +131,18 @@ VARIANTS = [
     V("pad-0.1", "shipped", "speech regions padded by 0.1 s", {"vad": {"pad": 0.1}}),
     V("pad-0.15", "shipped", "speech regions padded by 0.15 s", {"vad": {"pad": 0.15}}),
     V(
+        "no-floor",
+        "shipped",
+        "no level floor gate ([vad] floor_db = 0, the default before 2026-12-05)",
+        {"vad": {"floor_db": 0.0}},
+    ),
+    V(
+        "floor-2.5",
+        "shipped",
+        "output speech cut where the level is within 2.5 dB of the recording's floor",
+        {"vad": {"floor_db": 2.5}},
+    ),
+    V(
         "vad-low",
         "shipped",
         "speech threshold 0.15 (hysteresis 0.1), pauses under 0.5 s bridged, padding 0.1 s",
@@ -151,8 +163,9 @@ VARIANTS = [
     V(
         "oracle-speech",
         "shipped",
-        "shipped, the reference's speech regions, unpadded, instead of the speech detector's",
-        {"vad": {"pad": 0.0}},
+        "shipped, the reference's speech regions, unpadded and ungated, instead of the speech "
+        "detector's",
+        {"vad": {"pad": 0.0, "floor_db": 0.0}},
         speech="reference",
     ),
     V(
@@ -172,8 +185,12 @@ VARIANTS = [
     V(
         "previous",
         "previous",
-        "previous encoder (encoder-v1) with its defaults (the learned threshold, 0.2 s padding)",
-        {"cluster": {"count": "threshold", "narrowband_count": "scaled"}, "vad": {"pad": 0.2}},
+        "previous encoder (encoder-v1) with its defaults (the learned threshold, 0.2 s padding, "
+        "no level floor gate)",
+        {
+            "cluster": {"count": "threshold", "narrowband_count": "scaled"},
+            "vad": {"pad": 0.2, "floor_db": 0.0},
+        },
     ),
     V("mfcc", "mfcc", "MFCC statistics, same clustering, tuned threshold", threshold="tuned"),
     V(

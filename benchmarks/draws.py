@@ -12,9 +12,10 @@ CROSSDOMAIN-seed202.md). Here every setting is scored on dev/ami (the same 12 re
 every seed) and on the simulated domains of each draw in ``--seeds``; a domain's figure is the
 mean of its draws' corpus DERs, and the mean weighs the four domains equally. The front half
 of the pipeline (speech detection, embeddings) runs once per file, so settings of the
-``cluster`` section (the default) or of anything after it cost little each; a setting of an
-earlier section is scored with the analysis the defaults made and so only moves what comes
-after the embeddings. The first row is always the package defaults.
+``cluster`` section (the default) or of anything after it cost little each; a setting of the
+``vad`` or ``embed`` section, which the front half reads, gets a front half of its own (speech
+probabilities are still computed once per file). The first row is always the package
+defaults.
 
 DER from pyannote.metrics (``diarize.scoring``), collar 0 with overlap scored; in brackets
 the files given one speaker (or none) of those holding two or more, summed over the draws.
@@ -37,6 +38,8 @@ REPORT = der.ROOT / "benchmarks" / "reports" / "DRAWS-VBX.md"
 SIMULATED = ("so762", "so762-8k", "testother")
 DOMAINS = ("ami", *SIMULATED)
 SEEDS = (0, 202, 303, 404, 505)
+#: sections read by the front half (``Pipeline.analyse``): their settings are re-analysed
+FRONT_SECTIONS = ("vad", "embed")
 #: the neighbourhood of the VBx defaults (Fa 0.5, Fb 5, start 0.1 above the scaled rule,
 #: loop 0.9), one or two parameters at a time
 VBX_SETTINGS = [
@@ -112,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     from benchmarks.vbx import analyse_sets, score
-    from diarize.config import load_config
+    from diarize.config import load_config, update_config
     from diarize.pipeline import Pipeline
 
     tic = time.perf_counter()
@@ -123,12 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     except der.Unavailable as exc:
         log(str(exc))
         return 1
-    pipeline = Pipeline(load_config(None))
-    analyses = analyse_sets(pipeline, sets, log)
+    defaults = Pipeline(load_config(None))
+    analyses = analyse_sets(defaults, sets, log)
     rows = []
     for setting in [{}, *settings]:
+        pipeline, analysed = defaults, analyses
+        if setting and args.section in FRONT_SECTIONS:
+            pipeline = Pipeline(update_config(defaults.config, {args.section: setting}))
+            analysed = analyse_sets(pipeline, sets, log)
         cells = {
-            key: score(pipeline, analyses[key], items, setting, section=args.section)
+            key: score(pipeline, analysed[key], items, setting, section=args.section)
             for key, items in sets.items()
         }
         rows.append((setting, cells, summarise(cells)))

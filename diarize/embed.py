@@ -14,7 +14,14 @@ from diarize.encoder import EmbeddingModel
 from diarize.errors import ConfigError
 from diarize.progress import report
 from diarize.types import Embeddings, Regions, Waveform
-from diarize.vad import detect_speech, merge_regions, pad_regions
+from diarize.vad import (
+    FLOOR_MIN_PIECE,
+    detect_speech,
+    gate_regions,
+    level_floor_mask,
+    merge_regions,
+    pad_regions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +124,19 @@ def detect_regions(
     for section, pad in (("vad", vad.pad), ("embed", window_pad)):
         if isinstance(pad, bool) or not isinstance(pad, (int, float)) or pad < 0:
             raise ConfigError(f"[{section}] pad must be a number >= 0 (seconds), got {pad!r}")
+    floor_db = vad.floor_db
+    if isinstance(floor_db, bool) or not isinstance(floor_db, (int, float)) or floor_db < 0:
+        raise ConfigError(f"[vad] floor_db must be a number >= 0 (dB), got {floor_db!r}")
     raw = speech_regions(signal, dataclasses.replace(vad, pad=0.0), sample_rate)
     output = pad_regions(raw, vad.pad, len(signal), sample_rate)
-    if window_pad == vad.pad:
-        return output, output
-    return output, pad_regions(raw, window_pad, len(signal), sample_rate)
+    for_windows = (
+        output if window_pad == vad.pad else pad_regions(raw, window_pad, len(signal), sample_rate)
+    )
+    if floor_db > 0 and len(raw):
+        keep, hop = level_floor_mask(signal, floor_db, sample_rate)
+        piece = to_samples(FLOOR_MIN_PIECE, sample_rate)
+        output = gate_regions(output, keep, hop, piece, len(signal))
+    return output, for_windows
 
 
 def embed_chunked(

@@ -201,6 +201,80 @@ def binarize(
     return pad_regions(regions, config.pad, num_samples, sample_rate)
 
 
+#: level floor gate (:func:`level_floor_mask`): 10-ms frames, levels averaged over 0.3 s,
+#: the floor is the 0.5 % quantile of the averaged levels
+FLOOR_HOP = 0.01
+FLOOR_SMOOTH = 0.3
+FLOOR_QUANTILE = 0.005
+FLOOR_MIN_PIECE = 0.1
+#: the floor must be a steady background: when the 5 % quantile of the averaged levels is
+#: more than 6 dB above the floor, the recording has no stretch of background to speak of
+#: (talk without pauses; the quietest 0.5 % is a dip between words) and nothing is gated
+FLOOR_PLATEAU_QUANTILE = 0.05
+FLOOR_PLATEAU_DB = 6.0
+
+
+def frame_levels(signal: np.ndarray, hop: int, chunk: int = 960_000) -> np.ndarray:
+    """(ceil(len / hop),) mean-square level in dB of each ``hop``-sample frame of a float or
+    int16 signal (full scale 1 or 32768), ``chunk`` samples converted at a time."""
+    scale = 1.0 / 32768.0 if signal.dtype == np.int16 else 1.0
+    n = -(-len(signal) // hop)
+    power = np.zeros(n)
+    chunk = max(hop, chunk // hop * hop)
+    for a in range(0, len(signal), chunk):
+        x = np.asarray(signal[a : a + chunk], dtype=np.float64) * scale
+        x = np.pad(x, (0, -len(x) % hop))
+        power[a // hop : a // hop + len(x) // hop] = np.mean(x.reshape(-1, hop) ** 2, axis=1)
+    return 10.0 * np.log10(power + 1e-10)
+
+
+def level_floor_mask(
+    signal: np.ndarray, floor_db: float, sample_rate: int = 16000
+) -> tuple[np.ndarray, int]:
+    """Frames louder than the recording's own floor: (num_frames,) bool and the frame hop in
+    samples.
+
+    The level of each 10-ms frame, averaged (in dB) over 0.3 s, is compared with the 0.5 %
+    quantile of those averages over the whole signal (the quietest stretch: the noise floor
+    when there is any pause); frames more than ``floor_db`` above it are True. All frames are
+    True when the floor is no plateau (:data:`FLOOR_PLATEAU_DB`).
+    """
+    hop = max(1, int(round(FLOOR_HOP * sample_rate)))
+    levels = frame_levels(signal, hop)
+    if len(levels) == 0:
+        return np.zeros(0, dtype=bool), hop
+    width = max(1, int(round(FLOOR_SMOOTH / FLOOR_HOP)))
+    box = np.ones(width)
+    # mean over the frames that exist (the ends are averaged over fewer)
+    smooth = np.convolve(levels, box, mode="same") / np.convolve(
+        np.ones(len(levels)), box, mode="same"
+    )
+    floor, plateau = np.quantile(smooth, [FLOOR_QUANTILE, FLOOR_PLATEAU_QUANTILE])
+    if plateau - floor > FLOOR_PLATEAU_DB:
+        return np.ones(len(levels), dtype=bool), hop
+    return smooth > floor + floor_db, hop
+
+
+def gate_regions(
+    regions: Regions, keep: np.ndarray, hop: int, min_piece: int, num_samples: int
+) -> Regions:
+    """The parts of ``regions`` (samples) where ``keep`` (one flag per ``hop`` samples) is
+    True, pieces shorter than ``min_piece`` samples dropped."""
+    regions = np.asarray(regions, dtype=np.int64).reshape(-1, 2)
+    if len(regions) == 0:
+        return regions
+    starts, ends = mask_runs(keep)
+    runs = np.stack([starts * hop, np.minimum(ends * hop, num_samples)], axis=1)
+    out = []
+    for a, b in regions:
+        i, j = np.searchsorted(runs[:, 1], a, side="right"), np.searchsorted(runs[:, 0], b)
+        for s, e in runs[i:j]:
+            s, e = max(s, a), min(e, b)
+            if e - s >= max(min_piece, 1):
+                out.append((s, e))
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
 def pad_regions(
     regions: Regions, pad: float, num_samples: int, sample_rate: int = 16000
 ) -> Regions:

@@ -51,3 +51,42 @@ def test_bad_arguments_are_refused(capsys, argv, message):
 def test_the_default_settings_leave_one_or_two_parameters_at_a_time():
     assert all(1 <= len(s) <= 2 for s in draws.VBX_SETTINGS)
     assert draws.SEEDS[0] == 0 and 101 not in draws.SEEDS
+
+
+def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path):
+    # A [vad] setting changes what the front half finds, so it is analysed again with its
+    # own configuration; a [cluster] setting reuses the defaults' analysis.
+    import benchmarks.vbx as vbx
+    import diarize.pipeline as pipeline_module
+    from diarize.config import PipelineConfig
+
+    class FakePipeline:
+        def __init__(self, config):
+            self.config = config
+
+    analysed_with = []
+
+    def fake_analyse(pipeline, sets, log):
+        analysed_with.append(pipeline.config)
+        return {key: {} for key in sets}
+
+    def fake_score(pipeline, analyses, items, changes, section="cluster"):
+        return {"der": 0.5, "single": 0, "multi": 1}
+
+    monkeypatch.setattr(draws, "draw_sets", lambda seeds, log: {(d, 0): [] for d in draws.DOMAINS})
+    monkeypatch.setattr(vbx, "analyse_sets", fake_analyse)
+    monkeypatch.setattr(vbx, "score", fake_score)
+    monkeypatch.setattr(pipeline_module, "Pipeline", FakePipeline)
+    monkeypatch.setattr("diarize.config.load_config", lambda path: PipelineConfig())
+    out = tmp_path / "r.md"
+    settings = '[{"floor_db": 2.0}, {"pad": 0.1}]'
+    assert (
+        draws.main(["--seeds", "0", "--section", "vad", "--settings", settings, "--out", str(out)])
+        == 0
+    )
+    assert [c.vad.floor_db for c in analysed_with] == [0.0, 2.0, 0.0]
+    assert [c.vad.pad for c in analysed_with] == [0.2, 0.2, 0.1]
+    analysed_with.clear()
+    draws.main(["--seeds", "0", "--settings", '[{"vbx_fb": 3.0}]', "--out", str(out)])
+    assert len(analysed_with) == 1
+    assert "floor_db" not in out.read_text() and "vbx_fb 3.0" in out.read_text()

@@ -12,7 +12,16 @@ import pytest
 from diarize.config import EmbedConfig, VADConfig
 from diarize.embed import detect_regions
 from diarize.errors import ConfigError
-from diarize.vad import FRAME_STEP, binarize, detect_speech, pad_regions, speech_probability
+from diarize.vad import (
+    FRAME_STEP,
+    binarize,
+    detect_speech,
+    frame_levels,
+    gate_regions,
+    level_floor_mask,
+    pad_regions,
+    speech_probability,
+)
 
 SR = 16000
 HERE = Path(__file__).resolve().parent
@@ -338,7 +347,8 @@ def test_pad_regions_widens_clips_and_merges():
 def test_detect_regions_pads_output_and_window_regions_from_one_detection():
     # 1 s silence, 2 s voice, 1 s silence: one run near [1 s, 3 s).
     x = with_silence([("silence", 1.0), ("speech", 2.0), ("silence", 1.0)])
-    vad = VADConfig(method="spectral", **{**PLAIN, "pad": 0.3})
+    # (without the level floor gate, which would take the padding off again: next test)
+    vad = VADConfig(method="spectral", **{**PLAIN, "pad": 0.3, "floor_db": 0.0})
     output, windows = detect_regions(x, vad, EmbedConfig(pad=0.0), SR)
     plain = detect_speech(x, dataclasses.replace(vad, pad=0.0), SR)
     assert windows.tolist() == plain.tolist()
@@ -349,3 +359,71 @@ def test_detect_regions_pads_output_and_window_regions_from_one_detection():
         detect_regions(x, vad, EmbedConfig(pad=-1.0), SR)
     with pytest.raises(ConfigError, match=r"\[embed\] pad"):
         detect_regions(x, vad, EmbedConfig(pad="x"), SR)
+
+
+def test_frame_levels_are_decibels_of_each_frame_for_float_and_int16():
+    # 3 frames of 4 samples: full-scale square wave (0 dB), a tenth of it (-20 dB), and a
+    # last, short frame of one sample at half scale (mean square over the padded frame:
+    # 0.25 / 4 -> -12.04 dB).
+    x = np.array([1, -1, 1, -1, 0.1, -0.1, 0.1, -0.1, 0.5], dtype=np.float32)
+    levels = frame_levels(x, hop=4, chunk=4)
+    assert levels == pytest.approx([0.0, -20.0, 10 * np.log10(0.0625)], abs=1e-3)
+    pcm = np.round(x * 16384).astype(np.int16)  # half scale: 6.02 dB down
+    assert frame_levels(pcm, hop=4) == pytest.approx(levels - 6.0206, abs=0.01)
+
+
+def test_level_floor_mask_keeps_what_stands_above_the_quietest_stretch():
+    # 2 s of hiss at -60 dBFS, 2 s of a tone 40 dB louder, 2 s of hiss: only the tone (less
+    # the 0.15 s the 0.3-s averaging smears across each edge) is above the floor + 6 dB.
+    rng = np.random.default_rng(0)
+    hiss = 1e-3 * rng.standard_normal(6 * SR)
+    tone = np.zeros(6 * SR)
+    tone[2 * SR : 4 * SR] = 0.1 * np.sqrt(2) * np.sin(2 * np.pi * 440 * np.arange(2 * SR) / SR)
+    keep, hop = level_floor_mask((hiss + tone).astype(np.float32), 6.0, SR)
+    assert hop == 160 and len(keep) == 600
+    t = (np.arange(600) + 0.5) * 0.01
+    assert keep[(t > 2.2) & (t < 3.8)].all()
+    assert not keep[(t < 1.8) | (t > 4.2)].any()
+    # Nothing stands 50 dB above the floor.
+    assert not level_floor_mask((hiss + tone).astype(np.float32), 50.0, SR)[0].any()
+
+
+def test_level_floor_mask_gates_nothing_without_a_steady_background():
+    # A tone whose level falls steadily by 30 dB, then 0.05 s of hiss: the quietest 0.5 %
+    # is the hiss, but the 5 % quantile lies on the tone, far above it: no background
+    # stretch to measure a floor on, so every frame is kept.
+    t = np.arange(6 * SR) / SR
+    tone = 0.3 * 10 ** (-1.5 * t / 6) * np.sin(2 * np.pi * 300 * t)
+    x = np.concatenate([tone, 1e-4 * np.random.default_rng(0).standard_normal(800)])
+    keep, _ = level_floor_mask(x.astype(np.float32), 1.5, SR)
+    assert keep.all()
+
+
+def test_gate_regions_keeps_the_parts_inside_kept_frames():
+    # Frames of 100 samples; kept frames 5-24 and 28-29 -> samples [500, 2500), [2800, 3000).
+    keep = np.zeros(40, dtype=bool)
+    keep[5:25] = keep[28:30] = True
+    regions = np.array([[0, 1000], [2000, 3200], [3500, 3900]])
+    gated = gate_regions(regions, keep, 100, 1, 4000)
+    assert gated.tolist() == [[500, 1000], [2000, 2500], [2800, 3000]]
+    # Pieces shorter than 300 samples are dropped.
+    assert gate_regions(regions, keep, 100, 300, 4000).tolist() == [[500, 1000], [2000, 2500]]
+    assert gate_regions(np.zeros((0, 2)), keep, 100, 1, 4000).shape == (0, 2)
+
+
+def test_detect_regions_floor_gate_cuts_the_padding_that_reaches_into_silence():
+    # 1 s silence, 2 s voice, 1 s silence with 0.3 s padding: the gate takes the padding
+    # back off (the silence sits at the floor) and leaves the windows' regions alone.
+    x = with_silence([("silence", 1.0), ("speech", 2.0), ("silence", 1.0)])
+    vad = VADConfig(method="spectral", **{**PLAIN, "pad": 0.3, "floor_db": 0.0})
+    padded, _ = detect_regions(x, vad, EmbedConfig(pad=0.0), SR)
+    gated, windows = detect_regions(
+        x, dataclasses.replace(vad, floor_db=10.0), EmbedConfig(pad=0.0), SR
+    )
+    plain = detect_speech(x, dataclasses.replace(vad, pad=0.0), SR)
+    assert windows.tolist() == plain.tolist()
+    assert len(padded) == len(gated) == 1
+    assert padded[0, 0] <= 0.75 * SR and padded[0, 1] >= 3.25 * SR
+    assert abs(gated[0, 0] - SR) <= 0.2 * SR and abs(gated[0, 1] - 3 * SR) <= 0.2 * SR
+    with pytest.raises(ConfigError, match=r"\[vad\] floor_db"):
+        detect_regions(x, dataclasses.replace(vad, floor_db=-1.0), EmbedConfig(), SR)
