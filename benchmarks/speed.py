@@ -37,6 +37,7 @@ VARIANTS = {
     "overlap": ROOT / "benchmarks" / "overlap.toml",  # --overlap
     "no-background": ROOT / "benchmarks" / "no-background.toml",
     "whole-background": ROOT / "benchmarks" / "whole-background.toml",
+    "no-floor": ROOT / "benchmarks" / "no-floor.toml",
     # Baseline: the same pipeline with Resemblyzer's supervised encoder (pip install
     # resemblyzer); its threshold does not matter for speed.
     "resemblyzer": None,

@@ -84,8 +84,10 @@ def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path)
         draws.main(["--seeds", "0", "--section", "vad", "--settings", settings, "--out", str(out)])
         == 0
     )
-    assert [c.vad.floor_db for c in analysed_with] == [0.0, 2.0, 0.0]
-    assert [c.vad.pad for c in analysed_with] == [0.2, 0.2, 0.1]
+    floor, pad = PipelineConfig().vad.floor_db, PipelineConfig().vad.pad
+    assert floor != 2.0 and pad != 0.1
+    assert [c.vad.floor_db for c in analysed_with] == [floor, 2.0, floor]
+    assert [c.vad.pad for c in analysed_with] == [pad, pad, 0.1]
     analysed_with.clear()
     draws.main(["--seeds", "0", "--settings", '[{"vbx_fb": 3.0}]', "--out", str(out)])
     assert len(analysed_with) == 1
