@@ -111,9 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(settings, list) or not all(isinstance(s, dict) for s in settings):
         parser.error("--settings takes a JSON list of objects")
     log = der.log_stderr
-    import torch
-
-    torch.set_num_threads(1)
+    try:
+        import torch
+    except ImportError:  # the lean install: the pipeline runs on ONNX Runtime alone
+        pass
+    else:
+        torch.set_num_threads(1)
     from benchmarks.vbx import analyse_sets, score
     from diarize.config import load_config, update_config
     from diarize.pipeline import Pipeline
