@@ -118,7 +118,9 @@ def detect_regions(
     the regions windows are cut from (``embed.pad``; None = ``vad.pad``).
 
     Padding protects the output from clipped word edges, but windows that reach into the
-    padding take in silence, noise or the neighbouring talker's last syllable.
+    padding take in silence, noise or the neighbouring talker's last syllable. With
+    ``vad.floor_db`` > 0 the output regions then lose what sits at the recording's level
+    floor (:func:`diarize.vad.level_floor_mask`); the windows' regions are not gated.
     """
     window_pad = vad.pad if embed.pad is None else embed.pad
     for section, pad in (("vad", vad.pad), ("embed", window_pad)):

@@ -34,6 +34,13 @@ ends below ``threshold - hysteresis``), then pauses shorter than ``min_silence``
 then runs shorter than ``min_speech`` are dropped, then each region is padded by ``pad`` on both
 sides (clipped to the signal) and overlapping regions are merged.
 
+The pipeline then takes out of its (padded) output regions what sits at the recording's own
+level floor (:func:`level_floor_mask`, :func:`gate_regions`; ``VADConfig.floor_db``): frames
+whose level, averaged over 0.3 s, is within ``floor_db`` of the quietest 0.5 % of the
+recording, unless the recording has no steady background (its 5 % quantile more than 6 dB
+above that floor). Noise the detector calls speech (babble, steady coloured noise between
+the turns) sits at that floor.
+
 Within one call, long inputs are processed ``VADConfig.chunk`` seconds at a time, and the
 result does not depend on the chunk length: the frame features of one chunk see the samples
 they need from its neighbours, the Silero LSTM state is carried across chunks, and the adaptive
