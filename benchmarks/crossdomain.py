@@ -137,10 +137,10 @@ VARIANTS = [
         {"vad": {"floor_db": 0.0}},
     ),
     V(
-        "floor-2.5",
+        "floor-lowest",
         "shipped",
-        "output speech cut where the level is within 2.5 dB of the recording's floor",
-        {"vad": {"floor_db": 2.5}},
+        "the level floor gate over the quietest 0.5 % instead of 5 % ([vad] floor_quantile)",
+        {"vad": {"floor_quantile": 0.005}},
     ),
     V(
         "vad-low",

@@ -35,11 +35,11 @@ then runs shorter than ``min_speech`` are dropped, then each region is padded by
 sides (clipped to the signal) and overlapping regions are merged.
 
 The pipeline then takes out of its (padded) output regions what sits at the recording's own
-level floor (:func:`level_floor_mask`, :func:`gate_regions`; ``VADConfig.floor_db``): frames
-whose level, averaged over 0.3 s, is within ``floor_db`` of the quietest 0.5 % of the
-recording, unless the recording has no steady background (its 5 % quantile more than 6 dB
-above that floor). Noise the detector calls speech (babble, steady coloured noise between
-the turns) sits at that floor.
+level floor (:func:`level_floor_mask`, :func:`gate_regions`; ``VADConfig.floor_db`` and
+``floor_quantile``): frames whose level, averaged over 0.3 s, is within ``floor_db`` of the
+level the quietest ``floor_quantile`` of the recording stays under, unless the recording has
+no steady background (its 5 % quantile more than 6 dB above its 0.5 %). Noise the detector
+calls speech (babble, steady coloured noise between the turns) sits at that floor.
 
 Within one call, long inputs are processed ``VADConfig.chunk`` seconds at a time, and the
 result does not depend on the chunk length: the frame features of one chunk see the samples
@@ -208,17 +208,16 @@ def binarize(
     return pad_regions(regions, config.pad, num_samples, sample_rate)
 
 
-#: level floor gate (:func:`level_floor_mask`): 10-ms frames, levels averaged over 0.3 s,
-#: the floor is the 0.5 % quantile of the averaged levels
+#: level floor gate (:func:`level_floor_mask`): 10-ms frames, levels averaged over 0.3 s
 FLOOR_HOP = 0.01
 FLOOR_SMOOTH = 0.3
-FLOOR_QUANTILE = 0.005
 FLOOR_MIN_PIECE = 0.1
-#: the floor must be a steady background: when the 5 % quantile of the averaged levels is
-#: more than 6 dB above the floor, the recording has no stretch of background to speak of
-#: (talk without pauses; the quietest 0.5 % is a dip between words) and nothing is gated
-FLOOR_PLATEAU_QUANTILE = 0.05
-FLOOR_PLATEAU_DB = 6.0
+#: the recording must have a steady background: when its 5 % quantile of the averaged
+#: levels is more than 6 dB above its 0.5 % quantile, there is no stretch of background to
+#: speak of (talk without pauses; the quietest frames are dips between words) and nothing
+#: is gated
+FLOOR_STEADY_QUANTILES = (0.005, 0.05)
+FLOOR_STEADY_DB = 6.0
 
 
 def frame_levels(signal: np.ndarray, hop: int, chunk: int = 960_000) -> np.ndarray:
@@ -236,15 +235,16 @@ def frame_levels(signal: np.ndarray, hop: int, chunk: int = 960_000) -> np.ndarr
 
 
 def level_floor_mask(
-    signal: np.ndarray, floor_db: float, sample_rate: int = 16000
+    signal: np.ndarray, floor_db: float, sample_rate: int = 16000, quantile: float = 0.05
 ) -> tuple[np.ndarray, int]:
     """Frames louder than the recording's own floor: (num_frames,) bool and the frame hop in
     samples.
 
-    The level of each 10-ms frame, averaged (in dB) over 0.3 s, is compared with the 0.5 %
-    quantile of those averages over the whole signal (the quietest stretch: the noise floor
-    when there is any pause); frames more than ``floor_db`` above it are True. All frames are
-    True when the floor is no plateau (:data:`FLOOR_PLATEAU_DB`).
+    The level of each 10-ms frame, averaged (in dB) over 0.3 s, is compared with the
+    ``quantile`` of those averages over the whole signal (the floor: the level its quietest
+    stretches stay under, the background when there are pauses); frames more than
+    ``floor_db`` above it are True. All frames are True when the recording has no steady
+    background (:data:`FLOOR_STEADY_DB`).
     """
     hop = max(1, int(round(FLOOR_HOP * sample_rate)))
     levels = frame_levels(signal, hop)
@@ -256,10 +256,10 @@ def level_floor_mask(
     smooth = np.convolve(levels, box, mode="same") / np.convolve(
         np.ones(len(levels)), box, mode="same"
     )
-    floor, plateau = np.quantile(smooth, [FLOOR_QUANTILE, FLOOR_PLATEAU_QUANTILE])
-    if plateau - floor > FLOOR_PLATEAU_DB:
+    lowest, steady = np.quantile(smooth, FLOOR_STEADY_QUANTILES)
+    if steady - lowest > FLOOR_STEADY_DB:
         return np.ones(len(levels), dtype=bool), hop
-    return smooth > floor + floor_db, hop
+    return smooth > np.quantile(smooth, quantile) + floor_db, hop
 
 
 def gate_regions(

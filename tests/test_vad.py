@@ -388,6 +388,32 @@ def test_level_floor_mask_keeps_what_stands_above_the_quietest_stretch():
     assert not level_floor_mask((hiss + tone).astype(np.float32), 50.0, SR)[0].any()
 
 
+def test_level_floor_mask_measures_the_floor_at_its_quantile():
+    # 1 s of hiss at -60 dBFS, 1 s of a louder hum at about -40 dBFS, 8 s of a tone at about
+    # -17 dBFS. The 5 % quantile lies in the hiss, so only the hiss is the floor; the 15 %
+    # quantile lies in the hum, so the hum is cut as well. (Edges: 0.15 s of averaging.)
+    rng = np.random.default_rng(0)
+    t = np.arange(10 * SR) / SR
+    x = 1e-3 * rng.standard_normal(10 * SR)
+    x[SR : 2 * SR] += 0.014 * np.sin(2 * np.pi * 100 * t[SR : 2 * SR])
+    x[2 * SR :] += 0.2 * np.sin(2 * np.pi * 440 * t[2 * SR :])
+    centre = (np.arange(1000) + 0.5) * 0.01
+    hiss, hum, tone = centre < 0.85, (centre > 1.15) & (centre < 1.85), centre > 2.15
+    keep, _ = level_floor_mask(x.astype(np.float32), 3.0, SR, quantile=0.05)
+    assert not keep[hiss].any() and keep[hum].all() and keep[tone].all()
+    keep, _ = level_floor_mask(x.astype(np.float32), 3.0, SR, quantile=0.15)
+    assert not keep[hiss].any() and not keep[hum].any() and keep[tone].all()
+
+
+def test_floor_quantile_must_be_a_fraction():
+    from diarize.config import PipelineConfig, update_config
+
+    assert update_config(PipelineConfig(), {"vad": {"floor_quantile": 0.1}}).vad.floor_quantile
+    for bad in (1.0, -0.1):
+        with pytest.raises(ConfigError, match="floor_quantile"):
+            update_config(PipelineConfig(), {"vad": {"floor_quantile": bad}})
+
+
 def test_level_floor_mask_gates_nothing_without_a_steady_background():
     # A tone whose level falls steadily by 30 dB, then 0.05 s of hiss: the quietest 0.5 %
     # is the hiss, but the 5 % quantile lies on the tone, far above it: no background
