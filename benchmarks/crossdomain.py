@@ -137,10 +137,16 @@ VARIANTS = [
         {"vad": {"floor_db": 0.0}},
     ),
     V(
-        "floor-lowest",
+        "floor-2.5",
         "shipped",
-        "the level floor gate over the quietest 0.5 % instead of 5 % ([vad] floor_quantile)",
-        {"vad": {"floor_quantile": 0.005}},
+        "output speech cut where the level is within 2.5 dB of the recording's floor",
+        {"vad": {"floor_db": 2.5}},
+    ),
+    V(
+        "floor-q5",
+        "shipped",
+        "the level floor measured at the 5 % quantile instead of 0.5 % ([vad] floor_quantile)",
+        {"vad": {"floor_quantile": 0.05}},
     ),
     V(
         "vad-low",

@@ -235,7 +235,7 @@ def frame_levels(signal: np.ndarray, hop: int, chunk: int = 960_000) -> np.ndarr
 
 
 def level_floor_mask(
-    signal: np.ndarray, floor_db: float, sample_rate: int = 16000, quantile: float = 0.05
+    signal: np.ndarray, floor_db: float, sample_rate: int = 16000, quantile: float = 0.005
 ) -> tuple[np.ndarray, int]:
     """Frames louder than the recording's own floor: (num_frames,) bool and the frame hop in
     samples.
