@@ -79,6 +79,12 @@ class VADConfig:
     # DRAWS-FLOOR-QUANTILE.md): better for calls and close microphones than for far ones.
     floor_db: float = 1.5
     floor_quantile: float = 0.005
+    # Seconds per block of a long recording: its frames are held against the floor of that
+    # block and half a block either side, as the background carving's blocks
+    # ([resegment] background_block); 0 (default) = one floor for the recording. On a 37-min
+    # concatenation of 15 conversations at different levels, blocks of 150 s cut more false
+    # alarm (14.8 -> 14.2 %) but DER rose 32.8 -> 33.0 (benchmarks/reports/LONG.md).
+    floor_block: float = 0.0
     # Seconds of audio analysed at once (bounds memory): the detector runs on pieces this
     # long, each with 5 s of context either side; regions near a cut can differ slightly
     # from one pass over the whole recording.

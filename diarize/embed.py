@@ -135,7 +135,9 @@ def detect_regions(
         output if window_pad == vad.pad else pad_regions(raw, window_pad, len(signal), sample_rate)
     )
     if floor_db > 0 and len(raw):
-        keep, hop = level_floor_mask(signal, floor_db, sample_rate, vad.floor_quantile)
+        keep, hop = level_floor_mask(
+            signal, floor_db, sample_rate, vad.floor_quantile, vad.floor_block
+        )
         piece = to_samples(FLOOR_MIN_PIECE, sample_rate)
         output = gate_regions(output, keep, hop, piece, len(signal))
     return output, for_windows

@@ -235,31 +235,40 @@ def frame_levels(signal: np.ndarray, hop: int, chunk: int = 960_000) -> np.ndarr
 
 
 def level_floor_mask(
-    signal: np.ndarray, floor_db: float, sample_rate: int = 16000, quantile: float = 0.005
+    signal: np.ndarray,
+    floor_db: float,
+    sample_rate: int = 16000,
+    quantile: float = 0.005,
+    block: float = 0.0,
 ) -> tuple[np.ndarray, int]:
     """Frames louder than the recording's own floor: (num_frames,) bool and the frame hop in
     samples.
 
     The level of each 10-ms frame, averaged (in dB) over 0.3 s, is compared with the
-    ``quantile`` of those averages over the whole signal (the floor: the level its quietest
-    stretches stay under, the background when there are pauses); frames more than
-    ``floor_db`` above it are True. All frames are True when the recording has no steady
-    background (:data:`FLOOR_STEADY_DB`).
+    ``quantile`` of those averages (the floor: the level the quietest stretches stay under,
+    the background when there are pauses); frames more than ``floor_db`` above it are True.
+    The floor is local: frames in one block of ``block`` seconds are compared with the floor
+    of that block and half a block either side (a long recording's rooms and levels change;
+    0 = one floor for the recording). A block without a steady background
+    (:data:`FLOOR_STEADY_DB`) keeps all its frames.
     """
     hop = max(1, int(round(FLOOR_HOP * sample_rate)))
     levels = frame_levels(signal, hop)
-    if len(levels) == 0:
+    n = len(levels)
+    if n == 0:
         return np.zeros(0, dtype=bool), hop
     width = max(1, int(round(FLOOR_SMOOTH / FLOOR_HOP)))
     box = np.ones(width)
     # mean over the frames that exist (the ends are averaged over fewer)
-    smooth = np.convolve(levels, box, mode="same") / np.convolve(
-        np.ones(len(levels)), box, mode="same"
-    )
-    lowest, steady = np.quantile(smooth, FLOOR_STEADY_QUANTILES)
-    if steady - lowest > FLOOR_STEADY_DB:
-        return np.ones(len(levels), dtype=bool), hop
-    return smooth > np.quantile(smooth, quantile) + floor_db, hop
+    smooth = np.convolve(levels, box, mode="same") / np.convolve(np.ones(n), box, mode="same")
+    size = max(0, int(round(block / FLOOR_HOP))) or n  # 0: one block
+    keep = np.ones(n, dtype=bool)
+    for b0 in range(0, n, size):
+        around = smooth[max(0, b0 - size // 2) : min(n, b0 + size + size // 2)]
+        lowest, steady, floor = np.quantile(around, [*FLOOR_STEADY_QUANTILES, quantile])
+        if steady - lowest <= FLOOR_STEADY_DB:
+            keep[b0 : b0 + size] = smooth[b0 : b0 + size] > floor + floor_db
+    return keep, hop
 
 
 def gate_regions(

@@ -405,6 +405,25 @@ def test_level_floor_mask_measures_the_floor_at_its_quantile():
     assert not keep[hiss].any() and not keep[hum].any() and keep[tone].all()
 
 
+def test_level_floor_mask_holds_each_block_against_its_own_floor():
+    # 8 s at one level, then 8 s 30 dB louder, each half steady hiss with tone bursts (1 s
+    # on, 1 s off). One floor for the recording is the quiet half's hiss, so the loud half's
+    # hiss stands far above it and is kept; with blocks of 4 s the last block (12-16 s,
+    # compared with 10-16 s) has the loud hiss as its floor and cuts it.
+    rng = np.random.default_rng(0)
+    t = np.arange(16 * SR) / SR
+    bursts = ((t % 2) < 1) * 0.1 * np.sin(2 * np.pi * 440 * t)
+    x = (3e-4 * rng.standard_normal(len(t)) + bursts) * np.where(t < 8, 1.0, 31.6)
+    centre = (np.arange(1600) + 0.5) * 0.01
+    loud_hiss = (centre > 12.2) & (centre % 2 > 1.2) & (centre % 2 < 1.8)
+    quiet_hiss = (centre < 7.8) & (centre % 2 > 1.2) & (centre % 2 < 1.8)
+    tone = (centre % 2 > 0.2) & (centre % 2 < 0.8)
+    whole, _ = level_floor_mask(x.astype(np.float32), 1.5, SR, block=0.0)
+    assert whole[loud_hiss].all() and not whole[quiet_hiss].any() and whole[tone].all()
+    blocks, _ = level_floor_mask(x.astype(np.float32), 1.5, SR, block=4.0)
+    assert not blocks[loud_hiss].any() and not blocks[quiet_hiss].any() and blocks[tone].all()
+
+
 def test_floor_quantile_must_be_a_fraction():
     from diarize.config import PipelineConfig, update_config
 
