@@ -123,20 +123,21 @@ def detect_regions(
     floor (:func:`diarize.vad.level_floor_mask`); the windows' regions are not gated.
     """
     window_pad = vad.pad if embed.pad is None else embed.pad
-    for section, pad in (("vad", vad.pad), ("embed", window_pad)):
-        if isinstance(pad, bool) or not isinstance(pad, (int, float)) or pad < 0:
-            raise ConfigError(f"[{section}] pad must be a number >= 0 (seconds), got {pad!r}")
-    floor_db = vad.floor_db
-    if isinstance(floor_db, bool) or not isinstance(floor_db, (int, float)) or floor_db < 0:
-        raise ConfigError(f"[vad] floor_db must be a number >= 0 (dB), got {floor_db!r}")
+    for where, value, unit in (
+        ("[vad] pad", vad.pad, "seconds"),
+        ("[embed] pad", window_pad, "seconds"),
+        ("[vad] floor_db", vad.floor_db, "dB"),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"{where} must be a number >= 0 ({unit}), got {value!r}")
     raw = speech_regions(signal, dataclasses.replace(vad, pad=0.0), sample_rate)
     output = pad_regions(raw, vad.pad, len(signal), sample_rate)
     for_windows = (
         output if window_pad == vad.pad else pad_regions(raw, window_pad, len(signal), sample_rate)
     )
-    if floor_db > 0 and len(raw):
+    if vad.floor_db > 0 and len(raw):
         keep, hop = level_floor_mask(
-            signal, floor_db, sample_rate, vad.floor_quantile, vad.floor_block
+            signal, vad.floor_db, sample_rate, vad.floor_quantile, vad.floor_block
         )
         piece = to_samples(FLOOR_MIN_PIECE, sample_rate)
         output = gate_regions(output, keep, hop, piece, len(signal))

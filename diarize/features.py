@@ -115,6 +115,18 @@ class LogMel:
         return sliding_cmn(feats, self.cmn_frames, mask)
 
 
+def moving_average(x: np.ndarray, width: int) -> np.ndarray:
+    """Centred moving average over ``width`` rows of a 2-D array, truncated at both ends
+    (the rows near an end are averaged over the rows that exist)."""
+    if width <= 1 or len(x) <= 1:
+        return x
+    csum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    idx = np.arange(len(x))
+    lo = np.clip(idx - width // 2, 0, len(x))
+    hi = np.clip(idx - width // 2 + width, 0, len(x))
+    return (csum[hi] - csum[lo]) / (hi - lo)[:, None]
+
+
 def sliding_cmn(
     feats: np.ndarray, window_frames: int, mask: np.ndarray | None = None
 ) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 
 from diarize.cluster import centroids
 from diarize.config import ResegmentConfig
+from diarize.features import moving_average
 from diarize.gmm import DiagonalGMM
 from diarize.progress import report
 from diarize.types import Regions, Turn
@@ -309,17 +310,6 @@ def candidate_speakers(
     return np.ones((len(regions), k), dtype=bool)
 
 
-def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average over ``width`` rows, truncated at both ends."""
-    if width <= 1 or len(x) <= 1:
-        return x
-    csum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
-    idx = np.arange(len(x))
-    lo = np.clip(idx - width // 2, 0, len(x))
-    hi = np.clip(idx - width // 2 + width, 0, len(x))
-    return (csum[hi] - csum[lo]) / (hi - lo)[:, None]
-
-
 def _evenly(idx: np.ndarray, most: int) -> np.ndarray:
     """At most ``most`` of ``idx``, evenly spaced (all of them when there are fewer)."""
     return idx if len(idx) <= most else idx[np.linspace(0, len(idx) - 1, most).astype(np.int64)]
@@ -482,7 +472,7 @@ def _refine_gmm(
                 if len(usable) < 2 or not modelled[present[present >= 0]].all():
                     continue
                 # Decided on a grid of `pool` frames (the frame step of the first pass).
-                scores = _moving_average(loglik[o0 - d0 : o1 - d0, usable], width)[::pool]
+                scores = moving_average(loglik[o0 - d0 : o1 - d0, usable], width)[::pool]
                 path = viterbi(scores, config.gmm_penalty * pool)
                 path = _absorb_short(path, scores, -(-min_frames // pool))
                 new[o0:o1] = np.repeat(usable[path], pool)[: o1 - o0]
@@ -512,7 +502,7 @@ def _dilate(mask: np.ndarray, width: int) -> np.ndarray:
     """``mask`` grown by ``width`` frames on both sides: where the centred window of
     ``2 * width + 1`` frames holds any of it."""
     window = 2 * max(width, 0) + 1
-    return _moving_average(mask[:, None].astype(np.float64), window)[:, 0] > 0
+    return moving_average(mask[:, None].astype(np.float64), window)[:, 0] > 0
 
 
 def remove_background(
@@ -580,7 +570,7 @@ def remove_background(
         ratio = models[0].score_samples(feats[lo:hi]) - models[1].score_samples(feats[lo:hi])
         if ratio[bg].mean() - ratio[sp].mean() < config.background_separation:
             continue  # the background sounds too much like the speech to tell them apart
-        ratio = _moving_average(ratio[:, None], width)[:, 0]
+        ratio = moving_average(ratio[:, None], width)[:, 0]
         llr[b0 : b0 + block] = ratio[b0 - lo : b0 - lo + block]
     if not np.isfinite(llr).any():
         return segments

@@ -62,6 +62,7 @@ import numpy as np
 from diarize.audio import resample
 from diarize.config import VADConfig
 from diarize.errors import ConfigError, ModelError
+from diarize.features import moving_average
 from diarize.types import Regions
 
 logger = logging.getLogger(__name__)
@@ -222,16 +223,14 @@ FLOOR_STEADY_DB = 6.0
 
 def frame_levels(signal: np.ndarray, hop: int, chunk: int = 960_000) -> np.ndarray:
     """(ceil(len / hop),) mean-square level in dB of each ``hop``-sample frame of a float or
-    int16 signal (full scale 1 or 32768), ``chunk`` samples converted at a time."""
-    scale = 1.0 / 32768.0 if signal.dtype == np.int16 else 1.0
-    n = -(-len(signal) // hop)
-    power = np.zeros(n)
-    chunk = max(hop, chunk // hop * hop)
-    for a in range(0, len(signal), chunk):
-        x = np.asarray(signal[a : a + chunk], dtype=np.float64) * scale
-        x = np.pad(x, (0, -len(x) % hop))
-        power[a // hop : a // hop + len(x) // hop] = np.mean(x.reshape(-1, hop) ** 2, axis=1)
-    return 10.0 * np.log10(power + 1e-10)
+    int16 signal (full scale 1 or 32768; the last frame zero-padded), about ``chunk``
+    samples converted at a time."""
+    num_frames = -(-len(signal) // hop)
+    out = np.empty(num_frames)
+    for first, last in _chunks(num_frames, max(1, chunk // hop)):
+        frames = _frames(signal, first, last, hop, hop).astype(np.float64)
+        out[first:last] = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+    return out
 
 
 def level_floor_mask(
@@ -257,10 +256,7 @@ def level_floor_mask(
     n = len(levels)
     if n == 0:
         return np.zeros(0, dtype=bool), hop
-    width = max(1, int(round(FLOOR_SMOOTH / FLOOR_HOP)))
-    box = np.ones(width)
-    # mean over the frames that exist (the ends are averaged over fewer)
-    smooth = np.convolve(levels, box, mode="same") / np.convolve(np.ones(n), box, mode="same")
+    smooth = moving_average(levels[:, None], int(round(FLOOR_SMOOTH / FLOOR_HOP)))[:, 0]
     size = max(0, int(round(block / FLOOR_HOP))) or n  # 0: one block
     keep = np.ones(n, dtype=bool)
     for b0 in range(0, n, size):
