@@ -161,10 +161,18 @@ VARIANTS = [
         {**VAD_LOW, "cluster": {"count": "scaled"}},
     ),
     V(
-        "overlap",
+        "no-overlap",
         "shipped",
-        "second speaker where the overlap detector hears two (--overlap)",
-        {"overlap": {"enabled": True}},
+        "one speaker per frame: no overlap detector ([overlap] enabled = false, the default "
+        "before 2026-12-05)",
+        {"overlap": {"enabled": False}},
+    ),
+    V(
+        "overlap-anywhere",
+        "shipped",
+        "second speaker wherever the overlap detector hears two, not only near a change of "
+        "speaker ([overlap] turn_window = 0, --overlap before 2026-12-05)",
+        {"overlap": {"turn_window": 0.0}},
     ),
     V(
         "oracle-speech",
@@ -177,25 +185,26 @@ VARIANTS = [
     V(
         "oracle-overlap",
         "shipped",
-        "--overlap with the reference's overlap regions (a perfect overlap detector), the "
-        "same second-speaker rule",
+        "the reference's overlap regions (a perfect overlap detector, near a change of "
+        "speaker or not), the same second-speaker rule",
         {"overlap": {"enabled": True}},
         overlaps="reference",
     ),
     V(
         "overlap-0.85",
         "shipped",
-        "--overlap at detector threshold 0.85 instead of 0.6",
-        {"overlap": {"enabled": True, "threshold": 0.85}},
+        "overlap-anywhere at detector threshold 0.85 instead of 0.6",
+        {"overlap": {"turn_window": 0.0, "threshold": 0.85}},
     ),
     V(
         "previous",
         "previous",
         "previous encoder (encoder-v1) with its defaults (the learned threshold, 0.2 s padding, "
-        "no level floor gate)",
+        "no level floor gate, no overlap detector)",
         {
             "cluster": {"count": "threshold", "narrowband_count": "scaled"},
             "vad": {"pad": 0.2, "floor_db": 0.0},
+            "overlap": {"enabled": False},
         },
     ),
     V("mfcc", "mfcc", "MFCC statistics, same clustering, tuned threshold", threshold="tuned"),

@@ -38,6 +38,8 @@ REPORT = der.ROOT / "benchmarks" / "reports" / "DRAWS-VBX.md"
 SIMULATED = ("so762", "so762-8k", "testother")
 DOMAINS = ("ami", *SIMULATED)
 SEEDS = (0, 202, 303, 404, 505)
+#: the cross-domain tuning set's key in draw_sets (a column beside the domains, not in the mean)
+TUNING = "tuning"
 #: sections read by the front half (``Pipeline.analyse``): their settings are re-analysed
 FRONT_SECTIONS = ("vad", "embed")
 #: the neighbourhood of the VBx defaults (Fa 0.5, Fb 5, start 0.1 above the scaled rule,
@@ -58,9 +60,15 @@ VBX_SETTINGS = [
 ]
 
 
-def draw_sets(seeds, log) -> dict[tuple[str, int], list]:
-    """(domain, seed) -> items; dev/ami once, under the first seed."""
+def draw_sets(seeds, log, tuning: bool = False) -> dict[tuple[str, int], list]:
+    """(domain, seed) -> items; dev/ami once, under the first seed; with ``tuning``, the
+    cross-domain tuning set as (``TUNING``, its seed)."""
     sets: dict[tuple[str, int], list] = {}
+    if tuning:
+        items = cd.tuning_items(log)
+        if not items:
+            raise der.Unavailable("needs ../shared/data: the tuning set's voices not found")
+        sets[(TUNING, cd.SEED_TUNING)] = items
     for i, seed in enumerate(seeds):
         wanted = list(DOMAINS) if i == 0 else list(SIMULATED)
         found, _ = cd.domain_sets(wanted, log, seed)
@@ -75,8 +83,10 @@ def draw_sets(seeds, log) -> dict[tuple[str, int], list]:
 def summarise(cells: dict[tuple[str, int], dict]) -> dict[str, dict]:
     """Per domain: the mean DER over its draws and the one-speaker files summed."""
     out = {}
-    for domain in DOMAINS:
+    for domain in (*DOMAINS, TUNING):
         mine = [c for (d, _), c in cells.items() if d == domain]
+        if not mine:
+            continue
         out[domain] = {
             "der": float(np.mean([c["der"] for c in mine])),
             "single": sum(c["single"] for c in mine),
@@ -97,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         "--settings", default=None, help="JSON list of settings (default: VBx's neighbourhood)"
     )
     parser.add_argument("--out", default=None, help=f"markdown report (default {REPORT})")
+    parser.add_argument(
+        "--tuning",
+        action="store_true",
+        help="also score each setting on the cross-domain tuning set (a column of its own)",
+    )
     args = parser.parse_args(argv)
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s]
@@ -125,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = " ".join(["python -m benchmarks.draws", *(argv if argv is not None else sys.argv[1:])])
     header = der.report_header(f"Settings of [{args.section}] over several draws", cmd)
     try:
-        sets = draw_sets(seeds, log)
+        sets = draw_sets(seeds, log, args.tuning)
     except der.Unavailable as exc:
         log(str(exc))
         return 1
@@ -157,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"## Averaged over {len(seeds)} draws",
         "",
-        "| setting | " + " | ".join(DOMAINS) + " | mean | |",
-        "|---|" + "---|" * (len(DOMAINS) + 2),
+        "| setting | " + " | ".join(DOMAINS) + " | mean | |" + (" tuning set |" * args.tuning),
+        "|---|" + "---|" * (len(DOMAINS) + 2 + args.tuning),
     ]
     for setting, _, summary in rows:
         mean = np.mean([summary[d]["der"] for d in DOMAINS])
@@ -170,18 +185,19 @@ def main(argv: list[str] | None = None) -> int:
                 for d in DOMAINS
             )
             + f" | **{100 * mean:.2f}** | {'*lower everywhere*' if wins else ''} |"
+            + (f" {100 * summary[TUNING]['der']:.2f} |" if TUNING in summary else "")
         )
     lines += [
         "",
         "## Each draw (DER %)",
         "",
-        "| setting | " + " | ".join(f"{d} {s}" for d, s in sets if d != "ami") + " |",
-        "|---|" + "---|" * sum(d != "ami" for d, _ in sets),
+        "| setting | " + " | ".join(f"{d} {s}" for d, s in sets if d in SIMULATED) + " |",
+        "|---|" + "---|" * sum(d in SIMULATED for d, _ in sets),
     ]
     for setting, cells, _ in rows:
         lines.append(
             f"| {label(setting)} | "
-            + " | ".join(f"{100 * c['der']:.1f}" for (d, _), c in cells.items() if d != "ami")
+            + " | ".join(f"{100 * c['der']:.1f}" for (d, _), c in cells.items() if d in SIMULATED)
             + " |"
         )
     return der.write_report(Path(args.out) if args.out else REPORT, lines)

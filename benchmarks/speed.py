@@ -34,7 +34,7 @@ STAGES = ("load", "vad", "embed", "overlap", "cluster", "resegment")
 VARIANTS = {
     "default": None,
     "fast": ROOT / "examples" / "fast.toml",
-    "overlap": ROOT / "benchmarks" / "overlap.toml",  # --overlap
+    "no-overlap": ROOT / "benchmarks" / "no-overlap.toml",  # --no-overlap
     "no-background": ROOT / "benchmarks" / "no-background.toml",
     "whole-background": ROOT / "benchmarks" / "whole-background.toml",
     "no-floor": ROOT / "benchmarks" / "no-floor.toml",

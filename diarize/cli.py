@@ -153,10 +153,10 @@ def pipeline_options(command):
             "--overlap/--no-overlap",
             default=None,
             help="Give overlapped speech a second speaker: where the overlap detector "
-            "(models/overlap-v2.onnx) hears two talkers, the nearest other speaker in time "
-            "is added. On meetings it barely helps (dev/ami DER 37.5 -> 37.3 %); on "
-            "reverberant or babble-noise audio it adds false alarm (models/README.md). "
-            "Default: the config's [overlap] enabled (off unless set).",
+            "(models/overlap-v2.onnx) hears two talkers within [overlap] turn_window "
+            "(0.4 s) of a change of speaker, the speaker on the other side of the change "
+            "is added. --no-overlap: one speaker per frame. Default: the config's "
+            "[overlap] enabled (on).",
         ),
         click.option(
             "--adapt",

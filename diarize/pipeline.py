@@ -389,7 +389,9 @@ class Pipeline:
         if config.overlap.enabled and analysis.overlap is not None and segments:
             from diarize.overlap import overlap_regions, second_speakers
 
-            found_overlaps = overlap_regions(analysis.overlap, config.overlap)
+            found_overlaps = overlap_regions(
+                analysis.overlap, config.overlap, segments=segments, sample_rate=sr
+            )
             segments = list(segments) + second_speakers(
                 segments, found_overlaps, int(round(config.overlap.max_distance * sr))
             )

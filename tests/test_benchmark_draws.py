@@ -24,6 +24,11 @@ def test_a_domain_is_the_mean_of_its_draws_and_ami_counts_once():
     assert out["so762"]["der"] == pytest.approx(0.40)
     assert out["so762-8k"] == {"der": pytest.approx(0.50), "single": 3, "multi": 16}
     assert out["testother"]["der"] == pytest.approx(0.25)
+    assert draws.TUNING not in out
+    cells[(draws.TUNING, 101)] = _cell(0.35, 0, 6)
+    out = draws.summarise(cells)
+    assert out[draws.TUNING] == {"der": 0.35, "single": 0, "multi": 6}
+    assert out["so762"]["der"] == pytest.approx(0.40)  # the tuning set is no domain's draw
 
 
 def test_labels():
@@ -73,7 +78,9 @@ def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path)
     def fake_score(pipeline, analyses, items, changes, section="cluster"):
         return {"der": 0.5, "single": 0, "multi": 1}
 
-    monkeypatch.setattr(draws, "draw_sets", lambda seeds, log: {(d, 0): [] for d in draws.DOMAINS})
+    monkeypatch.setattr(
+        draws, "draw_sets", lambda seeds, log, tuning=False: {(d, 0): [] for d in draws.DOMAINS}
+    )
     monkeypatch.setattr(vbx, "analyse_sets", fake_analyse)
     monkeypatch.setattr(vbx, "score", fake_score)
     monkeypatch.setattr(pipeline_module, "Pipeline", FakePipeline)
@@ -92,3 +99,32 @@ def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path)
     draws.main(["--seeds", "0", "--settings", '[{"vbx_fb": 3.0}]', "--out", str(out)])
     assert len(analysed_with) == 1
     assert "floor_db" not in out.read_text() and "vbx_fb 3.0" in out.read_text()
+
+
+def test_the_tuning_set_is_a_column_outside_the_mean(monkeypatch, tmp_path):
+    import benchmarks.vbx as vbx
+    import diarize.pipeline as pipeline_module
+    from diarize.config import PipelineConfig
+
+    ders = {"ami": 0.4, "so762": 0.3, "so762-8k": 0.5, "testother": 0.2, draws.TUNING: 0.9}
+
+    def fake_sets(seeds, log, tuning=False):
+        keys = [(d, 0) for d in draws.DOMAINS] + [(draws.TUNING, 101)] * tuning
+        return {key: [key[0]] for key in keys}
+
+    def fake_score(pipeline, analyses, items, changes, section="cluster"):
+        return {"der": ders[items[0]], "single": 0, "multi": 1}
+
+    monkeypatch.setattr(draws, "draw_sets", fake_sets)
+    monkeypatch.setattr(vbx, "analyse_sets", lambda pipeline, sets, log: dict.fromkeys(sets))
+    monkeypatch.setattr(vbx, "score", fake_score)
+    monkeypatch.setattr(pipeline_module, "Pipeline", lambda config: None)
+    monkeypatch.setattr("diarize.config.load_config", lambda path: PipelineConfig())
+    out = tmp_path / "r.md"
+    assert draws.main(["--seeds", "0", "--tuning", "--out", str(out), "--settings", "[]"]) == 0
+    row = next(line for line in out.read_text().splitlines() if "package defaults" in line)
+    # mean of the four domains (0.35), the tuning set's 90 beside it
+    assert "**35.00**" in row and row.endswith(" 90.00 |")
+    assert "tuning 101" not in out.read_text()  # not among the draws' columns
+    draws.main(["--seeds", "0", "--out", str(out), "--settings", "[]"])
+    assert "tuning set" not in out.read_text()

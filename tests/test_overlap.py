@@ -11,6 +11,7 @@ from diarize.config import OverlapConfig, PipelineConfig, update_config
 from diarize.errors import ConfigError, ModelError
 from diarize.overlap import (
     OverlapDetector,
+    near_turn_changes,
     overlap_model_path,
     overlap_probability,
     overlap_regions,
@@ -130,6 +131,7 @@ def test_pipeline_adds_the_other_voice_where_overlap_is_found(tiny_encoder, monk
     from tests.conftest import SYNTH_CONFIG, conversation
 
     x, _ = conversation()
+    no_overlap = update_config(SYNTH_CONFIG, {"overlap": {"enabled": False}})
 
     def fake_probability(waveform, regions, detector, sample_rate=16000):
         probs = np.zeros((len(waveform) - 400) // 160 + 1, dtype=np.float32)
@@ -138,9 +140,11 @@ def test_pipeline_adds_the_other_voice_where_overlap_is_found(tiny_encoder, monk
 
     monkeypatch.setattr("diarize.overlap.OverlapDetector.load", lambda path="": None)
     monkeypatch.setattr("diarize.overlap.overlap_probability", fake_probability)
-    config = update_config(SYNTH_CONFIG, {"overlap": {"enabled": True, "smooth": 0.0}})
+    config = update_config(
+        SYNTH_CONFIG, {"overlap": {"enabled": True, "smooth": 0.0, "turn_window": 0.0}}
+    )
     with_overlap = Pipeline(config, encoder=tiny_encoder)(x, num_speakers=2)
-    plain = Pipeline(SYNTH_CONFIG, encoder=tiny_encoder)(x, num_speakers=2)
+    plain = Pipeline(no_overlap, encoder=tiny_encoder)(x, num_speakers=2)
 
     def active(d, t):
         return {turn.speaker for turn in d.turns if turn.start <= t < turn.end}
@@ -150,6 +154,76 @@ def test_pipeline_adds_the_other_voice_where_overlap_is_found(tiny_encoder, monk
         assert len(active(with_overlap, t)) == 2
     for t in [*np.arange(0.0, 0.95, 0.05), *np.arange(2.05, 13.5, 0.05)]:
         assert active(with_overlap, t) == active(plain, t)
+
+
+def test_turn_changes_are_found_by_hand():
+    # Hop 100, frame t centred on 100 t + 50. 0 -> 1 with a 200-sample gap: a change at 1100;
+    # 1 -> 1 (touching): none; 1 -> 0 after a 2000-sample gap (over max_gap 500): none.
+    segs = [(0, 1000, 0), (1200, 2000, 1), (2000, 3000, 1), (5000, 6000, 0)]
+    near = near_turn_changes(segs, 70, window=150, hop=100, offset=50, max_gap=500)
+    # centres 950, 1050, 1150, 1250 lie within 150 of 1100
+    assert np.flatnonzero(near).tolist() == [9, 10, 11, 12]
+    # With max_gap 2000 the 1 -> 0 change counts too, at 4000: centres 3850-4150.
+    near = near_turn_changes(segs, 70, window=150, hop=100, offset=50, max_gap=2000)
+    assert np.flatnonzero(near).tolist() == [9, 10, 11, 12, 38, 39, 40, 41]
+    # Order of the list does not matter; one speaker has no change.
+    assert near_turn_changes(segs[::-1], 70, 150, 100, 50, 500).sum() == 4
+    assert not near_turn_changes([(0, 1000, 0), (1100, 2000, 0)], 30, 500, 100, 50).any()
+
+
+def test_overlap_regions_keep_only_frames_near_a_change():
+    # Overlap frames 100-199 and 400-499 (10-ms frames: 1-2 s and 4-5 s); a change of
+    # speaker at 4.5 s (A to 4.4 s, B from 4.6 s). With a 0.3-s turn window only 4.2-4.8 s
+    # of the overlap remain, i.e. frames whose centres (160 t + 200) lie in 67200-76800
+    # samples: t = 419..478 (bounds 80 samples either side of the centres).
+    probs = np.zeros(700)
+    probs[100:200] = probs[400:500] = 0.9
+    segs = [(0, 70400, 0), (73600, 112000, 1)]
+    config = _config(smooth=0.0, min_duration=0.0, turn_window=0.3)
+    bounds = overlap_regions(probs, config, segments=segs)
+    assert bounds.tolist() == [[419 * 160 + 120, 479 * 160 + 120]]
+    # turn_window 0, or no segments given: both overlaps stay
+    assert len(overlap_regions(probs, _config(smooth=0.0, turn_window=0.0), segments=segs)) == 2
+    assert len(overlap_regions(probs, config)) == 2
+
+
+def test_pipeline_adds_overlap_only_next_to_a_change(tiny_encoder, monkeypatch):
+    # A 0-3 s, B 3.5-6.5 s, ... The detector (replaced here) reports overlap over 1-4 s;
+    # with a 0.4-s turn window only the part within 0.4 s of the A -> B change (about
+    # 3.25 s) gets a second speaker: the end of A's turn gets B, the start of B's gets A.
+    from diarize.pipeline import Pipeline
+    from tests.conftest import SYNTH_CONFIG, conversation
+
+    x, _ = conversation()
+
+    def fake_probability(waveform, regions, detector, sample_rate=16000):
+        probs = np.zeros((len(waveform) - 400) // 160 + 1, dtype=np.float32)
+        probs[100:400] = 0.95
+        return probs
+
+    monkeypatch.setattr("diarize.overlap.OverlapDetector.load", lambda path="": None)
+    monkeypatch.setattr("diarize.overlap.overlap_probability", fake_probability)
+    config = update_config(
+        SYNTH_CONFIG, {"overlap": {"enabled": True, "smooth": 0.0, "turn_window": 0.4}}
+    )
+    out = Pipeline(config, encoder=tiny_encoder)(x, num_speakers=2)
+    plain = Pipeline(
+        update_config(SYNTH_CONFIG, {"overlap": {"enabled": False}}), encoder=tiny_encoder
+    )(x, num_speakers=2)
+    first, second = sorted(plain.turns, key=lambda turn: turn.start)[:2]
+    assert first.speaker != second.speaker and second.start - first.end < 1.0
+    change = (first.end + second.start) / 2
+
+    def active(d, t):
+        return {turn.speaker for turn in d.turns if turn.start <= t < turn.end}
+
+    both = {first.speaker, second.speaker}
+    for t in np.arange(change - 0.38, first.end - 0.01, 0.01):
+        assert active(out, t) == both, t
+    for t in np.arange(second.start + 0.01, change + 0.38, 0.01):
+        assert active(out, t) == both, t
+    for t in [*np.arange(0.0, change - 0.42, 0.02), *np.arange(change + 0.42, 13.5, 0.02)]:
+        assert active(out, t) == active(plain, t), t
 
 
 def test_shipped_detector_files_are_the_ones_the_model_card_names():
@@ -164,8 +238,8 @@ def test_command_line_flag_sets_the_config(tmp_path):
     from diarize.pipeline import RunOptions
 
     toml = tmp_path / "c.toml"
-    toml.write_text("[overlap]\nenabled = true\n", encoding="utf-8")
-    assert RunOptions(overlap=True).build_config().overlap.enabled
-    assert not RunOptions().build_config().overlap.enabled
-    assert RunOptions(config_path=toml).build_config().overlap.enabled
-    assert not RunOptions(config_path=toml, overlap=False).build_config().overlap.enabled
+    toml.write_text("[overlap]\nenabled = false\n", encoding="utf-8")
+    assert RunOptions().build_config().overlap.enabled  # on by default
+    assert not RunOptions(overlap=False).build_config().overlap.enabled
+    assert not RunOptions(config_path=toml).build_config().overlap.enabled
+    assert RunOptions(config_path=toml, overlap=True).build_config().overlap.enabled
