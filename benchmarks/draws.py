@@ -38,8 +38,12 @@ REPORT = der.ROOT / "benchmarks" / "reports" / "DRAWS-VBX.md"
 SIMULATED = ("so762", "so762-8k", "testother")
 DOMAINS = ("ami", *SIMULATED)
 SEEDS = (0, 202, 303, 404, 505)
-#: the cross-domain tuning set's key in draw_sets (a column beside the domains, not in the mean)
+#: the cross-domain tuning set's key in draw_sets (a column beside the domains, not in the
+#: mean), and the same files through the telephone channel (where telephone-band rules are
+#: chosen)
 TUNING = "tuning"
+TUNING_8K = "tuning-8k"
+TUNINGS = (TUNING, TUNING_8K)
 #: sections read by the front half (``Pipeline.analyse``): their settings are re-analysed
 FRONT_SECTIONS = ("vad", "embed")
 #: the neighbourhood of the VBx defaults (Fa 0.5, Fb 5, start 0.1 above the scaled rule,
@@ -69,6 +73,7 @@ def draw_sets(seeds, log, tuning: bool = False) -> dict[tuple[str, int], list]:
         if not items:
             raise der.Unavailable("needs ../shared/data: the tuning set's voices not found")
         sets[(TUNING, cd.SEED_TUNING)] = items
+        sets[(TUNING_8K, cd.SEED_TUNING)] = cd.telephone_tuning_items(log)
     for i, seed in enumerate(seeds):
         wanted = list(DOMAINS) if i == 0 else list(SIMULATED)
         found, _ = cd.domain_sets(wanted, log, seed)
@@ -83,7 +88,7 @@ def draw_sets(seeds, log, tuning: bool = False) -> dict[tuple[str, int], list]:
 def summarise(cells: dict[tuple[str, int], dict]) -> dict[str, dict]:
     """Per domain: the mean DER over its draws and the one-speaker files summed."""
     out = {}
-    for domain in (*DOMAINS, TUNING):
+    for domain in (*DOMAINS, *TUNINGS):
         mine = [c for (d, _), c in cells.items() if d == domain]
         if not mine:
             continue
@@ -110,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tuning",
         action="store_true",
-        help="also score each setting on the cross-domain tuning set (a column of its own)",
+        help="also score each setting on the cross-domain tuning set, as it is and through "
+        "the telephone channel (columns of their own, not in the mean)",
     )
     args = parser.parse_args(argv)
     try:
@@ -172,8 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"## Averaged over {len(seeds)} draws",
         "",
-        "| setting | " + " | ".join(DOMAINS) + " | mean | |" + (" tuning set |" * args.tuning),
-        "|---|" + "---|" * (len(DOMAINS) + 2 + args.tuning),
+        "| setting | "
+        + " | ".join(DOMAINS)
+        + " | mean | |"
+        + (" tuning set | tuning set, 8 kHz |" * args.tuning),
+        "|---|" + "---|" * (len(DOMAINS) + 2 + 2 * args.tuning),
     ]
     for setting, _, summary in rows:
         mean = np.mean([summary[d]["der"] for d in DOMAINS])
@@ -185,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 for d in DOMAINS
             )
             + f" | **{100 * mean:.2f}** | {'*lower everywhere*' if wins else ''} |"
-            + (f" {100 * summary[TUNING]['der']:.2f} |" if TUNING in summary else "")
+            + "".join(f" {100 * summary[t]['der']:.2f} |" for t in TUNINGS if t in summary)
         )
     lines += [
         "",

@@ -171,6 +171,12 @@ class ClusterConfig:
     vbx_fa: float = 0.5
     vbx_fb: float = 5.0
     vbx_loop: float = 0.9
+    # vbx_fb for telephone-band input (None = vbx_fb). Through a telephone band the windows
+    # of different voices lie closer and VBx merges them; a smaller vbx_fb weighs the
+    # speaker prior less against the windows' evidence, so more speakers stay. 4: the best
+    # of Fa 0.6-1.0 / Fb 3-4 on the tuning set through the telephone channel
+    # (benchmarks/reports/DRAWS-VBX-TELEPHONE.md); only telephone-band input changes.
+    narrowband_vbx_fb: float | None = 4.0
 
 
 @dataclass(frozen=True)
@@ -328,6 +334,7 @@ _POSITIVE = {
     ("resegment", "gmm_components"),
     ("cluster", "vbx_fa"),
     ("cluster", "vbx_fb"),
+    ("cluster", "narrowband_vbx_fb"),
 }
 _SIGNED = {("cluster", "threshold"), ("cluster", "vbx_init"), ("vad", "input_gain_db")}
 #: Probabilities that must stay below 1.

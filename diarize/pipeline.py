@@ -105,7 +105,7 @@ class Pipeline:
         """The clustering settings a recording is counted with: count "auto" made concrete,
         and for telephone-band input (``narrowband``) the threshold and VBx rules replaced by
         ``narrowband_count`` unless a stopping threshold is given (in ``config`` or as
-        ``threshold``)."""
+        ``threshold``), and VBx's ``vbx_fb`` by ``narrowband_vbx_fb`` when that is set."""
         cc = self.resolve_count(config).cluster
         learned = cc.count == "threshold" or (cc.count == "vbx" and cc.vbx_start == "threshold")
         if (
@@ -119,6 +119,8 @@ class Pipeline:
             # a learned threshold merges them; a threshold set by the recording itself holds.
             # VBx started from the scaled rule already starts from such a threshold.
             cc = dataclasses.replace(cc, count=cc.narrowband_count)
+        if narrowband and cc.count == "vbx" and cc.narrowband_vbx_fb is not None:
+            cc = dataclasses.replace(cc, vbx_fb=cc.narrowband_vbx_fb)
         return cc
 
     def scorer(self, config: PipelineConfig, narrowband: bool = False) -> tuple[Similarity, float]:

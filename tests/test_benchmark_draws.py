@@ -106,10 +106,11 @@ def test_the_tuning_set_is_a_column_outside_the_mean(monkeypatch, tmp_path):
     import diarize.pipeline as pipeline_module
     from diarize.config import PipelineConfig
 
-    ders = {"ami": 0.4, "so762": 0.3, "so762-8k": 0.5, "testother": 0.2, draws.TUNING: 0.9}
+    ders = {"ami": 0.4, "so762": 0.3, "so762-8k": 0.5, "testother": 0.2}
+    ders.update({draws.TUNING: 0.9, draws.TUNING_8K: 0.8})
 
     def fake_sets(seeds, log, tuning=False):
-        keys = [(d, 0) for d in draws.DOMAINS] + [(draws.TUNING, 101)] * tuning
+        keys = [(d, 0) for d in draws.DOMAINS] + [(t, 101) for t in draws.TUNINGS] * tuning
         return {key: [key[0]] for key in keys}
 
     def fake_score(pipeline, analyses, items, changes, section="cluster"):
@@ -123,8 +124,8 @@ def test_the_tuning_set_is_a_column_outside_the_mean(monkeypatch, tmp_path):
     out = tmp_path / "r.md"
     assert draws.main(["--seeds", "0", "--tuning", "--out", str(out), "--settings", "[]"]) == 0
     row = next(line for line in out.read_text().splitlines() if "package defaults" in line)
-    # mean of the four domains (0.35), the tuning set's 90 beside it
-    assert "**35.00**" in row and row.endswith(" 90.00 |")
+    # mean of the four domains (0.35), the tuning set's 90 and its telephone copy's 80 beside it
+    assert "**35.00**" in row and row.endswith(" 90.00 | 80.00 |")
     assert "tuning 101" not in out.read_text()  # not among the draws' columns
     draws.main(["--seeds", "0", "--out", str(out), "--settings", "[]"])
     assert "tuning set" not in out.read_text()

@@ -1,11 +1,12 @@
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from diarize.config import PipelineConfig, update_config
-from diarize.errors import AudioError
+from diarize.errors import AudioError, ConfigError
 from diarize.pipeline import Pipeline
 from diarize.types import Diarization
 from tests.conftest import SR, SYNTH_CONFIG, conversation
@@ -309,6 +310,25 @@ def test_the_telephone_band_switch_replaces_only_rules_that_stop_at_a_learned_th
     assert counted(count="nme-sc") == "nme-sc"
     wide = update_config(SYNTH_CONFIG, {"cluster": {"count": "threshold"}})
     assert pipe.count_config(wide, narrowband=False).count == "threshold"
+
+
+def test_telephone_band_input_gets_its_own_vbx_fb_only_when_counted_by_vbx():
+    from diarize.encoder import load_encoder
+
+    pipe = Pipeline(SYNTH_CONFIG, encoder=load_encoder())
+    cfg = update_config(SYNTH_CONFIG, {"cluster": {"vbx_fb": 5.0, "narrowband_vbx_fb": 4.0}})
+    assert pipe.count_config(cfg, narrowband=True).vbx_fb == 4.0
+    assert pipe.count_config(cfg, narrowband=False).vbx_fb == 5.0
+    # None: the wideband value
+    same = dataclasses.replace(
+        cfg, cluster=dataclasses.replace(cfg.cluster, narrowband_vbx_fb=None)
+    )
+    assert pipe.count_config(same, narrowband=True).vbx_fb == 5.0
+    # a telephone recording counted by another rule keeps vbx_fb (it is not used there)
+    scaled = update_config(cfg, {"cluster": {"count": "scaled"}})
+    assert pipe.count_config(scaled, narrowband=True).vbx_fb == 5.0
+    with pytest.raises(ConfigError, match="narrowband_vbx_fb"):
+        update_config(SYNTH_CONFIG, {"cluster": {"narrowband_vbx_fb": 0.0}})
 
 
 def test_telephone_band_input_is_embedded_with_the_narrowband_statistics():
