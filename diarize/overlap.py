@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,12 +154,14 @@ def near_turn_changes(
     """
     near = np.zeros(num_frames, dtype=bool)
     ordered = sorted(segments)
-    centres = np.arange(num_frames, dtype=np.int64) * hop + offset
     for (_, end, a), (start, _, b) in zip(ordered[:-1], ordered[1:], strict=True):
         if a == b or start - end > max_gap:
             continue
         change = (end + start) / 2
-        near |= np.abs(centres - change) <= window
+        # frames t with |hop t + offset - change| <= window
+        first = max(math.ceil((change - window - offset) / hop), 0)
+        last = math.floor((change + window - offset) / hop)
+        near[first : last + 1] = True
     return near
 
 
