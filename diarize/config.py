@@ -246,8 +246,8 @@ class OverlapConfig:
     min_duration: float = 0.1  # seconds; shorter overlaps are dropped
     # The second speaker is the nearest other speaker in time, if within this many seconds
     max_distance: float = 5.0
-    # Overlap is kept only within this many seconds of a change of speaker (two turns of
-    # different speakers at most 1 s apart; 0: anywhere). Conversations overlap where the
+    # Overlap is kept only within this many seconds of a change of speaker (the middle of
+    # the pause between turns of two speakers; 0: anywhere). Conversations overlap where the
     # turn passes; most of what the detector calls elsewhere is one talker in babble or
     # reverberation. 0.4: the tuning set's DER is flat from 0.3 to 0.5 (benchmarks/reports/
     # DRAWS-OVERLAP.md), and over seven draws every domain gains.

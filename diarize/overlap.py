@@ -31,9 +31,6 @@ logger = logging.getLogger(__name__)
 OVERLAP_MODEL = "overlap-v2.onnx"
 #: Its front end (the training module defines the same, from the same class).
 OVERLAP_FEATURES = FeatureConfig(cmn_window=3.0)
-#: Seconds of silence at most between two turns of different speakers for the change
-#: between them to count (``[overlap] turn_window``).
-TURN_GAP = 1.0
 #: Frames per network call (30 s): long recordings are run in pieces with context each side.
 _FRAMES_PER_CALL = 3000
 
@@ -142,20 +139,19 @@ def near_turn_changes(
     window: int,
     hop: int = 160,
     offset: int = 200,
-    max_gap: int = int(TURN_GAP * 16000),
 ) -> np.ndarray:
     """(num_frames,) bool: frames whose centre (sample ``hop t + offset``) lies at most
     ``window`` samples from a change of speaker.
 
     ``segments`` : (start, end, speaker) in samples, not overlapping. A change is where a
-    segment is followed by one of another speaker that starts at most ``max_gap`` samples
-    after it ends; it lies half-way across the gap between them (at the shared edge when
-    they touch).
+    segment is followed by one of another speaker; it lies half-way across the pause
+    between them (at the shared edge when they touch), so after a pause longer than twice
+    the window no frame of either segment is near it.
     """
     near = np.zeros(num_frames, dtype=bool)
     ordered = sorted(segments)
     for (_, end, a), (start, _, b) in zip(ordered[:-1], ordered[1:], strict=True):
-        if a == b or start - end > max_gap:
+        if a == b:
             continue
         change = (end + start) / 2
         # frames t with |hop t + offset - change| <= window
@@ -181,8 +177,7 @@ def overlap_regions(
     on = overlap_frames(probs, config, hop)
     if segments is not None and config.turn_window > 0:
         window = int(round(config.turn_window * sample_rate))
-        gap = int(round(TURN_GAP * sample_rate))
-        on &= near_turn_changes(segments, len(on), window, hop, offset, gap)
+        on &= near_turn_changes(segments, len(on), window, hop, offset)
     starts, ends = mask_runs(on)
     bounds = np.stack([starts, ends], axis=1) * hop + offset - hop // 2
     return np.clip(bounds, 0, None).astype(np.int64)

@@ -157,17 +157,16 @@ def test_pipeline_adds_the_other_voice_where_overlap_is_found(tiny_encoder, monk
 
 
 def test_turn_changes_are_found_by_hand():
-    # Hop 100, frame t centred on 100 t + 50. 0 -> 1 with a 200-sample gap: a change at 1100;
-    # 1 -> 1 (touching): none; 1 -> 0 after a 2000-sample gap (over max_gap 500): none.
+    # Hop 100, frame t centred on 100 t + 50. 0 -> 1 with a 200-sample pause: a change at
+    # 1100; 1 -> 1 (touching): none; 1 -> 0 after a 2000-sample pause: a change at 4000.
     segs = [(0, 1000, 0), (1200, 2000, 1), (2000, 3000, 1), (5000, 6000, 0)]
-    near = near_turn_changes(segs, 70, window=150, hop=100, offset=50, max_gap=500)
-    # centres 950, 1050, 1150, 1250 lie within 150 of 1100
-    assert np.flatnonzero(near).tolist() == [9, 10, 11, 12]
-    # With max_gap 2000 the 1 -> 0 change counts too, at 4000: centres 3850-4150.
-    near = near_turn_changes(segs, 70, window=150, hop=100, offset=50, max_gap=2000)
+    near = near_turn_changes(segs, 70, window=150, hop=100, offset=50)
+    # centres 950, 1050, 1150, 1250 lie within 150 of 1100; 3850-4150 within 150 of 4000
     assert np.flatnonzero(near).tolist() == [9, 10, 11, 12, 38, 39, 40, 41]
-    # Order of the list does not matter; one speaker has no change.
-    assert near_turn_changes(segs[::-1], 70, 150, 100, 50, 500).sum() == 4
+    # Order of the list does not matter; frames past the end are not made; one speaker has
+    # no change.
+    assert np.array_equal(near_turn_changes(segs[::-1], 70, 150, 100, 50), near)
+    assert np.flatnonzero(near_turn_changes(segs, 11, 150, 100, 50)).tolist() == [9, 10]
     assert not near_turn_changes([(0, 1000, 0), (1100, 2000, 0)], 30, 500, 100, 50).any()
 
 
