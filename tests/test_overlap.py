@@ -123,37 +123,44 @@ def test_probabilities_are_zero_outside_speech_regions():
     assert np.all((probs >= 0) & (probs <= 1)) and probs[600:700].max() > 0
 
 
-def test_pipeline_adds_the_other_voice_where_overlap_is_found(tiny_encoder, monkeypatch):
-    # A 0-3 s, B 3.5-6.5 s, A 7-10 s, B 10.5-13.5 s. The detector (replaced here) reports
-    # overlap from 1 to 2 s, inside A's first turn: the only other speaker, B, is added there
-    # and nowhere else.
+def _active(d, t):
+    """The speakers of ``d`` talking at ``t`` seconds."""
+    return {turn.speaker for turn in d.turns if turn.start <= t < turn.end}
+
+
+def _with_and_without_overlap(encoder, monkeypatch, overlapped: slice, turn_window: float):
+    """The synthetic conversation A 0-3 s, B 3.5-6.5 s, A 7-10 s, B 10.5-13.5 s diarized
+    into two speakers with the detector replaced by one that reports the 10-ms frames
+    ``overlapped`` (and nothing else), and the same with no overlap detector."""
     from diarize.pipeline import Pipeline
     from tests.conftest import SYNTH_CONFIG, conversation
 
     x, _ = conversation()
-    no_overlap = update_config(SYNTH_CONFIG, {"overlap": {"enabled": False}})
 
     def fake_probability(waveform, regions, detector, sample_rate=16000):
         probs = np.zeros((len(waveform) - 400) // 160 + 1, dtype=np.float32)
-        probs[100:200] = 0.95
+        probs[overlapped] = 0.95
         return probs
 
     monkeypatch.setattr("diarize.overlap.OverlapDetector.load", lambda path="": None)
     monkeypatch.setattr("diarize.overlap.overlap_probability", fake_probability)
-    config = update_config(
-        SYNTH_CONFIG, {"overlap": {"enabled": True, "smooth": 0.0, "turn_window": 0.0}}
+    on = {"enabled": True, "smooth": 0.0, "turn_window": turn_window}
+    with_overlap = Pipeline(update_config(SYNTH_CONFIG, {"overlap": on}), encoder=encoder)
+    plain = Pipeline(update_config(SYNTH_CONFIG, {"overlap": {"enabled": False}}), encoder=encoder)
+    return with_overlap(x, num_speakers=2), plain(x, num_speakers=2)
+
+
+def test_pipeline_adds_the_other_voice_where_overlap_is_found(tiny_encoder, monkeypatch):
+    # The detector reports overlap from 1 to 2 s, inside A's first turn; with no turn window
+    # the only other speaker, B, is added there and nowhere else.
+    with_overlap, plain = _with_and_without_overlap(
+        tiny_encoder, monkeypatch, slice(100, 200), turn_window=0.0
     )
-    with_overlap = Pipeline(config, encoder=tiny_encoder)(x, num_speakers=2)
-    plain = Pipeline(no_overlap, encoder=tiny_encoder)(x, num_speakers=2)
-
-    def active(d, t):
-        return {turn.speaker for turn in d.turns if turn.start <= t < turn.end}
-
-    assert all(len(active(plain, t)) <= 1 for t in np.arange(0, 13.5, 0.05))
+    assert all(len(_active(plain, t)) <= 1 for t in np.arange(0, 13.5, 0.05))
     for t in np.arange(1.05, 1.95, 0.05):
-        assert len(active(with_overlap, t)) == 2
+        assert len(_active(with_overlap, t)) == 2
     for t in [*np.arange(0.0, 0.95, 0.05), *np.arange(2.05, 13.5, 0.05)]:
-        assert active(with_overlap, t) == active(plain, t)
+        assert _active(with_overlap, t) == _active(plain, t)
 
 
 def test_turn_changes_are_found_by_hand():
@@ -187,42 +194,22 @@ def test_overlap_regions_keep_only_frames_near_a_change():
 
 
 def test_pipeline_adds_overlap_only_next_to_a_change(tiny_encoder, monkeypatch):
-    # A 0-3 s, B 3.5-6.5 s, ... The detector (replaced here) reports overlap over 1-4 s;
-    # with a 0.4-s turn window only the part within 0.4 s of the A -> B change (about
-    # 3.25 s) gets a second speaker: the end of A's turn gets B, the start of B's gets A.
-    from diarize.pipeline import Pipeline
-    from tests.conftest import SYNTH_CONFIG, conversation
-
-    x, _ = conversation()
-
-    def fake_probability(waveform, regions, detector, sample_rate=16000):
-        probs = np.zeros((len(waveform) - 400) // 160 + 1, dtype=np.float32)
-        probs[100:400] = 0.95
-        return probs
-
-    monkeypatch.setattr("diarize.overlap.OverlapDetector.load", lambda path="": None)
-    monkeypatch.setattr("diarize.overlap.overlap_probability", fake_probability)
-    config = update_config(
-        SYNTH_CONFIG, {"overlap": {"enabled": True, "smooth": 0.0, "turn_window": 0.4}}
+    # The detector reports overlap over 1-4 s; with a 0.4-s turn window only the part within
+    # 0.4 s of the A -> B change (about 3.25 s) gets a second speaker: the end of A's turn
+    # gets B, the start of B's gets A.
+    out, plain = _with_and_without_overlap(
+        tiny_encoder, monkeypatch, slice(100, 400), turn_window=0.4
     )
-    out = Pipeline(config, encoder=tiny_encoder)(x, num_speakers=2)
-    plain = Pipeline(
-        update_config(SYNTH_CONFIG, {"overlap": {"enabled": False}}), encoder=tiny_encoder
-    )(x, num_speakers=2)
     first, second = sorted(plain.turns, key=lambda turn: turn.start)[:2]
     assert first.speaker != second.speaker and second.start - first.end < 1.0
     change = (first.end + second.start) / 2
-
-    def active(d, t):
-        return {turn.speaker for turn in d.turns if turn.start <= t < turn.end}
-
     both = {first.speaker, second.speaker}
     for t in np.arange(change - 0.38, first.end - 0.01, 0.01):
-        assert active(out, t) == both, t
+        assert _active(out, t) == both, t
     for t in np.arange(second.start + 0.01, change + 0.38, 0.01):
-        assert active(out, t) == both, t
+        assert _active(out, t) == both, t
     for t in [*np.arange(0.0, change - 0.42, 0.02), *np.arange(change + 0.42, 13.5, 0.02)]:
-        assert active(out, t) == active(plain, t), t
+        assert _active(out, t) == _active(plain, t), t
 
 
 def test_shipped_detector_files_are_the_ones_the_model_card_names():
