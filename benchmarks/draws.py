@@ -13,9 +13,9 @@ every seed) and on the simulated domains of each draw in ``--seeds``; a domain's
 mean of its draws' corpus DERs, and the mean weighs the four domains equally. The front half
 of the pipeline (speech detection, embeddings) runs once per file, so settings of the
 ``cluster`` section (the default) or of anything after it cost little each; a setting of the
-``vad`` or ``embed`` section, which the front half reads, gets a front half of its own (speech
-probabilities are still computed once per file). The first row is always the package
-defaults.
+``vad`` or ``embed`` section, or the overlap detector's ``model``, which the front half reads,
+gets a front half of its own (speech probabilities are still computed once per file). The
+first row is always the package defaults.
 
 DER from pyannote.metrics (``diarize.scoring``), collar 0 with overlap scored; in brackets
 the files given one speaker (or none) of those holding two or more, summed over the draws.
@@ -46,6 +46,9 @@ TUNING_8K = "tuning-8k"
 TUNINGS = (TUNING, TUNING_8K)
 #: sections read by the front half (``Pipeline.analyse``): their settings are re-analysed
 FRONT_SECTIONS = ("vad", "embed")
+#: single options of later sections that the front half reads too (the overlap detector's
+#: network runs there)
+FRONT_KEYS = {("overlap", "model")}
 #: the neighbourhood of the VBx defaults (Fa 0.5, Fb 5, start 0.1 above the scaled rule,
 #: loop 0.9), one or two parameters at a time
 VBX_SETTINGS = [
@@ -66,7 +69,8 @@ VBX_SETTINGS = [
 
 def draw_sets(seeds, log, tuning: bool = False) -> dict[tuple[str, int], list]:
     """(domain, seed) -> items; dev/ami once, under the first seed; with ``tuning``, the
-    cross-domain tuning set as (``TUNING``, its seed)."""
+    cross-domain tuning set as (``TUNING``, its seed) and the same files through the
+    telephone channel as (``TUNING_8K``, its seed)."""
     sets: dict[tuple[str, int], list] = {}
     if tuning:
         items = cd.tuning_items(log)
@@ -98,6 +102,13 @@ def summarise(cells: dict[tuple[str, int], dict]) -> dict[str, dict]:
             "multi": sum(c["multi"] for c in mine),
         }
     return out
+
+
+def needs_analysis(section: str, setting: dict) -> bool:
+    """Whether ``setting`` of ``section`` changes what the front half finds."""
+    return bool(setting) and (
+        section in FRONT_SECTIONS or any((section, key) in FRONT_KEYS for key in setting)
+    )
 
 
 def label(setting: dict) -> str:
@@ -155,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for setting in [{}, *settings]:
         pipeline, analysed = defaults, analyses
-        if setting and args.section in FRONT_SECTIONS:
+        if needs_analysis(args.section, setting):
             pipeline = Pipeline(update_config(defaults.config, {args.section: setting}))
             analysed = analyse_sets(pipeline, sets, log)
         cells = {

@@ -31,6 +31,15 @@ def test_a_domain_is_the_mean_of_its_draws_and_ami_counts_once():
     assert out["so762"]["der"] == pytest.approx(0.40)  # the tuning set is no domain's draw
 
 
+def test_settings_the_front_half_reads_are_analysed_again():
+    assert draws.needs_analysis("vad", {"pad": 0.1})
+    assert draws.needs_analysis("embed", {"step": 0.5})
+    assert draws.needs_analysis("overlap", {"model": "other.onnx", "threshold": 0.5})
+    assert not draws.needs_analysis("overlap", {"turn_window": 0.3})
+    assert not draws.needs_analysis("cluster", {"vbx_fb": 3.0})
+    assert not draws.needs_analysis("vad", {})  # the defaults' own row
+
+
 def test_labels():
     assert draws.label({}) == "package defaults"
     assert draws.label({"vbx_fa": 0.3, "vbx_fb": 3.0}) == "vbx_fa 0.3, vbx_fb 3.0"
