@@ -578,9 +578,10 @@ def _vbx_all(
 
     n = len(embeddings)
     # every small cluster kept: VBx decides which starting clusters are speakers
-    init = _ahc_all(
-        embeddings, config, similarity, threshold + config.vbx_init, min_cluster_fraction=0.0
-    )
+    start = threshold + config.vbx_init
+    if config.vbx_start_floor is not None:
+        start = max(start, config.vbx_start_floor)
+    init = _ahc_all(embeddings, config, similarity, start, min_cluster_fraction=0.0)
     result = vbx(
         plda.project(embeddings),
         plda.psi,

@@ -171,6 +171,10 @@ class ClusterConfig:
     vbx_fa: float = 0.5
     vbx_fb: float = 5.0
     vbx_loop: float = 0.9
+    # the lowest similarity VBx's starting AHC stops at (None = no floor): on a noisy
+    # recording the scaled rule's threshold can fall so low that AHC starts VBx from one
+    # cluster, which VBx cannot split
+    vbx_start_floor: float | None = None
     # vbx_fb for telephone-band input (None = vbx_fb). Through a telephone band the windows
     # of different voices lie closer and VBx merges them; a smaller vbx_fb weighs the
     # speaker prior less against the windows' evidence, so more speakers stay. 4: the best
@@ -336,7 +340,12 @@ _POSITIVE = {
     ("cluster", "vbx_fb"),
     ("cluster", "narrowband_vbx_fb"),
 }
-_SIGNED = {("cluster", "threshold"), ("cluster", "vbx_init"), ("vad", "input_gain_db")}
+_SIGNED = {
+    ("cluster", "threshold"),
+    ("cluster", "vbx_init"),
+    ("cluster", "vbx_start_floor"),
+    ("vad", "input_gain_db"),
+}
 #: Probabilities that must stay below 1.
 _BELOW_ONE = {("cluster", "vbx_loop"), ("vad", "floor_quantile")}
 

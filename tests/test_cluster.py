@@ -273,3 +273,27 @@ def test_auto_count_is_vbx_with_a_plda_and_the_threshold_rule_without():
     found = cluster(emb, config, -1.0, plda=plda)
     np.testing.assert_array_equal(found, cluster(emb, ClusterConfig(count="vbx"), -1.0, plda=plda))
     assert _same_partition(found, truth)
+
+
+def test_vbx_start_floor_raises_only_a_start_below_it(monkeypatch):
+    from diarize import cluster as cluster_module
+    from diarize.backend import PLDA
+
+    emb, _ = _blobs([10, 10])
+    dim = emb.shape[1]
+    plda = PLDA(
+        mean=np.zeros(dim), whiten=np.eye(dim), transform=np.eye(dim), psi=np.full(dim, 4.0)
+    )
+    starts = []
+
+    def record(embeddings, config, similarity, threshold, *args, **kwargs):
+        starts.append(threshold)
+        return np.zeros(len(embeddings), dtype=np.int64)
+
+    monkeypatch.setattr(cluster_module, "_ahc_all", record)
+    cos = cluster_module.cosine_similarity
+    for floor, threshold, start in ((None, 0.1, 0.2), (0.45, 0.1, 0.45), (0.45, 0.5, 0.6)):
+        config = ClusterConfig(count="vbx", vbx_init=0.1, vbx_start_floor=floor)
+        starts.clear()
+        cluster_module._vbx_all(emb, config, threshold, cos, plda, None, None)
+        assert starts == [pytest.approx(start)]
