@@ -161,6 +161,20 @@ VARIANTS = [
         {**VAD_LOW, "cluster": {"count": "scaled"}},
     ),
     V(
+        "wideband-plda",
+        "shipped",
+        "telephone-band input scored by the wideband PLDA ([cluster] narrowband_plda = false, "
+        "the default before 2026-12-05)",
+        {"cluster": {"narrowband_plda": False}},
+    ),
+    V(
+        "oracle-count-wideband-plda",
+        "shipped",
+        "true count (AHC on PLDA scores), telephone-band input scored by the wideband PLDA",
+        {"cluster": {"narrowband_plda": False}},
+        oracle=True,
+    ),
+    V(
         "no-overlap",
         "shipped",
         "one speaker per frame: no overlap detector ([overlap] enabled = false, the default "

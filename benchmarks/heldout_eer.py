@@ -20,6 +20,7 @@ says how far a difference between rows can be told from the choice of voices.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from pathlib import Path
 
@@ -101,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
                 variant = model.narrowband()
                 if variant is not None:
                     scored[f"{model_name}, telephone-band statistics"] = variant
+                    extra = getattr(variant, "extra", None) or {}
+                    if "narrowband_plda" in extra:
+                        # ... and its PLDA rows scored by the telephone-band PLDA
+                        both = copy.copy(variant)
+                        both.extra = {**extra, "plda": extra["narrowband_plda"]}
+                        scored[f"{model_name}, telephone-band statistics and PLDA"] = both
         log(f"[{name}] scoring {len(scored)} models")
         result = evaluate(scored, folder, (1.5, 3.0), 20000, 0, plda=True, bootstrap=args.bootstrap)
         lines += [f"## {name}", "", f"trials: {result.description}", "", result.table(), ""]

@@ -63,6 +63,7 @@ class Pipeline:
         self.encoder = encoder if encoder is not None else load_encoder(model)
         self.timings: dict[str, float] = {}
         self._plda: PLDA | None = None
+        self._plda_narrowband: PLDA | None = None
         self._decide_timings: dict[str, float] = {}
         self.mfcc = Mfcc(sample_rate=self.encoder.sample_rate)
 
@@ -70,8 +71,15 @@ class Pipeline:
     def sample_rate(self) -> int:
         return self.encoder.sample_rate
 
-    def plda(self) -> PLDA:
-        """The model's PLDA back end (ConfigError when it has none)."""
+    def plda(self, narrowband: bool = False) -> PLDA:
+        """The model's PLDA back end (ConfigError when it has none); with ``narrowband``, its
+        telephone-band PLDA (``extra["narrowband_plda"]``) when it has one."""
+        if narrowband:
+            extra = getattr(self.encoder, "extra", None) or {}
+            if "narrowband_plda" in extra:
+                if self._plda_narrowband is None:
+                    self._plda_narrowband = PLDA.from_dict(extra["narrowband_plda"])
+                return self._plda_narrowband
         if self._plda is None:
             self._plda = model_plda(self.encoder)
             if self._plda is None:
@@ -135,7 +143,10 @@ class Pipeline:
             if narrowband and "cosine_threshold_narrowband" in extra:
                 default = float(extra["cosine_threshold_narrowband"])
         elif scoring == "plda":
-            similarity = self.plda().score_matrix
+            # telephone-band input: the telephone-band PLDA where no threshold is read (the
+            # count is given); the learned PLDA threshold belongs to the wideband one
+            telephone = narrowband and config.cluster.num_speakers is not None
+            similarity = self.plda(telephone and config.cluster.narrowband_plda).score_matrix
             default = float(extra.get("plda_threshold", 0.0))
         else:
             raise ConfigError(f"unknown scoring {scoring!r}; choose auto, cosine or plda")
@@ -332,7 +343,11 @@ class Pipeline:
             similarity,
             centres=analysis.bounds.mean(axis=1) / sr if len(analysis.bounds) else None,
             min_gap=config.embed.window,
-            plda=self.plda() if cluster_config.count == "vbx" else None,
+            plda=(
+                self.plda(analysis.narrowband and config.cluster.narrowband_plda)
+                if cluster_config.count == "vbx"
+                else None
+            ),
         )
         self._decide_timings["cluster"] = time.perf_counter() - tic
         tic = time.perf_counter()

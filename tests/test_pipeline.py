@@ -331,6 +331,67 @@ def test_telephone_band_input_gets_its_own_vbx_fb_only_when_counted_by_vbx():
         update_config(SYNTH_CONFIG, {"cluster": {"narrowband_vbx_fb": 0.0}})
 
 
+def _plda_dict(dim: int, psi: float) -> dict:
+    return {
+        "mean": np.zeros(dim),
+        "whiten": np.eye(dim),
+        "transform": np.eye(dim),
+        "psi": np.full(dim, psi),
+    }
+
+
+def test_telephone_band_input_is_scored_by_the_telephone_band_plda(
+    tiny_encoder, two_voices, monkeypatch
+):
+    from diarize import pipeline as pipeline_module
+
+    x, _ = two_voices
+    wide = Pipeline(SYNTH_CONFIG, encoder=tiny_encoder).analyse(x)
+    dim = wide.embeddings.shape[1]
+    enc = copy.copy(tiny_encoder)
+    enc.extra = {"plda": _plda_dict(dim, 1.0), "narrowband_plda": _plda_dict(dim, 2.0)}
+    pipe = Pipeline(SYNTH_CONFIG, encoder=enc)
+    # the telephone-band PLDA for telephone-band input only
+    assert pipe.plda(False).psi[0] == 1.0 and pipe.plda(True).psi[0] == 2.0
+    # what VBx gets from decide: the one for the recording's band
+    seen = []
+
+    def fake_cluster(embeddings, config, threshold, similarity, **kwargs):
+        seen.append(kwargs["plda"].psi[0])
+        return np.zeros(len(embeddings), dtype=np.int64)
+
+    monkeypatch.setattr(pipeline_module, "cluster", fake_cluster)
+    narrow = dataclasses.replace(wide, narrowband=True)
+    vbx = update_config(SYNTH_CONFIG, {"cluster": {"count": "vbx"}})
+    off = update_config(vbx, {"cluster": {"narrowband_plda": False}})
+    for config, analysis, expected in ((vbx, wide, 1.0), (vbx, narrow, 2.0), (off, narrow, 1.0)):
+        seen.clear()
+        pipe.decide(analysis, config)
+        assert seen == [expected]
+    # scoring by PLDA with a given count (no threshold read): the telephone-band one; with
+    # a threshold to stop at, the wideband one, whose threshold that is
+    given = update_config(SYNTH_CONFIG, {"cluster": {"num_speakers": 2, "scoring": "plda"}})
+    bounded = update_config(SYNTH_CONFIG, {"cluster": {"max_speakers": 2, "scoring": "plda"}})
+    e = wide.embeddings[:5]
+    for config, narrowband, psi in ((given, True, 2.0), (given, False, 1.0), (bounded, True, 1.0)):
+        similarity, _ = pipe.scorer(config, narrowband)
+        np.testing.assert_allclose(similarity(e), pipe.plda(psi == 2.0).score_matrix(e))
+    # the two PLDAs score differently, so the checks above tell them apart
+    assert not np.allclose(pipe.plda(True).score_matrix(e), pipe.plda(False).score_matrix(e))
+    # a model without one: the wideband PLDA
+    enc.extra = {"plda": _plda_dict(dim, 1.0)}
+    assert Pipeline(SYNTH_CONFIG, encoder=enc).plda(True).psi[0] == 1.0
+
+
+def test_the_shipped_model_carries_a_telephone_band_plda():
+    from diarize.encoder import load_encoder
+
+    pipe = Pipeline(PipelineConfig(), encoder=load_encoder())
+    assert PipelineConfig().cluster.narrowband_plda
+    wide, narrow = pipe.plda(False), pipe.plda(True)
+    assert wide.psi.shape == narrow.psi.shape and not np.allclose(wide.psi, narrow.psi)
+
+
 def test_telephone_band_input_is_embedded_with_the_narrowband_statistics():
     from diarize import audio
     from diarize.encoder import load_encoder
