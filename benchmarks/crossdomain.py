@@ -161,17 +161,17 @@ VARIANTS = [
         {**VAD_LOW, "cluster": {"count": "scaled"}},
     ),
     V(
-        "wideband-plda",
+        "narrowband-plda",
         "shipped",
-        "telephone-band input scored by the wideband PLDA ([cluster] narrowband_plda = false, "
-        "the default before 2026-12-05)",
-        {"cluster": {"narrowband_plda": False}},
+        "telephone-band input scored by the model's telephone-band PLDA "
+        "([cluster] narrowband_plda = true)",
+        {"cluster": {"narrowband_plda": True}},
     ),
     V(
-        "oracle-count-wideband-plda",
+        "oracle-count-narrowband-plda",
         "shipped",
-        "true count (AHC on PLDA scores), telephone-band input scored by the wideband PLDA",
-        {"cluster": {"narrowband_plda": False}},
+        "true count (AHC on PLDA scores), telephone-band input scored by the telephone-band PLDA",
+        {"cluster": {"narrowband_plda": True}},
         oracle=True,
     ),
     V(

@@ -362,7 +362,7 @@ def test_telephone_band_input_is_scored_by_the_telephone_band_plda(
 
     monkeypatch.setattr(pipeline_module, "cluster", fake_cluster)
     narrow = dataclasses.replace(wide, narrowband=True)
-    vbx = update_config(SYNTH_CONFIG, {"cluster": {"count": "vbx"}})
+    vbx = update_config(SYNTH_CONFIG, {"cluster": {"count": "vbx", "narrowband_plda": True}})
     off = update_config(vbx, {"cluster": {"narrowband_plda": False}})
     for config, analysis, expected in ((vbx, wide, 1.0), (vbx, narrow, 2.0), (off, narrow, 1.0)):
         seen.clear()
@@ -370,8 +370,9 @@ def test_telephone_band_input_is_scored_by_the_telephone_band_plda(
         assert seen == [expected]
     # scoring by PLDA with a given count (no threshold read): the telephone-band one; with
     # a threshold to stop at, the wideband one, whose threshold that is
-    given = update_config(SYNTH_CONFIG, {"cluster": {"num_speakers": 2, "scoring": "plda"}})
-    bounded = update_config(SYNTH_CONFIG, {"cluster": {"max_speakers": 2, "scoring": "plda"}})
+    on = {"scoring": "plda", "narrowband_plda": True}
+    given = update_config(SYNTH_CONFIG, {"cluster": {"num_speakers": 2, **on}})
+    bounded = update_config(SYNTH_CONFIG, {"cluster": {"max_speakers": 2, **on}})
     e = wide.embeddings[:5]
     for config, narrowband, psi in ((given, True, 2.0), (given, False, 1.0), (bounded, True, 1.0)):
         similarity, _ = pipe.scorer(config, narrowband)
@@ -387,7 +388,7 @@ def test_the_shipped_model_carries_a_telephone_band_plda():
     from diarize.encoder import load_encoder
 
     pipe = Pipeline(PipelineConfig(), encoder=load_encoder())
-    assert PipelineConfig().cluster.narrowband_plda
+    assert not PipelineConfig().cluster.narrowband_plda  # an option, off by default
     wide, narrow = pipe.plda(False), pipe.plda(True)
     assert wide.psi.shape == narrow.psi.shape and not np.allclose(wide.psi, narrow.psi)
 
