@@ -581,7 +581,10 @@ def _vbx_all(
     start = threshold + config.vbx_init
     if config.vbx_start_floor is not None:
         start = max(start, config.vbx_start_floor)
-    init = _ahc_all(embeddings, config, similarity, start, min_cluster_fraction=0.0)
+    # at least vbx_min_start clusters to start from (the AHC tree cut there when the
+    # threshold leaves fewer): VBx can merge clusters, not split one
+    least = min(config.vbx_min_start, n) if config.vbx_min_start > 1 else None
+    init = _ahc_all(embeddings, config, similarity, start, lo=least, min_cluster_fraction=0.0)
     result = vbx(
         plda.project(embeddings),
         plda.psi,

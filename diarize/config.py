@@ -175,6 +175,8 @@ class ClusterConfig:
     # recording the scaled rule's threshold can fall so low that AHC starts VBx from one
     # cluster, which VBx cannot split
     vbx_start_floor: float | None = None
+    # the fewest clusters VBx starts from (1 = whatever the starting threshold gives)
+    vbx_min_start: int = 1
     # vbx_fb for telephone-band input (None = vbx_fb). Through a telephone band the windows
     # of different voices lie closer and VBx merges them; a smaller vbx_fb weighs the
     # speaker prior less against the windows' evidence, so more speakers stay. 4: the best
@@ -341,6 +343,7 @@ _POSITIVE = {
     ("cluster", "max_speakers"),
     ("cluster", "max_exact"),
     ("cluster", "max_speakers_estimated"),
+    ("cluster", "vbx_min_start"),
     ("resegment", "frame_step"),
     ("resegment", "temperature"),
     ("resegment", "gmm_components"),

@@ -297,3 +297,33 @@ def test_vbx_start_floor_raises_only_a_start_below_it(monkeypatch):
         starts.clear()
         cluster_module._vbx_all(emb, config, threshold, cos, plda, None, None)
         assert starts == [pytest.approx(start)]
+
+
+def test_vbx_starts_from_at_least_vbx_min_start_clusters():
+    from diarize import cluster as cluster_module
+    from diarize.backend import PLDA
+
+    # Two tight groups of 10 around orthogonal directions: a start threshold of
+    # -1 merges everything, and VBx cannot split the one cluster it is given...
+    rng = np.random.default_rng(0)
+    base = np.eye(8)[:2]
+    emb = np.concatenate(
+        [
+            base[0] + 0.05 * rng.standard_normal((10, 8)),
+            base[1] + 0.05 * rng.standard_normal((10, 8)),
+        ]
+    )
+    emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
+    plda = PLDA(mean=np.zeros(8), whiten=np.eye(8), transform=np.eye(8), psi=np.full(8, 4.0))
+    cos = cluster_module.cosine_similarity
+    one = cluster_module._vbx_all(emb, ClusterConfig(vbx_init=0.0), -1.0, cos, plda, None, None)
+    assert one.max() == 0
+    # ... started from the AHC tree cut at two clusters it finds the two groups
+    config = ClusterConfig(vbx_init=0.0, vbx_min_start=2)
+    two = cluster_module._vbx_all(emb, config, -1.0, cos, plda, None, None)
+    assert _same_partition(two, np.repeat([0, 1], 10))
+    # more than there are windows: every window its own start, no error
+    few = cluster_module._vbx_all(
+        emb[:3], ClusterConfig(vbx_min_start=5), -1.0, cos, plda, None, None
+    )
+    assert len(few) == 3
