@@ -49,12 +49,12 @@ FRONT_SECTIONS = ("vad", "embed")
 #: single options of later sections that the front half reads too (the overlap detector's
 #: network runs there)
 FRONT_KEYS = {("overlap", "model")}
-#: the neighbourhood of the VBx defaults (Fa 0.5, Fb 7, start 0.1 above the scaled rule,
+#: the neighbourhood of the VBx defaults (Fa 0.5, Fb 6, start 0.1 above the scaled rule,
 #: loop 0.9), one or two parameters at a time
 VBX_SETTINGS = [
     {"vbx_fb": 4.0},
     {"vbx_fb": 5.0},
-    {"vbx_fb": 6.0},
+    {"vbx_fb": 7.0},
     {"vbx_fb": 8.0},
     {"vbx_fb": 10.0},
     {"vbx_fa": 0.3},
