@@ -1,0 +1,153 @@
+"""Recordings of one voice: how often the pipeline splits one speaker into several.
+
+Needs ../shared/data.
+
+    python -m benchmarks.single_speaker
+    python -m benchmarks.single_speaker --settings '[{"vbx_fb": 7.0}]' --out report.md
+
+Every multi-speaker domain of ``benchmarks.crossdomain`` holds 2 to 6 talkers, so a rule that
+splits one voice in two is never charged there. Here every recording is one voice: each of the
+10 LibriSpeech test-other speakers (their 10 utterances) and each of the 40 held-out
+speechocean762 speakers (all of their utterances), the utterances joined with 0.4 s of
+silence, as recorded (16 kHz) and through the telephone channel of ``benchmarks.crossdomain``.
+For each setting of one config section: the recordings given more than one speaker, the mean
+number of speakers, and the share of the output's speech given to speakers other than its
+largest, which is what a one-speaker reference would count as confusion. The speaker ids in
+the file names only group the utterances into recordings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import crossdomain as cd
+from benchmarks import der
+
+SR = 16000
+PAUSE = 0.4  # seconds of silence between utterances
+REPORT = der.ROOT / "benchmarks" / "reports" / "SINGLE-SPEAKER.md"
+
+
+def recordings(log) -> dict[str, np.ndarray]:
+    """name -> one voice's utterances joined (16 kHz float32)."""
+    from diarize import audio as audio_io
+
+    groups: dict[str, list[Path]] = {}
+    if cd.TESTOTHER.is_dir():
+        for folder in sorted(p for p in cd.TESTOTHER.iterdir() if p.is_dir()):
+            groups[f"testother-{folder.name}"] = sorted(folder.rglob("*.flac"))
+    held = cd.held_out_speakers(log)
+    if held is not None:
+        by_speaker: dict[str, list[Path]] = defaultdict(list)
+        for path in sorted(held.iterdir()):
+            by_speaker[path.name.split("_")[0]].append(path)
+        for speaker, paths in by_speaker.items():
+            groups[f"so762-{speaker}"] = paths
+    pause = np.zeros(int(PAUSE * SR), dtype=np.float32)
+    out = {}
+    for name, paths in groups.items():
+        pieces = []
+        for path in paths:
+            pieces += [audio_io.load(path, SR).astype(np.float32), pause]
+        out[name] = np.concatenate(pieces[:-1])
+    return out
+
+
+def telephone(x: np.ndarray) -> np.ndarray:
+    from diarize import audio as audio_io
+
+    return audio_io.resample(cd.telephone_channel(x, SR), 8000, SR).astype(np.float32)
+
+
+def split_share(turns) -> float:
+    """Share of the output's speech (seconds, overlaps counted per speaker) that is not
+    its largest speaker's; 0 for no speech."""
+    per: dict[str, float] = defaultdict(float)
+    for t in turns:
+        per[t.speaker] += t.end - t.start
+    total = sum(per.values())
+    return 0.0 if total <= 0 else 1.0 - max(per.values()) / total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--section", default="cluster", help="config section the settings change")
+    parser.add_argument("--settings", default="[]", help="JSON list of settings (besides defaults)")
+    parser.add_argument("--out", default=str(REPORT))
+    args = parser.parse_args(argv)
+    settings = json.loads(args.settings)
+    if not isinstance(settings, list) or not all(isinstance(s, dict) for s in settings):
+        parser.error("--settings takes a JSON list of objects")
+    from benchmarks.draws import label, needs_analysis
+    from diarize.config import load_config, update_config
+    from diarize.pipeline import Pipeline
+
+    log = der.log_stderr
+    tic = time.perf_counter()
+    recs = recordings(log)
+    if not recs:
+        log("nothing to run: ../shared/data not found")
+        return 1
+    defaults = Pipeline(load_config(None))
+    pipelines = [
+        Pipeline(update_config(defaults.config, {args.section: s})) for s in [{}, *settings]
+    ]
+    bands = {"16 kHz": lambda x: x, "8 kHz telephone": telephone}
+    # results[band][setting index] -> list of (count, share) per recording
+    results = {b: [[] for _ in pipelines] for b in bands}
+    for name, x in recs.items():
+        for band, channel in bands.items():
+            signal = channel(x)
+            shared = defaults.analyse(signal, uri=name)
+            cells = []
+            for k, (setting, pipe) in enumerate(zip([{}, *settings], pipelines, strict=True)):
+                own = needs_analysis(args.section, setting)
+                analysis = pipe.analyse(signal, uri=name) if own else shared
+                out = pipe.decide(analysis)
+                results[band][k].append((out.num_speakers, split_share(out.turns)))
+                cells.append(out.num_speakers)
+            log(f"{name} {band} {len(x) / SR:.0f} s: speakers {cells}")
+    given = argv if argv is not None else sys.argv[1:]
+    cmd = " ".join(["python -m benchmarks.single_speaker", *given])
+    lines = der.report_header("Recordings of one voice", cmd)
+    n_to = sum(k.startswith("testother") for k in recs)
+    minutes = sum(len(x) for x in recs.values()) / SR / 60
+    lines += [
+        der.run_time_line(time.perf_counter() - tic),
+        f"- recordings: {len(recs)} of one voice each ({n_to} test-other speakers, "
+        f"{len(recs) - n_to} held-out speechocean762 speakers; {minutes:.1f} min; utterances "
+        f"joined with {PAUSE} s of silence), as recorded and through the telephone channel",
+        "",
+        "Per setting of `[" + args.section + "]`: recordings given more than one speaker, the "
+        "mean number of speakers, and the share of the output's speech given to speakers other "
+        "than its largest (mean over recordings; a one-speaker reference would count it as "
+        "confusion).",
+        "",
+    ]
+    for band in bands:
+        lines += [
+            f"## {band}",
+            "",
+            "| setting | more than one speaker | mean speakers | speech not the largest's |",
+            "|---|---|---|---|",
+        ]
+        for setting, rows in zip([{}, *settings], results[band], strict=True):
+            counts = np.array([c for c, _ in rows])
+            shares = np.array([s for _, s in rows])
+            lines.append(
+                f"| {label(setting)} | {(counts > 1).sum()} / {len(counts)} | "
+                f"{counts.mean():.2f} | {100 * shares.mean():.1f} % |"
+            )
+        lines.append("")
+    return der.write_report(Path(args.out), lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
