@@ -293,6 +293,14 @@ def telephone_channel(x: np.ndarray, rate: int) -> np.ndarray:
     return (np.sign(code) * np.expm1(np.abs(code) * np.log1p(mu)) / mu).astype(np.float32)
 
 
+def telephone_at_16k(x: np.ndarray) -> np.ndarray:
+    """16 kHz audio through :func:`telephone_channel`, back at 16 kHz as the pipeline reads
+    an 8 kHz file."""
+    from diarize import audio as audio_io
+
+    return audio_io.resample(telephone_channel(x, 16000), 8000, 16000).astype(np.float32)
+
+
 def telephone(src: Path, dst: Path) -> Path:
     """``src`` (a simulated set) through :func:`telephone_channel` into ``dst`` (8-kHz
     16-bit WAV, the same references)."""

@@ -60,12 +60,6 @@ def recordings(log) -> dict[str, np.ndarray]:
     return out
 
 
-def telephone(x: np.ndarray) -> np.ndarray:
-    from diarize import audio as audio_io
-
-    return audio_io.resample(cd.telephone_channel(x, SR), 8000, SR).astype(np.float32)
-
-
 def split_share(turns) -> float:
     """Share of the output's speech (seconds, overlaps counted per speaker) that is not
     its largest speaker's; 0 for no speech."""
@@ -99,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     pipelines = [
         Pipeline(update_config(defaults.config, {args.section: s})) for s in [{}, *settings]
     ]
-    bands = {"16 kHz": lambda x: x, "8 kHz telephone": telephone}
+    bands = {"16 kHz": lambda x: x, "8 kHz telephone": cd.telephone_at_16k}
     # results[band][setting index] -> list of (count, share) per recording
     results = {b: [[] for _ in pipelines] for b in bands}
     for name, x in recs.items():

@@ -28,7 +28,7 @@ import logging
 import numpy as np
 import torch
 
-from benchmarks.crossdomain import telephone_channel
+from benchmarks.crossdomain import telephone_at_16k as telephone
 from diarize import audio as audio_io
 from diarize.config import EmbedConfig
 from diarize.embed import embed_chunked
@@ -38,11 +38,6 @@ from diarize.train.data import list_sources
 
 SR = 16000
 WINDOW, STEP = int(1.5 * SR), int(0.25 * SR)
-
-
-def telephone(x: np.ndarray) -> np.ndarray:
-    """16 kHz audio through the telephone channel, back at 16 kHz."""
-    return audio_io.resample(telephone_channel(x, SR), 8000, SR).astype(np.float32)
 
 
 def trunk_norms(model) -> dict[str, torch.nn.BatchNorm1d]:
