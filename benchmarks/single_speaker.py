@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     defaults = Pipeline(load_config(None))
     pipelines = [
-        Pipeline(update_config(defaults.config, {args.section: s})) for s in [{}, *settings]
+        defaults,
+        *(Pipeline(update_config(defaults.config, {args.section: s})) for s in settings),
     ]
     bands = {"16 kHz": lambda x: x, "8 kHz telephone": cd.telephone_at_16k}
     # results[band][setting index] -> list of (count, share) per recording

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,14 +98,21 @@ def list_audio(sources: Iterable[str | Path]) -> list[Path]:
 
 
 def embed_recordings(
-    encoder: Encoder, paths: list[Path], config: CalibrationConfig, progress: bool = False
+    encoder: Encoder,
+    paths: list[Path],
+    config: CalibrationConfig,
+    progress: bool = False,
+    channel: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[np.ndarray]:
-    """(num_windows, dim) embeddings of each recording's speech windows."""
+    """(num_windows, dim) embeddings of each recording's speech windows; ``channel``, when
+    given, is applied to each recording's audio first (e.g. a telephone channel)."""
     embed_config = EmbedConfig(window=config.window, step=config.step, min_window=config.window)
     out = []
     for path in tqdm(paths, desc="embedding", disable=not progress, unit="file"):
         try:
             waveform = audio_io.load(path, encoder.sample_rate)
+            if channel is not None:
+                waveform = channel(waveform)
         except AudioError as exc:
             logger.warning("skipping %s", exc)
             continue

@@ -30,36 +30,11 @@ import logging
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from benchmarks.encoder.narrowband_bn import telephone
-from diarize import audio as audio_io
+from benchmarks.crossdomain import telephone_at_16k
 from diarize.backend import fit_plda, pseudo_speakers
-from diarize.calibrate import CalibrationConfig, list_audio
-from diarize.config import EmbedConfig
-from diarize.embed import extract
-from diarize.errors import AudioError
+from diarize.calibrate import CalibrationConfig, embed_recordings, list_audio
 from diarize.nn import build_from_checkpoint, load_checkpoint, read_checkpoint, save_encoder
-from diarize.vad import detect_speech
-
-SR = 16000
-
-
-def telephone_embeddings(encoder, paths, config: CalibrationConfig) -> list[np.ndarray]:
-    """(num_windows, dim) embeddings of each recording's speech windows, through the
-    telephone channel."""
-    embed_config = EmbedConfig(window=config.window, step=config.step, min_window=config.window)
-    out = []
-    for path in tqdm(paths, desc="embedding", unit="file"):
-        try:
-            waveform = telephone(audio_io.load(path, SR))
-        except AudioError as exc:
-            logging.warning("skipping %s", exc)
-            continue
-        regions = detect_speech(waveform, config.vad, SR)
-        _, emb = extract(waveform, regions, encoder, embed_config, SR)
-        out.append(emb)
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = list_audio(args.data)
     if not paths:
         parser.error("no audio files found in --data")
-    per_recording = telephone_embeddings(narrow, paths, config)
+    per_recording = embed_recordings(narrow, paths, config, progress=True, channel=telephone_at_16k)
     emb, labels = pseudo_speakers(per_recording, config.pseudo_threshold, config.min_windows)
     if len(np.unique(labels)) < 2:
         parser.error("fewer than two pseudo-speakers found; give more recordings")
