@@ -46,9 +46,13 @@ class PLDA:
     transform: np.ndarray
     psi: np.ndarray
 
-    def project(self, embeddings: np.ndarray) -> np.ndarray:
-        """(n, dim) -> (n, rank) in the space where PLDA is diagonal."""
+    def project(self, embeddings: np.ndarray, recentre: float = 0.0) -> np.ndarray:
+        """(n, dim) -> (n, rank) in the space where PLDA is diagonal. ``recentre`` (0-1):
+        the share of the rows' own mean also removed before length normalisation (1 =
+        centred on these rows instead of the back end's mean)."""
         x = (np.asarray(embeddings, dtype=np.float64) - self.mean) @ self.whiten
+        if recentre and len(x):
+            x -= recentre * x.mean(axis=0)
         x *= np.sqrt(x.shape[1]) / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return x @ self.transform
 

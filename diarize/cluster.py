@@ -586,7 +586,7 @@ def _vbx_all(
     least = min(config.vbx_min_start, n) if config.vbx_min_start > 1 else None
     init = _ahc_all(embeddings, config, similarity, start, lo=least, min_cluster_fraction=0.0)
     result = vbx(
-        plda.project(embeddings),
+        plda.project(embeddings, config.vbx_recentre),
         plda.psi,
         init,
         fa=config.vbx_fa,

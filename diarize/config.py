@@ -181,6 +181,11 @@ class ClusterConfig:
     vbx_start_floor: float | None = None
     # the fewest clusters VBx starts from (1 = whatever the starting threshold gives)
     vbx_min_start: int = 1
+    # share (0-1) of the recording's own mean embedding removed before VBx's PLDA
+    # projection (0 = the back end's global mean only). What every window of a recording
+    # shares (room, microphone) moves them all one way, and after length normalisation the
+    # voices' differences shrink; removing the recording's mean undoes that
+    vbx_recentre: float = 0.0
     # vbx_fb for telephone-band input (None = vbx_fb). Through a telephone band the windows
     # of different voices lie closer and VBx merges them; a smaller vbx_fb weighs the
     # speaker prior less against the windows' evidence, so more speakers stay. 4: the best
@@ -363,6 +368,8 @@ _SIGNED = {
 }
 #: Probabilities that must stay below 1.
 _BELOW_ONE = {("cluster", "vbx_loop"), ("vad", "floor_quantile")}
+#: Shares that may reach 1 but not pass it.
+_AT_MOST_ONE = {("cluster", "vbx_recentre")}
 
 
 def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
@@ -387,6 +394,8 @@ def _check_number(section: str, key: str, value: Any) -> None:
         raise ConfigError(f"{where} must be >= 0, got {value!r}")
     if (section, key) in _BELOW_ONE and value >= 1:
         raise ConfigError(f"{where} must be below 1, got {value!r}")
+    if (section, key) in _AT_MOST_ONE and value > 1:
+        raise ConfigError(f"{where} must be at most 1, got {value!r}")
 
 
 def _coerce(cls: type, section: str, values: dict[str, Any]) -> Any:

@@ -114,3 +114,16 @@ def test_cross_scores_are_the_blocks_of_the_square_matrix():
     square = plda.score_matrix(x[:9])
     np.testing.assert_allclose(plda.score_matrix(x[:4], x[4:9]), square[:4, 4:9])
     np.testing.assert_allclose(plda.score_matrix(x[4:9], x[:4]), square[4:9, :4])
+
+
+def test_project_recentre_removes_what_all_rows_share():
+    x, y = _speakers()
+    plda = fit_plda(x, y)
+    rows = x[:50]
+    shifted = rows + np.linspace(-3, 3, x.shape[1])  # one vector added to every row
+    np.testing.assert_allclose(plda.project(rows, 1.0), plda.project(shifted, 1.0), atol=1e-9)
+    assert not np.allclose(plda.project(rows), plda.project(shifted), atol=1e-3)
+    np.testing.assert_array_equal(plda.project(rows, 0.0), plda.project(rows))
+    # half the rows' own offset from the back end's mean removed, before length norm
+    half = rows - 0.5 * (rows.mean(axis=0) - plda.mean)
+    np.testing.assert_allclose(plda.project(rows, 0.5), plda.project(half), atol=1e-9)

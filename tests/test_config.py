@@ -38,6 +38,8 @@ def test_none_means_not_given():
         ("[vad]\npad = true\n", "pad must be float"),
         ("[cluster]\nvbx_loop = 1.0\n", "vbx_loop must be below 1"),
         ("[cluster]\nvbx_fb = 0\n", "vbx_fb must be > 0"),
+        ("[cluster]\nvbx_recentre = 1.5\n", "vbx_recentre must be at most 1"),
+        ("[cluster]\nvbx_recentre = -0.5\n", "vbx_recentre must be >= 0"),
         ("[vad]\ninput_gain_db = inf\n", "finite"),
         ("[embed\n", "invalid TOML"),
     ],

@@ -123,3 +123,28 @@ def test_cluster_by_vbx_needs_a_plda():
     x, _ = _two_voice_embeddings()
     with pytest.raises(ValueError, match="PLDA"):
         cluster(x, ClusterConfig(count="vbx"), threshold=0.5)
+
+
+def _with_shared_offset(voices: int, seed: int):
+    """Windows of one or two voices that all share a large common component (what one room
+    and one microphone add to every window), L2-normed as the encoder gives them."""
+    rng = np.random.default_rng(seed)
+    dim = 16
+    axes = np.linalg.qr(rng.standard_normal((dim, dim)))[0][:3] * np.sqrt(dim)
+    noise = 0.5 * rng.standard_normal((110, dim))
+    centres = np.where(np.arange(110)[:, None] < 60, axes[0], axes[voices - 1])
+    x = centres + noise + 4.0 * axes[2]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32), np.repeat([0, voices - 1], [60, 50])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vbx_recentre_undoes_a_shared_offset_and_keeps_one_voice_one(seed):
+    plda = _identity_plda(16)
+    two, truth = _with_shared_offset(2, seed)
+    plain = cluster(two, ClusterConfig(count="vbx"), threshold=0.5, plda=plda)
+    assert np.all(plain == 0)  # the offset hides the second voice from VBx
+    recentred = ClusterConfig(count="vbx", vbx_recentre=1.0)
+    assert cluster(two, recentred, threshold=0.5, plda=plda).tolist() == truth.tolist()
+    one, _ = _with_shared_offset(1, seed)
+    assert np.all(cluster(one, recentred, threshold=0.5, plda=plda) == 0)
