@@ -66,6 +66,10 @@ class VADConfig:
     # noise at the level a file is stored at; 3 dB louder won every domain of the
     # cross-domain benchmark (mean DER 43.1 -> 41.0 %, benchmarks/reports/VAD-GAIN.md).
     input_gain_db: float = 3.0
+    # Hz; > 0: the Silero detector also hears the input low-passed at this frequency, and
+    # each frame keeps the larger of the two probabilities (0 = off). Hiss and babble above
+    # it can hide speech from the detector; the low-passed copy no longer holds them.
+    lowpass_hz: float = 0.0
     # Decibels above the recording's own floor (diarize.vad.level_floor_mask) that a stretch
     # of the output must reach to stay speech: frames whose level, averaged over 0.3 s, is
     # within floor_db of the level the quietest floor_quantile of the recording stays under

@@ -122,6 +122,15 @@ def speech_probability(
         raise ConfigError(f"[vad] chunk must be positive, got {config.chunk}")
     if config.method == "silero":
         probs = _silero_probs(waveform, sample_rate, config.chunk, config.input_gain_db)
+        if config.lowpass_hz > 0:
+            if config.lowpass_hz >= _SILERO_RATE / 2:
+                raise ConfigError(
+                    f"[vad] lowpass_hz must be below {_SILERO_RATE // 2}, got {config.lowpass_hz}"
+                )
+            low = _silero_probs(
+                waveform, sample_rate, config.chunk, config.input_gain_db, config.lowpass_hz
+            )
+            probs = np.maximum(probs, low)
     elif config.method == "webrtc":
         probs = _webrtc_probs(waveform, sample_rate, config.chunk)
     elif config.method == "energy":
@@ -624,18 +633,48 @@ def _silero_session():
         return _silero_cache["session"]
 
 
+class _ChunkedLowpass:
+    """A low-pass filter run over a signal chunk by chunk, in order: :meth:`through` filters
+    the samples not filtered yet, up to ``end``, and returns them after the last ``keep``
+    filtered samples before them (zeros before the signal), as one float32 array."""
+
+    def __init__(self, cutoff_hz: float, sample_rate: int, keep: int) -> None:
+        from scipy.signal import butter
+
+        self.sos = butter(6, cutoff_hz, "lowpass", fs=sample_rate, output="sos")
+        self.state = np.zeros((self.sos.shape[0], 2))
+        self.tail = np.zeros(keep, dtype=np.float32)
+        self.done = 0
+
+    def through(self, waveform: np.ndarray, end: int) -> np.ndarray:
+        from scipy.signal import sosfilt
+
+        new, self.state = sosfilt(self.sos, _to_float(waveform[self.done : end]), zi=self.state)
+        out = np.concatenate([self.tail, new.astype(np.float32)])
+        self.tail = out[len(out) - len(self.tail) :]
+        self.done = max(self.done, end)
+        return out
+
+
 def _silero_probs(
-    waveform: np.ndarray, sample_rate: int, chunk: float, gain_db: float = 0.0
+    waveform: np.ndarray,
+    sample_rate: int,
+    chunk: float,
+    gain_db: float = 0.0,
+    lowpass_hz: float = 0.0,
 ) -> np.ndarray:
     """One probability per 512 samples at 16 kHz (32 ms), the package's own framing.
 
     Frame ``i`` is the network's input of the package's 32-ms loop: the 64 samples before it
     and its own 512 (zeros outside the signal). The network's convolutions see one frame at a
     time and its LSTM runs along the frames, so a chunk of frames is one call, the LSTM state
-    carried from chunk to chunk: the package's probabilities to ~1e-5.
+    carried from chunk to chunk: the package's probabilities to ~1e-5. With ``lowpass_hz``,
+    of the signal through a 6th-order Butterworth low-pass (causal, its state carried from
+    chunk to chunk like the LSTM's, so the chunking changes nothing).
     """
     if sample_rate != _SILERO_RATE:
         waveform = resample(_to_float(waveform), sample_rate, _SILERO_RATE)
+    lowpass = _ChunkedLowpass(lowpass_hz, _SILERO_RATE, _SILERO_CONTEXT) if lowpass_hz else None
     session = _silero_session()
     gain = np.float32(10.0 ** (gain_db / 20.0))
     num_frames = -(-len(waveform) // _SILERO_HOP)
@@ -650,7 +689,11 @@ def _silero_probs(
         begin = first * _SILERO_HOP - _SILERO_CONTEXT
         segment = np.zeros((last - first) * _SILERO_HOP + _SILERO_CONTEXT, dtype=np.float32)
         lo, hi = max(begin, 0), min(last * _SILERO_HOP, len(waveform))
-        segment[lo - begin : hi - begin] = _to_float(waveform[lo:hi])
+        if lowpass is None:
+            segment[lo - begin : hi - begin] = _to_float(waveform[lo:hi])
+        else:
+            filtered = lowpass.through(waveform, hi)  # samples begin .. hi
+            segment[: len(filtered)] = filtered
         if gain_db:
             segment *= gain
         frames = np.lib.stride_tricks.sliding_window_view(segment, width)[::_SILERO_HOP]

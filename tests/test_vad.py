@@ -280,6 +280,46 @@ def test_silero_input_gain_is_the_same_signal_made_louder():
     assert np.abs(gained.probs - plain.probs).max() > 1e-3  # the gain is not a no-op
 
 
+def test_chunked_lowpass_is_one_filter_over_the_whole_signal():
+    # Filtered piece by piece with its state carried, the low-pass must equal one pass of
+    # the same filter over the whole signal, and take out a tone above its cutoff.
+    from scipy.signal import sosfilt
+
+    from diarize.vad import _ChunkedLowpass
+
+    t = np.arange(3 * SR) / SR
+    x = (np.sin(2 * np.pi * 300 * t) + np.sin(2 * np.pi * 7000 * t)).astype(np.float32)
+    lowpass = _ChunkedLowpass(5000, SR, keep=64)
+    pieces = [lowpass.through(x, end) for end in (1000, 1000 + 7 * 512, len(x))]
+    whole = sosfilt(lowpass.sos, x.astype(np.float64))
+    np.testing.assert_array_equal(pieces[0][:64], 0)  # before the signal
+    np.testing.assert_allclose(np.concatenate([p[64:] for p in pieces]), whole, atol=1e-6)
+    np.testing.assert_allclose(pieces[1][:64], whole[1000 - 64 : 1000], atol=1e-6)
+    steady = whole[SR:]
+    # the 300 Hz tone, whatever phase the filter gave it (sine and cosine parts)
+    basis = np.stack([np.sin(2 * np.pi * 300 * t[SR:]), np.cos(2 * np.pi * 300 * t[SR:])], 1)
+    low = basis @ np.linalg.lstsq(basis, steady, rcond=None)[0]
+    assert np.sqrt(np.mean(low**2)) > 0.69  # 300 Hz passes (rms of a unit sine: 0.707)
+    assert np.sqrt(np.mean((steady - low) ** 2)) < 0.01  # the 7 kHz tone is gone
+
+
+def test_silero_lowpass_keeps_the_larger_probability_and_ignores_the_chunk():
+    from diarize.audio import load
+    from diarize.vad import _silero_probs
+
+    x = load(HERE.parent / "examples" / "meeting.wav", SR)[: 12 * SR]
+    config = VADConfig(method="silero", lowpass_hz=4000.0)
+    both = speech_probability(x, config, SR).probs
+    plain = _silero_probs(x, SR, config.chunk, config.input_gain_db)
+    low = _silero_probs(x, SR, config.chunk, config.input_gain_db, 4000.0)
+    np.testing.assert_allclose(both, np.maximum(plain, low), atol=1e-6)
+    assert np.abs(low - plain).max() > 1e-3  # the low-passed copy is another signal
+    pieces = speech_probability(x, dataclasses.replace(config, chunk=0.5), SR).probs
+    np.testing.assert_allclose(pieces, both, atol=1e-5)
+    with pytest.raises(ConfigError, match="lowpass_hz must be below 8000"):
+        speech_probability(x, VADConfig(method="silero", lowpass_hz=8000.0), SR)
+
+
 @pytest.mark.parametrize("method", SIGNAL_METHODS)
 def test_input_gain_is_for_silero_only(method):
     # The energy and spectral detectors track the recording's own level; the gain is
