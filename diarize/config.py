@@ -69,6 +69,9 @@ class VADConfig:
     # Hz; > 0: the Silero detector also hears the input low-passed at this frequency, and
     # each frame keeps the larger of the two probabilities (0 = off). Hiss and babble above
     # it can hide speech from the detector; the low-passed copy no longer holds them.
+    # 6000 lowers every simulated domain over ten draws of the cross-domain benchmark but
+    # raises dev/ami 36.6 -> 37.7 % (benchmarks/reports/DRAWS-LOWPASS*.md): an option for
+    # noisy recordings. It runs the detector twice.
     lowpass_hz: float = 0.0
     # Decibels above the recording's own floor (diarize.vad.level_floor_mask) that a stretch
     # of the output must reach to stay speech: frames whose level, averaged over 0.3 s, is
