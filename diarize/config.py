@@ -377,6 +377,8 @@ _SIGNED = {
 _BELOW_ONE = {("cluster", "vbx_loop"), ("vad", "floor_quantile")}
 #: Shares that may reach 1 but not pass it.
 _AT_MOST_ONE = {("cluster", "vbx_recentre")}
+#: Frequencies that must stay below half the speech detector's 16 kHz rate.
+_BELOW_NYQUIST = {("vad", "lowpass_hz")}
 
 
 def _field_types(cls: type) -> dict[str, tuple[type, ...]]:
@@ -403,6 +405,8 @@ def _check_number(section: str, key: str, value: Any) -> None:
         raise ConfigError(f"{where} must be below 1, got {value!r}")
     if (section, key) in _AT_MOST_ONE and value > 1:
         raise ConfigError(f"{where} must be at most 1, got {value!r}")
+    if (section, key) in _BELOW_NYQUIST and value >= 8000:
+        raise ConfigError(f"{where} must be below 8000 Hz, got {value!r}")
 
 
 def _coerce(cls: type, section: str, values: dict[str, Any]) -> Any:

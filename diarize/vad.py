@@ -121,12 +121,16 @@ def speech_probability(
     if not config.chunk > 0:
         raise ConfigError(f"[vad] chunk must be positive, got {config.chunk}")
     if config.method == "silero":
-        probs = _silero_probs(waveform, sample_rate, config.chunk, config.input_gain_db)
         if config.lowpass_hz > 0:
             if config.lowpass_hz >= _SILERO_RATE / 2:
                 raise ConfigError(
                     f"[vad] lowpass_hz must be below {_SILERO_RATE // 2}, got {config.lowpass_hz}"
                 )
+            if sample_rate != _SILERO_RATE:  # resampled once for both listens
+                waveform = resample(_to_float(waveform), sample_rate, _SILERO_RATE)
+                sample_rate = _SILERO_RATE
+        probs = _silero_probs(waveform, sample_rate, config.chunk, config.input_gain_db)
+        if config.lowpass_hz > 0:
             low = _silero_probs(
                 waveform, sample_rate, config.chunk, config.input_gain_db, config.lowpass_hz
             )

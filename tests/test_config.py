@@ -40,6 +40,7 @@ def test_none_means_not_given():
         ("[cluster]\nvbx_fb = 0\n", "vbx_fb must be > 0"),
         ("[cluster]\nvbx_recentre = 1.5\n", "vbx_recentre must be at most 1"),
         ("[cluster]\nvbx_recentre = -0.5\n", "vbx_recentre must be >= 0"),
+        ("[vad]\nlowpass_hz = 8000\n", "lowpass_hz must be below 8000 Hz"),
         ("[vad]\ninput_gain_db = inf\n", "finite"),
         ("[embed\n", "invalid TOML"),
     ],

@@ -318,6 +318,15 @@ def test_silero_lowpass_keeps_the_larger_probability_and_ignores_the_chunk():
     np.testing.assert_allclose(pieces, both, atol=1e-5)
     with pytest.raises(ConfigError, match="lowpass_hz must be below 8000"):
         speech_probability(x, VADConfig(method="silero", lowpass_hz=8000.0), SR)
+    # input at another rate is resampled once, and both listens hear the same 16 kHz signal
+    from diarize.audio import resample
+
+    at_8k = resample(x, SR, 8000)
+    np.testing.assert_allclose(
+        speech_probability(at_8k, config, 8000).probs,
+        speech_probability(resample(at_8k, 8000, SR), config, SR).probs,
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("method", SIGNAL_METHODS)
