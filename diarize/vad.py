@@ -121,19 +121,15 @@ def speech_probability(
     if not config.chunk > 0:
         raise ConfigError(f"[vad] chunk must be positive, got {config.chunk}")
     if config.method == "silero":
-        if config.lowpass_hz > 0:
-            if config.lowpass_hz >= _SILERO_RATE / 2:
-                raise ConfigError(
-                    f"[vad] lowpass_hz must be below {_SILERO_RATE // 2}, got {config.lowpass_hz}"
-                )
-            if sample_rate != _SILERO_RATE:  # resampled once for both listens
-                waveform = resample(_to_float(waveform), sample_rate, _SILERO_RATE)
-                sample_rate = _SILERO_RATE
-        probs = _silero_probs(waveform, sample_rate, config.chunk, config.input_gain_db)
-        if config.lowpass_hz > 0:
-            low = _silero_probs(
-                waveform, sample_rate, config.chunk, config.input_gain_db, config.lowpass_hz
+        if config.lowpass_hz >= _SILERO_RATE / 2:
+            raise ConfigError(
+                f"[vad] lowpass_hz must be below {_SILERO_RATE // 2}, got {config.lowpass_hz}"
             )
+        if sample_rate != _SILERO_RATE:  # once, for both listens
+            waveform = resample(_to_float(waveform), sample_rate, _SILERO_RATE)
+        probs = _silero_probs(waveform, config.chunk, config.input_gain_db)
+        if config.lowpass_hz > 0:
+            low = _silero_probs(waveform, config.chunk, config.input_gain_db, config.lowpass_hz)
             probs = np.maximum(probs, low)
     elif config.method == "webrtc":
         probs = _webrtc_probs(waveform, sample_rate, config.chunk)
@@ -661,13 +657,9 @@ class _ChunkedLowpass:
 
 
 def _silero_probs(
-    waveform: np.ndarray,
-    sample_rate: int,
-    chunk: float,
-    gain_db: float = 0.0,
-    lowpass_hz: float = 0.0,
+    waveform: np.ndarray, chunk: float, gain_db: float = 0.0, lowpass_hz: float = 0.0
 ) -> np.ndarray:
-    """One probability per 512 samples at 16 kHz (32 ms), the package's own framing.
+    """One probability per 512 samples of a 16 kHz signal (32 ms), the package's own framing.
 
     Frame ``i`` is the network's input of the package's 32-ms loop: the 64 samples before it
     and its own 512 (zeros outside the signal). The network's convolutions see one frame at a
@@ -676,8 +668,6 @@ def _silero_probs(
     of the signal through a 6th-order Butterworth low-pass (causal, its state carried from
     chunk to chunk like the LSTM's, so the chunking changes nothing).
     """
-    if sample_rate != _SILERO_RATE:
-        waveform = resample(_to_float(waveform), sample_rate, _SILERO_RATE)
     lowpass = _ChunkedLowpass(lowpass_hz, _SILERO_RATE, _SILERO_CONTEXT) if lowpass_hz else None
     session = _silero_session()
     gain = np.float32(10.0 ** (gain_db / 20.0))

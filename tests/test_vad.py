@@ -310,8 +310,8 @@ def test_silero_lowpass_keeps_the_larger_probability_and_ignores_the_chunk():
     x = load(HERE.parent / "examples" / "meeting.wav", SR)[: 12 * SR]
     config = VADConfig(method="silero", lowpass_hz=4000.0)
     both = speech_probability(x, config, SR).probs
-    plain = _silero_probs(x, SR, config.chunk, config.input_gain_db)
-    low = _silero_probs(x, SR, config.chunk, config.input_gain_db, 4000.0)
+    plain = _silero_probs(x, config.chunk, config.input_gain_db)
+    low = _silero_probs(x, config.chunk, config.input_gain_db, 4000.0)
     np.testing.assert_allclose(both, np.maximum(plain, low), atol=1e-6)
     assert np.abs(low - plain).max() > 1e-3  # the low-passed copy is another signal
     pieces = speech_probability(x, dataclasses.replace(config, chunk=0.5), SR).probs
