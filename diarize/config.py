@@ -73,6 +73,12 @@ class VADConfig:
     # raises dev/ami 36.6 -> 37.7 % (benchmarks/reports/DRAWS-LOWPASS*.md): an option for
     # noisy recordings. It runs the detector twice.
     lowpass_hz: float = 0.0
+    # Decibels; with lowpass_hz, the low-passed listen counts only in the 32-ms frames whose
+    # level above lowpass_hz is within this of the recording's quietest 10 % there, where
+    # that band holds nothing but the recording's steady background (hiss hides speech from
+    # the detector; a knock or a rustle that reaches up there is judged by the full-band
+    # listen alone). None = in every frame.
+    lowpass_gate_db: float | None = None
     # Decibels above the recording's own floor (diarize.vad.level_floor_mask) that a stretch
     # of the output must reach to stay speech: frames whose level, averaged over 0.3 s, is
     # within floor_db of the level the quietest floor_quantile of the recording stays under

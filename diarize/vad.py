@@ -130,6 +130,10 @@ def speech_probability(
         probs = _silero_probs(waveform, config.chunk, config.input_gain_db)
         if config.lowpass_hz > 0:
             low = _silero_probs(waveform, config.chunk, config.input_gain_db, config.lowpass_hz)
+            if config.lowpass_gate_db is not None:
+                level = _band_levels(waveform, config.lowpass_hz, config.chunk)[: len(low)]
+                floor = np.quantile(level, LOWPASS_GATE_QUANTILE)
+                low = np.where(level <= floor + config.lowpass_gate_db, low, probs)
             probs = np.maximum(probs, low)
     elif config.method == "webrtc":
         probs = _webrtc_probs(waveform, sample_rate, config.chunk)
@@ -581,6 +585,9 @@ def _webrtc_probs(
 
 _SILERO_HOP = 512  # samples per probability at 16 kHz
 _SILERO_CONTEXT = 64  # samples of the previous frame that the network also sees
+#: Quantile of a recording's 32-ms levels above ``[vad] lowpass_hz`` taken as the level of
+#: its background there, for ``[vad] lowpass_gate_db``.
+LOWPASS_GATE_QUANTILE = 0.1
 _SILERO_STATE = 128  # LSTM state size
 _SILERO_MAX_FRAMES = 1024  # frames per call of the network
 #: The Silero VAD 16 kHz network in the layout that runs a whole sequence of frames at once
@@ -633,15 +640,16 @@ def _silero_session():
         return _silero_cache["session"]
 
 
-class _ChunkedLowpass:
-    """A low-pass filter run over a signal chunk by chunk, in order: :meth:`through` filters
-    the samples not filtered yet, up to ``end``, and returns them after the last ``keep``
-    filtered samples before them (zeros before the signal), as one float32 array."""
+class _ChunkedFilter:
+    """A 6th-order Butterworth filter (``btype`` "lowpass" or "highpass") run over a signal
+    chunk by chunk, in order: :meth:`through` filters the samples not filtered yet, up to
+    ``end``, and returns them after the last ``keep`` filtered samples before them (zeros
+    before the signal), as one float32 array."""
 
-    def __init__(self, cutoff_hz: float, sample_rate: int, keep: int) -> None:
+    def __init__(self, cutoff_hz: float, sample_rate: int, keep: int, btype: str = "lowpass"):
         from scipy.signal import butter
 
-        self.sos = butter(6, cutoff_hz, "lowpass", fs=sample_rate, output="sos")
+        self.sos = butter(6, cutoff_hz, btype, fs=sample_rate, output="sos")
         self.state = np.zeros((self.sos.shape[0], 2))
         self.tail = np.zeros(keep, dtype=np.float32)
         self.done = 0
@@ -656,6 +664,24 @@ class _ChunkedLowpass:
         return out
 
 
+def _band_levels(waveform: np.ndarray, cutoff_hz: float, chunk: float) -> np.ndarray:
+    """Level in dB of what lies above ``cutoff_hz`` (a 6th-order Butterworth high-pass, its
+    state carried from chunk to chunk) in each 32-ms frame of a 16 kHz signal: one value per
+    Silero probability, frame ``i`` the samples ``512 i`` to ``512 (i + 1)`` (zeros past the
+    end). The mean square of a full-scale sine is -3 dB."""
+    highpass = _ChunkedFilter(cutoff_hz, _SILERO_RATE, 0, "highpass")
+    num_frames = -(-len(waveform) // _SILERO_HOP)
+    levels = np.empty(num_frames, dtype=np.float32)
+    per_call = _frames_per_chunk(chunk, FRAME_STEP["silero"])
+    for first, last in _chunks(num_frames, per_call):
+        filtered = highpass.through(waveform, min(last * _SILERO_HOP, len(waveform)))
+        frames = np.zeros((last - first) * _SILERO_HOP, dtype=np.float64)
+        frames[: len(filtered)] = filtered
+        power = np.mean(frames.reshape(last - first, _SILERO_HOP) ** 2, axis=1)
+        levels[first:last] = 10.0 * np.log10(power + 1e-12)
+    return levels
+
+
 def _silero_probs(
     waveform: np.ndarray, chunk: float, gain_db: float = 0.0, lowpass_hz: float = 0.0
 ) -> np.ndarray:
@@ -668,7 +694,7 @@ def _silero_probs(
     of the signal through a 6th-order Butterworth low-pass (causal, its state carried from
     chunk to chunk like the LSTM's, so the chunking changes nothing).
     """
-    lowpass = _ChunkedLowpass(lowpass_hz, _SILERO_RATE, _SILERO_CONTEXT) if lowpass_hz else None
+    lowpass = _ChunkedFilter(lowpass_hz, _SILERO_RATE, _SILERO_CONTEXT) if lowpass_hz else None
     session = _silero_session()
     gain = np.float32(10.0 ** (gain_db / 20.0))
     num_frames = -(-len(waveform) // _SILERO_HOP)

@@ -41,6 +41,7 @@ def test_none_means_not_given():
         ("[cluster]\nvbx_recentre = 1.5\n", "vbx_recentre must be at most 1"),
         ("[cluster]\nvbx_recentre = -0.5\n", "vbx_recentre must be >= 0"),
         ("[vad]\nlowpass_hz = 8000\n", "lowpass_hz must be below 8000 Hz"),
+        ("[vad]\nlowpass_gate_db = -3\n", "lowpass_gate_db must be >= 0"),
         ("[vad]\ninput_gain_db = inf\n", "finite"),
         ("[embed\n", "invalid TOML"),
     ],

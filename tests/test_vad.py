@@ -285,11 +285,11 @@ def test_chunked_lowpass_is_one_filter_over_the_whole_signal():
     # the same filter over the whole signal, and take out a tone above its cutoff.
     from scipy.signal import sosfilt
 
-    from diarize.vad import _ChunkedLowpass
+    from diarize.vad import _ChunkedFilter
 
     t = np.arange(3 * SR) / SR
     x = (np.sin(2 * np.pi * 300 * t) + np.sin(2 * np.pi * 7000 * t)).astype(np.float32)
-    lowpass = _ChunkedLowpass(5000, SR, keep=64)
+    lowpass = _ChunkedFilter(5000, SR, keep=64)
     pieces = [lowpass.through(x, end) for end in (1000, 1000 + 7 * 512, len(x))]
     whole = sosfilt(lowpass.sos, x.astype(np.float64))
     np.testing.assert_array_equal(pieces[0][:64], 0)  # before the signal
@@ -326,6 +326,52 @@ def test_silero_lowpass_keeps_the_larger_probability_and_ignores_the_chunk():
         speech_probability(at_8k, config, 8000).probs,
         speech_probability(resample(at_8k, 8000, SR), config, SR).probs,
         atol=1e-5,
+    )
+
+
+def test_band_levels_by_hand():
+    # A 7 kHz sine of amplitude 0.5 (mean square 0.125: -9.0 dB) in the second second only,
+    # over a 300 Hz one throughout: above a 6 kHz cut-off the first second holds (almost)
+    # nothing, the second the 7 kHz tone at its level; chunking changes nothing.
+    from diarize.vad import _band_levels
+
+    t = np.arange(2 * SR) / SR
+    x = 0.5 * np.sin(2 * np.pi * 300 * t) + 0.5 * np.sin(2 * np.pi * 7000 * t) * (t >= 1)
+    levels = _band_levels(x.astype(np.float32), 6000.0, chunk=300.0)
+    assert len(levels) == -(-len(x) // 512)
+    first, second = levels[2:29], levels[34:-1]  # whole frames away from the switch
+    assert first.max() < -60.0  # the 300 Hz tone is 60 dB down through a 6th-order filter
+    np.testing.assert_allclose(second, 10 * np.log10(0.125), atol=0.2)
+    pieces = _band_levels(x.astype(np.float32), 6000.0, chunk=0.1)
+    np.testing.assert_allclose(pieces, levels, atol=1e-3)
+
+
+def test_lowpass_gate_keeps_the_low_passed_listen_only_over_a_quiet_band():
+    # Frames whose level above the cut-off is within the gate of the recording's 10 %
+    # quantile there take the larger of the two listens; the others the full-band listen.
+    from diarize.audio import load
+    from diarize.vad import LOWPASS_GATE_QUANTILE, _band_levels, _silero_probs
+
+    x = load(HERE.parent / "examples" / "meeting.wav", SR)[: 12 * SR]
+    rng = np.random.default_rng(0)
+    hiss = rng.standard_normal(len(x)).astype(np.float32) * 0.02 * (np.arange(len(x)) > 6 * SR)
+    x = x + hiss  # a louder band above the cut-off in the second half
+    config = VADConfig(method="silero", lowpass_hz=5000.0, lowpass_gate_db=6.0)
+    gated = speech_probability(x, config, SR).probs
+    plain = _silero_probs(x, config.chunk, config.input_gain_db)
+    low = _silero_probs(x, config.chunk, config.input_gain_db, 5000.0)
+    level = _band_levels(x, 5000.0, config.chunk)
+    quiet = level <= np.quantile(level, LOWPASS_GATE_QUANTILE) + 6.0
+    half = 6 * SR // 512
+    assert 0.2 < quiet.mean() < 0.8 and quiet[:half].mean() > quiet[half:].mean()
+    np.testing.assert_allclose(gated[quiet], np.maximum(plain, low)[quiet], atol=1e-6)
+    np.testing.assert_allclose(gated[~quiet], plain[~quiet], atol=1e-6)
+    assert np.abs(low - plain)[~quiet].max() > 1e-3  # the gate did change something
+    wide_open = dataclasses.replace(config, lowpass_gate_db=200.0)
+    np.testing.assert_allclose(
+        speech_probability(x, wide_open, SR).probs,
+        speech_probability(x, dataclasses.replace(config, lowpass_gate_db=None), SR).probs,
+        atol=1e-6,
     )
 
 
