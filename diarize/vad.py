@@ -672,7 +672,7 @@ def _band_levels(waveform: np.ndarray, cutoff_hz: float, chunk: float) -> np.nda
     highpass = _ChunkedFilter(cutoff_hz, _SILERO_RATE, 0, "highpass")
     num_frames = -(-len(waveform) // _SILERO_HOP)
     levels = np.empty(num_frames, dtype=np.float32)
-    per_call = _frames_per_chunk(chunk, FRAME_STEP["silero"])
+    per_call = min(_frames_per_chunk(chunk, FRAME_STEP["silero"]), _SILERO_MAX_FRAMES)
     for first, last in _chunks(num_frames, per_call):
         filtered = highpass.through(waveform, min(last * _SILERO_HOP, len(waveform)))
         frames = np.zeros((last - first) * _SILERO_HOP, dtype=np.float64)
