@@ -137,6 +137,20 @@ VARIANTS = [
         {"vad": {"floor_db": 0.0}},
     ),
     V(
+        "no-lowpass",
+        "shipped",
+        "the speech detector hears the recording once, not also low-passed at 6 kHz "
+        "([vad] lowpass_hz = 0, the default before 2026-12-06)",
+        {"vad": {"lowpass_hz": 0.0}},
+    ),
+    V(
+        "lowpass-everywhere",
+        "shipped",
+        "the low-passed listen in every frame, not only where the band above 6 kHz is at "
+        "the recording's floor ([vad] lowpass_gate_db unset)",
+        {"vad": {"lowpass_gate_db": None}},
+    ),
+    V(
         "floor-2.5",
         "shipped",
         "output speech cut where the level is within 2.5 dB of the recording's floor",
@@ -214,10 +228,10 @@ VARIANTS = [
         "previous",
         "previous",
         "previous encoder (encoder-v1) with its defaults (the learned threshold, 0.2 s padding, "
-        "no level floor gate, no overlap detector)",
+        "no level floor gate, no low-passed listen, no overlap detector)",
         {
             "cluster": {"count": "threshold", "narrowband_count": "scaled"},
-            "vad": {"pad": 0.2, "floor_db": 0.0},
+            "vad": {"pad": 0.2, "floor_db": 0.0, "lowpass_hz": 0.0},
             "overlap": {"enabled": False},
         },
     ),

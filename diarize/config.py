@@ -67,18 +67,20 @@ class VADConfig:
     # cross-domain benchmark (mean DER 43.1 -> 41.0 %, benchmarks/reports/VAD-GAIN.md).
     input_gain_db: float = 3.0
     # Hz; > 0: the Silero detector also hears the input low-passed at this frequency, and
-    # each frame keeps the larger of the two probabilities (0 = off). Hiss and babble above
-    # it can hide speech from the detector; the low-passed copy no longer holds them.
-    # 6000 lowers every simulated domain over ten draws of the cross-domain benchmark but
-    # raises dev/ami 36.6 -> 37.7 % (benchmarks/reports/DRAWS-LOWPASS*.md): an option for
-    # noisy recordings. It runs the detector twice.
-    lowpass_hz: float = 0.0
-    # Decibels; with lowpass_hz, the low-passed listen counts only in the 32-ms frames whose
-    # level above lowpass_hz is within this of the recording's quietest 10 % there, where
-    # that band holds nothing but the recording's steady background (hiss hides speech from
-    # the detector; a knock or a rustle that reaches up there is judged by the full-band
-    # listen alone). None = in every frame.
-    lowpass_gate_db: float | None = None
+    # each frame may keep the larger of the two probabilities (0 = one listen). Hiss and
+    # babble above it can hide speech from the detector; the low-passed copy no longer holds
+    # them. It runs the detector twice.
+    lowpass_hz: float = 6000.0
+    # Decibels; the low-passed listen counts only in the 32-ms frames whose level above
+    # lowpass_hz is within this of the recording's quietest 10 % there: where that band holds
+    # nothing but the recording's steady background, and not where a knock or a rustle
+    # reaches up into it (judged by the full-band listen alone). 0 = in every frame.
+    # 6000 Hz gated at 3 dB (was: one listen) is lower on every domain over ten draws of the
+    # cross-domain benchmark (mean 36.34 -> 35.89 %) and over five fresh ones (38.74 ->
+    # 37.97; benchmarks/reports/DRAWS-LOWPASS-GATE*.md). In every frame it lowers the
+    # simulated domains as much but raises dev/ami 36.6 -> 37.7 % (a meeting's knocks called
+    # speech); gated at 6 or 10 dB, 37.0 and 37.2.
+    lowpass_gate_db: float = 3.0
     # Decibels above the recording's own floor (diarize.vad.level_floor_mask) that a stretch
     # of the output must reach to stay speech: frames whose level, averaged over 0.3 s, is
     # within floor_db of the level the quietest floor_quantile of the recording stays under

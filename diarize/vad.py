@@ -130,7 +130,7 @@ def speech_probability(
         probs = _silero_probs(waveform, config.chunk, config.input_gain_db)
         if config.lowpass_hz > 0:
             low = _silero_probs(waveform, config.chunk, config.input_gain_db, config.lowpass_hz)
-            if config.lowpass_gate_db is not None:
+            if config.lowpass_gate_db > 0:
                 level = _band_levels(waveform, config.lowpass_hz, config.chunk)[: len(low)]
                 floor = np.quantile(level, LOWPASS_GATE_QUANTILE)
                 low = np.where(level <= floor + config.lowpass_gate_db, low, probs)
