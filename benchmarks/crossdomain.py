@@ -147,8 +147,8 @@ VARIANTS = [
         "lowpass-everywhere",
         "shipped",
         "the low-passed listen in every frame, not only where the band above 6 kHz is at "
-        "the recording's floor ([vad] lowpass_gate_db unset)",
-        {"vad": {"lowpass_gate_db": None}},
+        "the recording's floor ([vad] lowpass_gate_db = 0)",
+        {"vad": {"lowpass_gate_db": 0.0}},
     ),
     V(
         "floor-2.5",

@@ -38,6 +38,7 @@ VARIANTS = {
     "no-background": ROOT / "benchmarks" / "no-background.toml",
     "whole-background": ROOT / "benchmarks" / "whole-background.toml",
     "no-floor": ROOT / "benchmarks" / "no-floor.toml",
+    "one-listen": ROOT / "benchmarks" / "one-listen.toml",
     # Baseline: the same pipeline with Resemblyzer's supervised encoder (pip install
     # resemblyzer); its threshold does not matter for speed.
     "resemblyzer": None,
