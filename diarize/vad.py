@@ -234,15 +234,17 @@ FLOOR_STEADY_QUANTILES = (0.005, 0.05)
 FLOOR_STEADY_DB = 6.0
 
 
-def frame_levels(signal: np.ndarray, hop: int, chunk: int = 960_000) -> np.ndarray:
+def frame_levels(
+    signal: np.ndarray, hop: int, chunk: int = 960_000, floor: float = 1e-10
+) -> np.ndarray:
     """(ceil(len / hop),) mean-square level in dB of each ``hop``-sample frame of a float or
     int16 signal (full scale 1 or 32768; the last frame zero-padded), about ``chunk``
-    samples converted at a time."""
+    samples converted at a time; ``floor`` is added to each mean square (-100 dB)."""
     num_frames = -(-len(signal) // hop)
     out = np.empty(num_frames)
     for first, last in _chunks(num_frames, max(1, chunk // hop)):
         frames = _frames(signal, first, last, hop, hop).astype(np.float64)
-        out[first:last] = 10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-10)
+        out[first:last] = 10.0 * np.log10(np.mean(frames**2, axis=1) + floor)
     return out
 
 
@@ -675,10 +677,8 @@ def _band_levels(waveform: np.ndarray, cutoff_hz: float, chunk: float) -> np.nda
     per_call = min(_frames_per_chunk(chunk, FRAME_STEP["silero"]), _SILERO_MAX_FRAMES)
     for first, last in _chunks(num_frames, per_call):
         filtered = highpass.through(waveform, min(last * _SILERO_HOP, len(waveform)))
-        frames = np.zeros((last - first) * _SILERO_HOP, dtype=np.float64)
-        frames[: len(filtered)] = filtered
-        power = np.mean(frames.reshape(last - first, _SILERO_HOP) ** 2, axis=1)
-        levels[first:last] = 10.0 * np.log10(power + 1e-12)
+        # floor -120 dB: resampled telephone audio leaves only leakage of -80 to -115 dB here
+        levels[first:last] = frame_levels(filtered, _SILERO_HOP, floor=1e-12)
     return levels
 
 
