@@ -173,6 +173,29 @@ def test_augmenter_shapes_and_seed():
     assert feats.shape == (6, 50, 24)
 
 
+def test_other_talker_is_another_window_at_the_asked_level():
+    # Six rows = two views of three windows (rows i and i + 3 are one window's pair).
+    # Each row a sine of its own frequency, so what was added can be read off the spectrum.
+    n = 8000
+    t = torch.arange(n) / 16000.0
+    freqs = [200.0, 300.0, 400.0, 500.0, 600.0, 700.0]
+    x = torch.stack([0.1 * torch.sin(2 * math.pi * f * t) for f in freqs])
+    cfg = AugmentConfig(p_talker=1.0, talker_db=(10.0, 10.0))
+    aug = Augmenter(cfg, [], [], seed=0, num_simulated_rirs=2, max_rir_samples=100)
+    for seed in range(20):
+        added = aug.talker_mix(x, torch.Generator().manual_seed(seed)) - x
+        spectrum = torch.fft.rfft(added).abs()
+        for i in range(6):
+            # The added sine's bin (frequency f lands on bin f * n / 16000)
+            peak = int(spectrum[i].argmax()) * 16000 / n
+            assert peak in freqs and peak != freqs[i] and peak != freqs[(i + 3) % 6]
+            level = 10 * math.log10(float(added[i].square().mean() / x[i].square().mean()))
+            assert level == pytest.approx(-10.0, abs=0.05)
+    # p_talker 0 leaves the batch as it is
+    off = Augmenter(AugmentConfig(), [], [], seed=0, num_simulated_rirs=2, max_rir_samples=100)
+    assert torch.equal(off.talker_mix(x, torch.Generator().manual_seed(0)), x)
+
+
 def test_simulated_rooms_have_the_asked_direct_to_reverberant_ratio():
     from diarize.train.augment import simulated_rirs
 

@@ -8,6 +8,8 @@ not the room, the noise or the level:
   tail after a direct path and early gap; RT60 0.15-0.9 s, direct-to-reverberant 0-15 dB);
 * noise at ``snr_db`` SNR: real recordings, coloured noise (1/f^a, a in [0, 2]) or babble made
   of other rows of the batch (3-6 talkers summed);
+* one other talker (``p_talker``): another row of the batch, ``talker_db`` below the view,
+  rolled in time (a backchannel or a neighbour's crosstalk under the voice that counts);
 * gain in ``gain_db``;
 * in the log-mel domain (:func:`augment_features`): a random smooth equaliser (+-``eq_db``),
   band limiting (the bins above a random cut-off between 3.4 and 7.5 kHz pushed to the floor),
@@ -38,6 +40,8 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (0.0, 20.0)
     p_babble: float = 0.25  # share of noisy views whose noise is babble
     p_real_noise: float = 0.4  # share of non-babble noisy views with real recorded noise
+    p_talker: float = 0.0  # share of views with one other talker of the batch added
+    talker_db: tuple[float, float] = (3.0, 15.0)  # how far below the view that talker is
     gain_db: tuple[float, float] = (-12.0, 6.0)
     eq_db: float = 3.0
     p_eq: float = 0.5
@@ -207,6 +211,28 @@ class Augmenter:
         scale = (p_sig / p_noise / 10 ** (snr / 10)).sqrt()
         return x + torch.where(draw, scale, torch.zeros_like(scale))[:, None] * noise
 
+    def talker_mix(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Add, to a share ``p_talker`` of the rows, one other row of the batch (one shift of
+        the batch order for all, rolled in time) ``talker_db`` below the row's own level.
+        The training batch stacks the two views of ``B / 2`` windows, so the shift is never
+        ``B / 2``: a view never gets its own pair's other view as the other talker."""
+        b, n = x.shape
+        cfg = self.config
+        if b < 3 or cfg.p_talker <= 0:
+            return x
+        draw = self._bernoulli(gen, b, cfg.p_talker)
+        if not draw.any():
+            return x
+        shifts = [s for s in range(1, b) if 2 * s != b]
+        shift = shifts[int(torch.randint(len(shifts), (1,), generator=gen, device=self.device))]
+        roll = int(torch.randint(n, (1,), generator=gen, device=self.device))
+        other = torch.roll(torch.roll(x, shift, 0), roll, 1)
+        below = self._uniform(gen, b, *cfg.talker_db)
+        p_sig = x.square().mean(1)
+        p_other = other.square().mean(1).clamp(min=1e-10)
+        scale = (p_sig / p_other / 10 ** (below / 10)).sqrt()
+        return x + torch.where(draw, scale, torch.zeros_like(scale))[:, None] * other
+
     def gain(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         db = self._uniform(gen, x.shape[0], *self.config.gain_db)
         return x * (10 ** (db / 20))[:, None]
@@ -214,6 +240,7 @@ class Augmenter:
     def __call__(self, x: torch.Tensor, num_samples: int, gen: torch.Generator) -> torch.Tensor:
         """(B, N_in) raw windows -> (B, num_samples) augmented views (N_in >= num_samples)."""
         x = self.speed(x, num_samples, gen)
+        x = self.talker_mix(x, gen)
         x = self.reverb(x, gen)
         x = self.noise_mix(x, gen)
         return self.gain(x, gen).clamp(-4.0, 4.0)
