@@ -15,7 +15,8 @@ of the pipeline (speech detection, embeddings) runs once per file, so settings o
 ``cluster`` section (the default) or of anything after it cost little each; a setting of the
 ``vad`` or ``embed`` section, or the overlap detector's ``model``, which the front half reads,
 gets a front half of its own (speech probabilities are still computed once per file). The
-first row is always the package defaults.
+first row is always the package defaults (with ``--model``, every row runs that encoder
+checkpoint instead of the shipped one).
 
 DER from pyannote.metrics (``diarize.scoring``), collar 0 with overlap scored; in brackets
 the files given one speaker (or none) of those holding two or more, summed over the draws.
@@ -124,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default=None, help=f"markdown report (default {REPORT})")
     parser.add_argument(
+        "--model", default=None, help="encoder checkpoint every row runs (default: shipped)"
+    )
+    parser.add_argument(
         "--tuning",
         action="store_true",
         help="also score each setting on the cross-domain tuning set, as it is and through "
@@ -161,13 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     except der.Unavailable as exc:
         log(str(exc))
         return 1
-    defaults = Pipeline(load_config(None))
+    defaults = Pipeline(load_config(None), model=args.model)
     analyses = analyse_sets(defaults, sets, log)
     rows = []
     for setting in [{}, *settings]:
         pipeline, analysed = defaults, analyses
         if needs_analysis(args.section, setting):
-            pipeline = Pipeline(update_config(defaults.config, {args.section: setting}))
+            pipeline = Pipeline(
+                update_config(defaults.config, {args.section: setting}), defaults.encoder
+            )
             analysed = analyse_sets(pipeline, sets, log)
         cells = {
             key: score(pipeline, analysed[key], items, setting, section=args.section)
