@@ -75,13 +75,16 @@ def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path)
     from diarize.config import PipelineConfig
 
     class FakePipeline:
-        def __init__(self, config):
+        def __init__(self, config, encoder=None, model=None):
             self.config = config
+            self.encoder = encoder if encoder is not None else ("loaded", model)
 
     analysed_with = []
+    encoders = []
 
     def fake_analyse(pipeline, sets, log):
         analysed_with.append(pipeline.config)
+        encoders.append(pipeline.encoder)
         return {key: {} for key in sets}
 
     def fake_score(pipeline, analyses, items, changes, section="cluster"):
@@ -108,6 +111,14 @@ def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path)
     draws.main(["--seeds", "0", "--settings", '[{"vbx_fb": 3.0}]', "--out", str(out)])
     assert len(analysed_with) == 1
     assert "floor_db" not in out.read_text() and "vbx_fb 3.0" in out.read_text()
+    # --model: every analysis, the front-half settings' own included, runs that checkpoint
+    encoders.clear()
+    args = ["--seeds", "0", "--section", "vad", "--settings", settings, "--out", str(out)]
+    draws.main([*args, "--model", "other.onnx"])
+    assert encoders == [("loaded", "other.onnx")] * 3
+    encoders.clear()
+    draws.main(args)
+    assert encoders == [("loaded", None)] * 3
 
 
 def test_the_tuning_set_is_a_column_outside_the_mean(monkeypatch, tmp_path):
@@ -128,7 +139,7 @@ def test_the_tuning_set_is_a_column_outside_the_mean(monkeypatch, tmp_path):
     monkeypatch.setattr(draws, "draw_sets", fake_sets)
     monkeypatch.setattr(vbx, "analyse_sets", lambda pipeline, sets, log: dict.fromkeys(sets))
     monkeypatch.setattr(vbx, "score", fake_score)
-    monkeypatch.setattr(pipeline_module, "Pipeline", lambda config: None)
+    monkeypatch.setattr(pipeline_module, "Pipeline", lambda config, model=None: None)
     monkeypatch.setattr("diarize.config.load_config", lambda path: PipelineConfig())
     out = tmp_path / "r.md"
     assert draws.main(["--seeds", "0", "--tuning", "--out", str(out), "--settings", "[]"]) == 0
