@@ -4,12 +4,13 @@ Each view of a pair is augmented independently, so that what the two views share
 not the room, the noise or the level:
 
 * speed: resampling by a factor within ``1 +- speed`` (tempo and pitch move together);
+* one other talker (``p_talker``): another row of the batch, ``talker_db`` below the view,
+  rolled in time (a backchannel or a neighbour's crosstalk under the voice that counts);
+  added before the room, so the two voices share it;
 * room: convolution with a real room response or a simulated one (exponentially decaying noise
   tail after a direct path and early gap; RT60 0.15-0.9 s, direct-to-reverberant 0-15 dB);
 * noise at ``snr_db`` SNR: real recordings, coloured noise (1/f^a, a in [0, 2]) or babble made
   of other rows of the batch (3-6 talkers summed);
-* one other talker (``p_talker``): another row of the batch, ``talker_db`` below the view,
-  rolled in time (a backchannel or a neighbour's crosstalk under the voice that counts);
 * gain in ``gain_db``;
 * in the log-mel domain (:func:`augment_features`): a random smooth equaliser (+-``eq_db``),
   band limiting (the bins above a random cut-off between 3.4 and 7.5 kHz pushed to the floor),
