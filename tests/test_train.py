@@ -313,6 +313,23 @@ def test_config_layers(tmp_path):
     assert TrainConfig(out="models/x.pt").state_path().name == "x.state.pt"
 
 
+def test_augmentation_options_are_checked(tmp_path):
+    toml = tmp_path / "t.toml"
+    cases = [
+        ("p_talkr = 0.3", "unknown augmentation option"),  # a typo, not a traceback
+        ("p_talker = 1.5", "p_talker must be in"),
+        ("p_noise = -0.1", "p_noise must be in"),
+        ("talker_db = [15.0, 3.0]", "talker_db must be a range"),
+        ("snr_db = [0.0, 5.0, 10.0]", "snr_db must be a range"),
+    ]
+    for line, message in cases:
+        toml.write_text(f"[train]\nnum_steps = 1\n[train.augment]\n{line}\n")
+        with pytest.raises(ConfigError, match=message):
+            load_train_config(toml, {"data": ("x",)}).check()
+    toml.write_text("[train]\n[train.augment]\np_talker = 1.0\ntalker_db = [6.0, 6.0]\n")
+    load_train_config(toml, {"data": ("x",)}).check()  # the bounds themselves are allowed
+
+
 def test_fold_affine_and_half_export(tiny_torch_encoder, tmp_path):
     tiny_encoder = tiny_torch_encoder
     from diarize.train.fold import export_encoder, fold_affine, pair_lda
