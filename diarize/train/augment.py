@@ -81,6 +81,17 @@ def align_rir(rir: np.ndarray, max_samples: int) -> np.ndarray:
     return (out / out[0]).astype(np.float32)
 
 
+def _mix_below(
+    x: torch.Tensor, other: torch.Tensor, below_db: torch.Tensor, draw: torch.Tensor
+) -> torch.Tensor:
+    """``x`` plus, in the rows where ``draw`` is true, ``other`` scaled to ``below_db`` under
+    the row's own mean-square level (noise at an SNR, another talker under the voice)."""
+    p_sig = x.square().mean(1)
+    p_other = other.square().mean(1).clamp(min=1e-10)
+    scale = (p_sig / p_other / 10 ** (below_db / 10)).sqrt()
+    return x + torch.where(draw, scale, torch.zeros_like(scale))[:, None] * other
+
+
 class Augmenter:
     """Holds the noise and room banks; ``__call__`` augments one batch of views.
 
@@ -206,11 +217,7 @@ class Augmenter:
             noise = torch.where(use_real[:, None], self._real(gen, b, n), noise)
         if b > 1 and cfg.p_babble > 0:
             noise = torch.where((kind < cfg.p_babble)[:, None], self._babble(x, gen), noise)
-        snr = self._uniform(gen, b, *cfg.snr_db)
-        p_sig = x.square().mean(1)
-        p_noise = noise.square().mean(1).clamp(min=1e-10)
-        scale = (p_sig / p_noise / 10 ** (snr / 10)).sqrt()
-        return x + torch.where(draw, scale, torch.zeros_like(scale))[:, None] * noise
+        return _mix_below(x, noise, self._uniform(gen, b, *cfg.snr_db), draw)
 
     def talker_mix(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Add, to a share ``p_talker`` of the rows, one other row of the batch (one shift of
@@ -228,11 +235,7 @@ class Augmenter:
         shift = shifts[int(torch.randint(len(shifts), (1,), generator=gen, device=self.device))]
         roll = int(torch.randint(n, (1,), generator=gen, device=self.device))
         other = torch.roll(torch.roll(x, shift, 0), roll, 1)
-        below = self._uniform(gen, b, *cfg.talker_db)
-        p_sig = x.square().mean(1)
-        p_other = other.square().mean(1).clamp(min=1e-10)
-        scale = (p_sig / p_other / 10 ** (below / 10)).sqrt()
-        return x + torch.where(draw, scale, torch.zeros_like(scale))[:, None] * other
+        return _mix_below(x, other, self._uniform(gen, b, *cfg.talker_db), draw)
 
     def gain(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         db = self._uniform(gen, x.shape[0], *self.config.gain_db)
