@@ -20,10 +20,12 @@ not the room, the noise or the level:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
+
+from diarize.errors import ConfigError
 
 SAMPLE_RATE = 16000
 
@@ -51,6 +53,17 @@ class AugmentConfig:
     time_mask_frames: int = 10
     freq_masks: int = 1
     freq_mask_bins: int = 6
+
+    def check(self) -> None:
+        """Every ``p_*`` a probability, every range ``(low, high)`` in order."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.startswith("p_") and not 0.0 <= value <= 1.0:
+                raise ConfigError(f"[train.augment] {f.name} must be in [0, 1], got {value}")
+            if isinstance(value, (tuple, list)) and (len(value) != 2 or value[0] > value[1]):
+                raise ConfigError(
+                    f"[train.augment] {f.name} must be a range [low, high], got {list(value)}"
+                )
 
 
 def simulated_rirs(

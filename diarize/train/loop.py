@@ -148,31 +148,25 @@ class TrainConfig:
             raise ConfigError("window_seconds must be at least 0.1")
         if self.num_steps < 1:
             raise ConfigError("num_steps must be at least 1")
-        for f in dataclasses.fields(self.augment):
-            value = getattr(self.augment, f.name)
-            if f.name.startswith("p_") and not 0.0 <= value <= 1.0:
-                raise ConfigError(f"[train.augment] {f.name} must be in [0, 1], got {value}")
-            if isinstance(value, (tuple, list)) and (len(value) != 2 or value[0] > value[1]):
-                raise ConfigError(
-                    f"[train.augment] {f.name} must be a range [low, high], got {list(value)}"
-                )
+        self.augment.check()
+
+
+def _reject_unknown(values: dict[str, Any], cls: type, what: str) -> None:
+    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ConfigError(f"unknown {what} option(s): {', '.join(sorted(unknown))}")
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
     """Rebuild a TrainConfig from ``to_dict`` output (lists become tuples)."""
     values = dict(values)
     aug = values.pop("augment", {}) or {}
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = set(values) - known
-    if unknown:
-        raise ConfigError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    _reject_unknown(values, TrainConfig, "training")
     for key, value in list(values.items()):
         if isinstance(value, list):
             values[key] = tuple(value)
     aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
-    unknown = set(aug) - {f.name for f in dataclasses.fields(AugmentConfig)}
-    if unknown:
-        raise ConfigError(f"unknown augmentation option(s): {', '.join(sorted(unknown))}")
+    _reject_unknown(aug, AugmentConfig, "augmentation")
     return TrainConfig(**values, augment=AugmentConfig(**aug))
 
 
