@@ -642,6 +642,13 @@ def _silero_session():
         return _silero_cache["session"]
 
 
+def _silero_frames_per_call(chunk: float) -> int:
+    """32-ms frames worked on at once: ``chunk`` seconds, but at most ~33 s whatever the
+    chunk (the network's intermediate arrays grow with the frames of a call, tens of MB for
+    300 s, and its LSTM state carries over anyway)."""
+    return min(_frames_per_chunk(chunk, FRAME_STEP["silero"]), _SILERO_MAX_FRAMES)
+
+
 class _ChunkedFilter:
     """A 6th-order Butterworth filter (``btype`` "lowpass" or "highpass") run over a signal
     chunk by chunk, in order: :meth:`through` filters the samples not filtered yet, up to
@@ -674,7 +681,7 @@ def _band_levels(waveform: np.ndarray, cutoff_hz: float, chunk: float) -> np.nda
     highpass = _ChunkedFilter(cutoff_hz, _SILERO_RATE, 0, "highpass")
     num_frames = -(-len(waveform) // _SILERO_HOP)
     levels = np.empty(num_frames, dtype=np.float32)
-    per_call = min(_frames_per_chunk(chunk, FRAME_STEP["silero"]), _SILERO_MAX_FRAMES)
+    per_call = _silero_frames_per_call(chunk)
     for first, last in _chunks(num_frames, per_call):
         filtered = highpass.through(waveform, min(last * _SILERO_HOP, len(waveform)))
         # floor -120 dB: resampled telephone audio leaves only leakage of -80 to -115 dB here
@@ -702,9 +709,7 @@ def _silero_probs(
     h = np.zeros((1, 1, _SILERO_STATE), dtype=np.float32)
     c = np.zeros((1, 1, _SILERO_STATE), dtype=np.float32)
     width = _SILERO_HOP + _SILERO_CONTEXT
-    # At most ~33 s per call, whatever the chunk: the network's intermediate arrays grow with
-    # the frames of a call (tens of MB for 300 s), and the LSTM state carries over anyway.
-    per_call = min(_frames_per_chunk(chunk, FRAME_STEP["silero"]), _SILERO_MAX_FRAMES)
+    per_call = _silero_frames_per_call(chunk)
     for first, last in _chunks(num_frames, per_call):
         begin = first * _SILERO_HOP - _SILERO_CONTEXT
         segment = np.zeros((last - first) * _SILERO_HOP + _SILERO_CONTEXT, dtype=np.float32)
