@@ -120,3 +120,15 @@ def test_export_gives_the_torch_logits(tmp_path):
     with torch.no_grad():
         expected = model(torch.from_numpy(feats)[None])[0].numpy()
     np.testing.assert_allclose(detector.logits(feats), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_command_line_sets_the_width_and_refuses_a_bad_one(monkeypatch):
+    from diarize.train import overlap as overlap_mod
+
+    seen = []
+    monkeypatch.setattr(overlap_mod, "train", seen.append)
+    overlap_mod.main(["--data", "d", "--channels", "96", "--relative-db", "12"])
+    assert seen[0].channels == 96 and seen[0].relative_db == 12.0
+    with pytest.raises(SystemExit):
+        overlap_mod.main(["--data", "d", "--channels", "0"])
+    assert len(seen) == 1

@@ -318,6 +318,12 @@ def main(argv: list[str] | None = None) -> None:
         help="each talker's level is drawn within +- half of this many dB",
     )
     parser.add_argument(
+        "--channels",
+        type=int,
+        default=OverlapTrainConfig.channels,
+        help="width of the network's convolutions (64: about 0.15 M weights)",
+    )
+    parser.add_argument(
         "--min-talkers",
         type=int,
         default=OverlapTrainConfig.min_talkers,
@@ -331,6 +337,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--short-seconds must be 0 < LO <= HI")
     if args.relative_db < 0:
         parser.error("--relative-db must not be negative")
+    if args.channels < 1:
+        parser.error("--channels must be positive")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     config = OverlapTrainConfig(
         data=tuple(args.data),
@@ -344,6 +352,7 @@ def main(argv: list[str] | None = None) -> None:
         short_seconds=tuple(args.short_seconds),
         min_talkers=args.min_talkers,
         relative_db=args.relative_db,
+        channels=args.channels,
     )
     augment = dataclasses.replace(config.augment, p_reverb=args.p_reverb, drr_db=tuple(args.drr))
     train(dataclasses.replace(config, augment=augment))
