@@ -290,6 +290,9 @@ class OverlapConfig:
     # reverberation. 0.4: the tuning set's DER is flat from 0.3 to 0.5 (benchmarks/reports/
     # DRAWS-OVERLAP.md), and over seven draws every domain gains.
     turn_window: float = 0.4
+    # Smoothed probability above which overlap counts anywhere, near a change of speaker or
+    # not (with turn_window > 0); 1 = never: only near changes.
+    anywhere_threshold: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -384,7 +387,7 @@ _SIGNED = {
 #: Probabilities that must stay below 1.
 _BELOW_ONE = {("cluster", "vbx_loop"), ("vad", "floor_quantile")}
 #: Shares that may reach 1 but not pass it.
-_AT_MOST_ONE = {("cluster", "vbx_recentre")}
+_AT_MOST_ONE = {("cluster", "vbx_recentre"), ("overlap", "anywhere_threshold")}
 #: Frequencies that must stay below half the speech detector's 16 kHz rate.
 _BELOW_NYQUIST = {("vad", "lowpass_hz")}
 

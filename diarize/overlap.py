@@ -16,7 +16,7 @@ import json
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -173,11 +173,15 @@ def overlap_regions(
     ``t`` centred on sample ``hop t + offset``, bounds half a hop either side).
 
     With ``segments`` (the single-speaker output) and ``config.turn_window`` > 0, only the
-    frames within ``turn_window`` seconds of a change of speaker count."""
+    frames within ``turn_window`` seconds of a change of speaker count, and those above
+    ``config.anywhere_threshold`` wherever they are."""
     on = overlap_frames(probs, config, hop)
     if segments is not None and config.turn_window > 0:
         window = int(round(config.turn_window * sample_rate))
         on &= near_turn_changes(segments, len(on), window, hop, offset)
+        if config.anywhere_threshold < 1:
+            sure = replace(config, threshold=config.anywhere_threshold)
+            on |= overlap_frames(probs, sure, hop)
     starts, ends = mask_runs(on)
     bounds = np.stack([starts, ends], axis=1) * hop + offset - hop // 2
     return np.clip(bounds, 0, None).astype(np.int64)

@@ -193,6 +193,25 @@ def test_overlap_regions_keep_only_frames_near_a_change():
     assert len(overlap_regions(probs, config)) == 2
 
 
+def test_sure_overlap_counts_away_from_a_change():
+    # As above, but the far overlap (frames 100-199) is at 0.95 and the near one at 0.7: with
+    # anywhere_threshold 0.9 the far one stays whole, the near one only within the window;
+    # at 0.96 (or the default, 1) the far one goes.
+    probs = np.zeros(700)
+    probs[100:200], probs[400:500] = 0.95, 0.7
+    segs = [(0, 70400, 0), (73600, 112000, 1)]
+    config = _config(smooth=0.0, min_duration=0.0, turn_window=0.3, anywhere_threshold=0.9)
+    bounds = overlap_regions(probs, config, segments=segs)
+    far = [100 * 160 + 120, 200 * 160 + 120]
+    near = [419 * 160 + 120, 479 * 160 + 120]
+    assert bounds.tolist() == [far, near]
+    for higher in (0.96, 1.0):
+        sure = _config(smooth=0.0, min_duration=0.0, turn_window=0.3, anywhere_threshold=higher)
+        assert overlap_regions(probs, sure, segments=segs).tolist() == [near]
+    with pytest.raises(ConfigError):
+        update_config(PipelineConfig(), {"overlap": {"anywhere_threshold": 1.5}})
+
+
 def test_pipeline_adds_overlap_only_next_to_a_change(tiny_encoder, monkeypatch):
     # The detector reports overlap over 1-4 s; with a 0.4-s turn window only the part within
     # 0.4 s of the A -> B change (about 3.25 s) gets a second speaker: the end of A's turn
