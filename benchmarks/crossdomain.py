@@ -219,6 +219,14 @@ VARIANTS = [
         overlaps="reference",
     ),
     V(
+        "oracle-overlap-turns",
+        "shipped",
+        "the reference's overlap frames as the detector's probabilities (a perfect detector) "
+        "under the shipped rule: only near a change of speaker",
+        {"overlap": {"enabled": True}},
+        overlaps="reference-frames",
+    ),
+    V(
         "overlap-0.85",
         "shipped",
         "overlap-anywhere at detector threshold 0.85 instead of 0.6",

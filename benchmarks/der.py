@@ -82,7 +82,8 @@ class Variant:
     oracle: bool = False  # num_speakers from the reference
     needs: str | None = None  # "plda" or "adapt": skipped when the model/tree lacks it
     speech: str = "detected"  # "reference": the reference's speech regions replace the detector
-    # "reference": the reference's overlap regions replace the overlap detector's
+    # "reference": the reference's overlap regions replace the overlap detector's;
+    # "reference-frames": its probabilities (1 in the overlap, 0 elsewhere)
     overlaps: str = "detected"
 
 
@@ -479,6 +480,28 @@ def reference_overlaps(item: Item, sample_rate: int = 16000):
     )
 
 
+def reference_overlap_probabilities(item: Item, sample_rate: int = 16000):
+    """While active, the overlap detector's probability is 1 in the frames whose centre lies
+    in an overlap region of the reference and 0 elsewhere (a perfect detector): the
+    pipeline's whole rule (threshold, turn window) still applies to it."""
+    import diarize.overlap as overlap_module
+    from diarize.features import LogMel
+
+    regions = overlap_regions(item.reference, item.uem)
+
+    def perfect(waveform, *args, **kwargs) -> np.ndarray:
+        front = LogMel(overlap_module.OVERLAP_FEATURES)
+        num_frames = front.num_frames(len(waveform))
+        hop = front.hop_samples
+        centres = (np.arange(num_frames) * hop + front.win_samples // 2) / sample_rate
+        probs = np.zeros(num_frames, dtype=np.float32)
+        for start, end in regions:
+            probs[(centres >= start) & (centres < end)] = 1.0
+        return probs
+
+    return _attribute_replaced(overlap_module, "overlap_probability", lambda original: perfect)
+
+
 # --- scoring ----------------------------------------------------------------------------------
 
 
@@ -617,7 +640,7 @@ def run_set(
     """Diarize every file with ``pipeline`` (timed) and score it; with ``speech`` =
     "reference" the reference's speech regions replace the detector's, with ``overlaps`` =
     "reference" the reference's overlap regions replace the overlap detector's (which the
-    pipeline's configuration must enable)."""
+    pipeline's configuration must enable), with "reference-frames" its probabilities."""
     scores = Scores()
     # Warm-up on a short excerpt so one-off costs (JIT, lazy loads) are not billed to file 1.
     import soundfile as sf
@@ -629,9 +652,10 @@ def run_set(
         num = item.reference.num_speakers if oracle else None
         tic, cpu = time.perf_counter(), time.process_time()
         regions = reference_speech(item) if speech == "reference" else contextlib.nullcontext()
-        overlapped = (
-            reference_overlaps(item) if overlaps == "reference" else contextlib.nullcontext()
-        )
+        overlapped = {
+            "reference": reference_overlaps,
+            "reference-frames": reference_overlap_probabilities,
+        }.get(overlaps, lambda _: contextlib.nullcontext())(item)
         try:
             with regions, overlapped:
                 hyp = pipeline(item.wav, uri=item.uri, num_speakers=num or None)

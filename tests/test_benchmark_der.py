@@ -7,6 +7,7 @@ from benchmarks.der import (
     Item,
     Scores,
     overlap_regions,
+    reference_overlap_probabilities,
     reference_overlaps,
     reference_speech,
     reference_speech_regions,
@@ -97,6 +98,22 @@ def test_reference_overlaps_replace_the_overlap_detectors_regions_while_active()
     nothing = Item("n", None, _d("n", (0, 8, "A")), [(0.0, 20.0)], 20.0)
     with reference_overlaps(nothing, SR):
         assert overlap_module.overlap_regions(np.zeros(10), None).shape == (0, 2)
+
+
+def test_reference_overlap_probabilities_are_one_inside_the_overlap_only():
+    import diarize.overlap as overlap_module
+
+    # A and B overlap over 5-8 s; the UEM ends at 7 s. Frame t is centred on 0.01 t + 0.0125 s
+    # (25-ms frames every 10 ms), so frames 499-698 (centres 5.0025-6.9925 s) are overlap.
+    ref = _d("r", (0, 8, "A"), (5, 15, "B"))
+    item = Item("r", None, ref, [(0.0, 7.0)], 20.0)
+    original = overlap_module.overlap_probability
+    with reference_overlap_probabilities(item, SR):
+        probs = overlap_module.overlap_probability(np.zeros(10 * SR, np.float32), None, None)
+    assert overlap_module.overlap_probability is original
+    assert len(probs) == 1 + (10 * SR - 400) // 160
+    assert np.flatnonzero(probs).tolist() == list(range(499, 699))
+    assert set(np.unique(probs)) == {0.0, 1.0}
 
 
 def test_reference_speech_replaces_the_detector_while_active(two_voices, tiny_encoder):
