@@ -543,6 +543,18 @@ def assign_to_subset(
     return second
 
 
+def join_nearest(embeddings: np.ndarray, clustered: np.ndarray, labels: Labels) -> Labels:
+    """Labels for every window: the ``clustered`` windows (bool mask) keep ``labels``, every
+    other window takes the label of the nearest of their centroids."""
+    out = np.empty(len(embeddings), dtype=np.int64)
+    out[clustered] = labels
+    rest = ~clustered
+    if rest.any():
+        near = embeddings[rest] @ centroids(embeddings[clustered], labels).T
+        out[rest] = np.argmax(near, axis=1)
+    return out
+
+
 def _nme_sc_all(
     embeddings: np.ndarray,
     config: ClusterConfig,

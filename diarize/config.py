@@ -147,6 +147,11 @@ class ClusterConfig:
     # Clusters holding fewer than this share of the windows are not counted as speakers;
     # their windows join the closest larger cluster (outlier windows: overlap, noise).
     min_cluster_fraction: float = 0.03
+    # Windows whose mean overlap probability (diarize.overlap, when [overlap] is enabled) is
+    # above this are left out of the clustering and then join the nearest cluster, so that
+    # two voices at once do not blur the speakers' clusters; 1 = off. Nothing is left out
+    # when it would leave fewer than half of the windows.
+    overlap_exclude: float = 1.0
     # The threshold rule's speaker count is the median of the counts at thresholds within
     # +- this much of the stopping threshold (in the similarity's units: cosine; with PLDA
     # scores, whose scale is far larger, 0.05 is next to no spread). 0 = the threshold alone.
@@ -387,7 +392,11 @@ _SIGNED = {
 #: Probabilities that must stay below 1.
 _BELOW_ONE = {("cluster", "vbx_loop"), ("vad", "floor_quantile")}
 #: Shares that may reach 1 but not pass it.
-_AT_MOST_ONE = {("cluster", "vbx_recentre"), ("overlap", "anywhere_threshold")}
+_AT_MOST_ONE = {
+    ("cluster", "vbx_recentre"),
+    ("cluster", "overlap_exclude"),
+    ("overlap", "anywhere_threshold"),
+}
 #: Frequencies that must stay below half the speech detector's 16 kHz rate.
 _BELOW_NYQUIST = {("vad", "lowpass_hz")}
 

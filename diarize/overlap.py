@@ -133,6 +133,21 @@ def overlap_frames(probs: np.ndarray, config: OverlapConfig, hop: int = 160) -> 
     return on
 
 
+def window_probability(
+    probs: np.ndarray, bounds: np.ndarray, hop: int = 160, offset: int = 200
+) -> np.ndarray:
+    """(num_windows,) mean of ``probs`` over the frames (frame ``t`` centred on sample
+    ``hop t + offset``) whose centre lies in each window's sample bounds [start, end); 0 for a
+    window holding no frame centre."""
+    p = np.asarray(probs, dtype=np.float64)
+    cum = np.concatenate([[0.0], np.cumsum(p)])
+    b = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
+    first = np.clip(-((offset - b[:, 0]) // hop), 0, len(p))  # ceil((start - offset) / hop)
+    last = np.clip((b[:, 1] - 1 - offset) // hop + 1, 0, len(p))
+    last = np.maximum(last, first)
+    return (cum[last] - cum[first]) / np.maximum(last - first, 1)
+
+
 def near_turn_changes(
     segments: list[tuple[int, int, int]],
     num_frames: int,

@@ -23,6 +23,7 @@ from diarize.cluster import (
     cluster,
     concrete_count,
     cosine_similarity,
+    join_nearest,
 )
 from diarize.config import ClusterConfig, PipelineConfig, load_config, update_config
 from diarize.embed import detect_regions, embed_chunked, windows
@@ -336,12 +337,14 @@ class Pipeline:
         similarity, default = self.scorer(config, analysis.narrowband)
         cluster_config = self.count_config(config, analysis.narrowband, threshold)
         tic = time.perf_counter()
+        clean = clean_windows(analysis, config.cluster.overlap_exclude)
+        centres = analysis.bounds.mean(axis=1) / sr if len(analysis.bounds) else None
         labels = cluster(
-            analysis.embeddings,
+            analysis.embeddings[clean],
             cluster_config,
             default if threshold is None else threshold,
             similarity,
-            centres=analysis.bounds.mean(axis=1) / sr if len(analysis.bounds) else None,
+            centres=centres[clean] if centres is not None else None,
             min_gap=config.embed.window,
             plda=(
                 self.plda(analysis.narrowband and config.cluster.narrowband_plda)
@@ -349,6 +352,8 @@ class Pipeline:
                 else None
             ),
         )
+        if not clean.all() and len(labels):
+            labels = join_nearest(analysis.embeddings, clean, labels)
         self._decide_timings["cluster"] = time.perf_counter() - tic
         tic = time.perf_counter()
         keep_all = config.cluster.num_speakers is not None or (
@@ -627,3 +632,16 @@ def run_files(
 
             echo(der_report(references, result), err=True)
     return failures
+
+
+def clean_windows(analysis: Analysis, limit: float) -> np.ndarray:
+    """(num_windows,) bool: the windows whose mean overlap probability is at most ``limit``
+    ([cluster] overlap_exclude); every window when ``limit`` >= 1, when no overlap
+    probability was computed, or when fewer than half the windows would be left."""
+    keep = np.ones(len(analysis.embeddings), dtype=bool)
+    if limit >= 1 or analysis.overlap is None or not len(keep):
+        return keep
+    from diarize.overlap import window_probability
+
+    clean = window_probability(analysis.overlap, analysis.bounds) <= limit
+    return clean if 2 * int(clean.sum()) >= len(clean) else keep

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from diarize.cluster import ahc, cluster, relabel
+from diarize.cluster import ahc, cluster, join_nearest, relabel
 from diarize.config import ClusterConfig
 
 
@@ -327,3 +327,15 @@ def test_vbx_starts_from_at_least_vbx_min_start_clusters():
         emb[:3], ClusterConfig(vbx_min_start=5), -1.0, cos, plda, None, None
     )
     assert len(few) == 3
+
+
+def test_left_out_windows_join_the_nearest_cluster_and_the_others_keep_theirs():
+    # Clusters 0 (around +x) and 1 (around +y) from the first four windows; the fifth leans
+    # to y, the sixth to x. The clustered windows keep their labels even where the other
+    # centroid would be nearer (the fourth, labelled 0 although it points along y).
+    x = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.2, 1], [0.3, 0.9], [0.8, -0.1]], dtype=np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    clustered = np.array([True, True, True, True, False, False])
+    labels = np.array([0, 0, 1, 0])
+    assert join_nearest(x, clustered, labels).tolist() == [0, 0, 1, 0, 1, 0]
+    assert join_nearest(x[:4], clustered[:4], labels).tolist() == labels.tolist()

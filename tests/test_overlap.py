@@ -16,6 +16,7 @@ from diarize.overlap import (
     overlap_probability,
     overlap_regions,
     second_speakers,
+    window_probability,
 )
 
 SR = 16000
@@ -248,3 +249,52 @@ def test_command_line_flag_sets_the_config(tmp_path):
     assert not RunOptions(overlap=False).build_config().overlap.enabled
     assert not RunOptions(config_path=toml).build_config().overlap.enabled
     assert RunOptions(config_path=toml, overlap=True).build_config().overlap.enabled
+
+
+def test_window_probability_is_the_mean_over_the_frames_centred_inside():
+    # Hop 100, frame t centred on 100 t + 50; probabilities 0, 1, 2, ..., 9.
+    probs = np.arange(10, dtype=np.float16)
+    # [0, 300): centres 50, 150, 250 -> frames 0-2, mean 1; [260, 560): centres 350-550 ->
+    # frames 3-5, mean 4; [950, 2000): centre 950 -> frame 9 only; [10, 40): no centre -> 0
+    bounds = np.array([[0, 300], [260, 560], [950, 2000], [10, 40]])
+    got = window_probability(probs, bounds, hop=100, offset=50)
+    np.testing.assert_allclose(got, [1.0, 4.0, 9.0, 0.0])
+
+
+def _analysis(overlap, bounds):
+    from diarize.pipeline import Analysis
+
+    n = len(bounds)
+    return Analysis(
+        uri="u",
+        name="u",
+        duration=10.0,
+        num_samples=160000,
+        regions=np.array([[0, 160000]]),
+        bounds=np.asarray(bounds, dtype=np.int64),
+        embeddings=np.ones((n, 4), dtype=np.float32) / 2,
+        timings={},
+        overlap=overlap,
+    )
+
+
+def test_windows_heard_as_overlapped_are_left_out_of_the_clustering_unless_most_are():
+    from diarize.pipeline import clean_windows
+
+    # Frames centred on 160 t + 200; overlap probability 0.9 over frames 200-299 (centres
+    # 2.0125-3.0025 s), 0.1 elsewhere. Windows of 1 s: [0, 1), [2, 3) (frames 199-298: mean
+    # (0.1 + 99 x 0.9) / 100 = 0.892), [4, 5), [6, 7) s.
+    probs = np.full(1000, 0.1, dtype=np.float16)
+    probs[200:300] = 0.9
+    bounds = [[s * 16000, (s + 1) * 16000] for s in (0, 2, 4, 6)]
+    assert clean_windows(_analysis(probs, bounds), 0.5).tolist() == [True, False, True, True]
+    # off (1), no probabilities, or a threshold that would leave fewer than half: all windows
+    assert clean_windows(_analysis(probs, bounds), 1.0).all()
+    assert clean_windows(_analysis(None, bounds), 0.5).all()
+    assert clean_windows(_analysis(probs, bounds), 0.05).all()
+    # three of four windows overlapped ([2.1, 3.1) s: mean 0.82; [2.2, 3.2) s: 0.748)
+    one_clean = [[int(s * 16000), int((s + 1) * 16000)] for s in (2, 2.1, 2.2, 6)]
+    assert clean_windows(_analysis(probs, one_clean), 0.5).all()
+    assert clean_windows(_analysis(probs, one_clean), 0.85).tolist() == [False, True, True, True]
+    with pytest.raises(ConfigError):
+        update_config(PipelineConfig(), {"cluster": {"overlap_exclude": 1.2}})
