@@ -132,3 +132,17 @@ def test_command_line_sets_the_width_and_refuses_a_bad_one(monkeypatch):
     with pytest.raises(SystemExit):
         overlap_mod.main(["--data", "d", "--channels", "0"])
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    "flags", [["--p-reverb", "1.5"], ["--p-reverb", "-0.1"], ["--drr", "10", "0"]]
+)
+def test_command_line_refuses_augmentation_out_of_range(monkeypatch, flags, capsys):
+    from diarize.train import overlap as overlap_mod
+
+    seen = []
+    monkeypatch.setattr(overlap_mod, "train", seen.append)
+    with pytest.raises(SystemExit):
+        overlap_mod.main(["--data", "d", *flags])
+    assert not seen
+    assert "[train.augment]" in capsys.readouterr().err

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from diarize.errors import ConfigError
 from diarize.nn import Fbank, sliding_cmn
 from diarize.overlap import OVERLAP_FEATURES
 from diarize.train import data as data_mod
@@ -355,6 +356,10 @@ def main(argv: list[str] | None = None) -> None:
         channels=args.channels,
     )
     augment = dataclasses.replace(config.augment, p_reverb=args.p_reverb, drr_db=tuple(args.drr))
+    try:
+        augment.check()
+    except ConfigError as err:
+        parser.error(str(err))
     train(dataclasses.replace(config, augment=augment))
 
 
