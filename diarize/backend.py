@@ -146,38 +146,58 @@ def fit_plda(embeddings: np.ndarray, labels: np.ndarray, rank: int | None = None
     return PLDA(mean=mean, whiten=whiten, transform=transform, psi=vals[:rank])
 
 
+def pseudo_labels(
+    embeddings_per_recording: list[np.ndarray],
+    threshold: float,
+    min_size: int = 4,
+) -> list[np.ndarray]:
+    """Cluster each recording on its own (AHC on cosine similarity, stopped at
+    ``threshold``); clusters of at least ``min_size`` windows become pseudo-speakers.
+
+    Classes never span recordings (two recordings are assumed to hold different voices,
+    the same assumption the encoder's negatives make).
+
+    Returns each recording's (num_windows,) int64 labels: pseudo-speakers numbered from 0
+    across all recordings, recording by recording, -1 for the windows of smaller clusters.
+    """
+    from diarize.cluster import ahc, cosine_similarity
+
+    out = []
+    next_label = 0
+    for emb in embeddings_per_recording:
+        labels = np.full(len(emb), -1, dtype=np.int64)
+        if len(emb) >= min_size:
+            lab = ahc(cosine_similarity(emb), threshold)
+            for k in np.unique(lab):
+                members = lab == k
+                if members.sum() >= min_size:
+                    labels[members] = next_label
+                    next_label += 1
+        out.append(labels)
+    return out
+
+
 def pseudo_speakers(
     embeddings_per_recording: list[np.ndarray],
     threshold: float,
     min_size: int = 4,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster each recording on its own and keep large clusters as pseudo-speakers.
-
-    Classes never span recordings (two recordings are assumed to hold different voices,
-    the same assumption the encoder's negatives make).
+    """The windows of :func:`pseudo_labels`' pseudo-speakers, speaker by speaker.
 
     Returns
     -------
     embeddings : (n, dim) the windows kept
     labels : (n,) int64 pseudo-speaker index
     """
-    from diarize.cluster import ahc, cosine_similarity
-
-    kept, labels = [], []
-    next_label = 0
-    for emb in embeddings_per_recording:
-        if len(emb) < min_size:
-            continue
-        lab = ahc(cosine_similarity(emb), threshold)
-        for k in np.unique(lab):
-            members = emb[lab == k]
-            if len(members) >= min_size:
-                kept.append(members)
-                labels.append(np.full(len(members), next_label, dtype=np.int64))
-                next_label += 1
+    labels = pseudo_labels(embeddings_per_recording, threshold, min_size)
+    kept = [
+        (emb[lab == k], lab[lab == k])
+        for emb, lab in zip(embeddings_per_recording, labels, strict=True)
+        for k in np.unique(lab[lab >= 0])
+    ]
     if not kept:
         return np.zeros((0, 0)), np.zeros(0, dtype=np.int64)
-    return np.concatenate(kept), np.concatenate(labels)
+    return np.concatenate([e for e, _ in kept]), np.concatenate([lab for _, lab in kept])
 
 
 def _mapped_errors(truth: np.ndarray, labels: np.ndarray) -> int:

@@ -6,6 +6,7 @@ from diarize.backend import (
     _mapped_errors,
     estimate_threshold,
     fit_plda,
+    pseudo_labels,
     pseudo_speakers,
     synthetic_mixtures,
 )
@@ -91,6 +92,26 @@ def test_pseudo_speakers_split_each_recording_and_drop_small_clusters():
     rec2 = a + 0.01 * rng.standard_normal((6, 4))  # same direction, other recording
     emb, lab = pseudo_speakers([rec1, rec2], threshold=0.5, min_size=4)
     assert len(emb) == 16 and sorted(np.bincount(lab).tolist()) == [6, 10]
+
+
+def test_pseudo_labels_number_across_recordings_and_mark_small_clusters():
+    rng = np.random.default_rng(1)
+    a, b, c = np.eye(4)[0], np.eye(4)[1], np.eye(4)[2]
+
+    def near(direction, n):
+        return direction + 0.01 * rng.standard_normal((n, 4))
+
+    rec1 = np.concatenate([near(a, 5), near(b, 2), near(c, 4)])  # b: too few windows
+    rec2 = near(a, 3)  # too short to cluster
+    rec3 = near(b, 6)
+    labels = pseudo_labels([rec1, rec2, rec3], threshold=0.5, min_size=4)
+    assert [len(x) for x in labels] == [11, 3, 6]
+    assert labels[1].tolist() == [-1, -1, -1]
+    assert labels[0][5:7].tolist() == [-1, -1]
+    # a and c in the first recording are two pseudo-speakers, the third recording's b a third
+    assert len(set(labels[0][:5])) == 1 and len(set(labels[0][7:])) == 1
+    assert sorted({*labels[0][:5], *labels[0][7:], *labels[2]}) == [0, 1, 2]
+    assert len(set(labels[2])) == 1 and labels[2][0] == 2
 
 
 def test_threshold_estimate_separates_orthogonal_speakers():
