@@ -81,8 +81,9 @@ def analyse_sets(pipeline, sets: dict, log) -> dict[str, dict]:
 
 
 def score(pipeline, analyses, items, changes: dict, section: str = "cluster") -> dict:
-    """Corpus DER and its parts (``der.Scores.summary``), and the one-speaker outputs on
-    multi-speaker files, of one setting: ``changes`` to the config's ``section``."""
+    """Corpus DER and its parts (``der.Scores.summary``), the one-speaker outputs on
+    multi-speaker files, and each file's (error, scored) seconds (``per_file``, for paired
+    comparisons) of one setting: ``changes`` to the config's ``section``."""
     from diarize.config import update_config
 
     config = update_config(pipeline.config, {section: changes})
@@ -95,7 +96,8 @@ def score(pipeline, analyses, items, changes: dict, section: str = "cluster") ->
         if rec["ref_speakers"] >= 2:
             multi += 1
             single += rec["hyp_speakers"] <= 1
-    return {**scores.summary(), "single": single, "multi": multi}
+    per_file = [(f["missed"] + f["false_alarm"] + f["confusion"], f["total"]) for f in scores.files]
+    return {**scores.summary(), "single": single, "multi": multi, "per_file": per_file}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """Averaging over draws of the cross-domain benchmark, on figures worked out by hand."""
 
+import numpy as np
 import pytest
 
 from benchmarks import draws
@@ -88,7 +89,7 @@ def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path)
         return {key: {} for key in sets}
 
     def fake_score(pipeline, analyses, items, changes, section="cluster"):
-        return {"der": 0.5, "single": 0, "multi": 1}
+        return {"der": 0.5, "single": 0, "multi": 1, "per_file": [(1.0, 2.0)]}
 
     monkeypatch.setattr(
         draws, "draw_sets", lambda seeds, log, tuning=False: {(d, 0): [] for d in draws.DOMAINS}
@@ -111,6 +112,9 @@ def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path)
     draws.main(["--seeds", "0", "--settings", '[{"vbx_fb": 3.0}]', "--out", str(out)])
     assert len(analysed_with) == 1
     assert "floor_db" not in out.read_text() and "vbx_fb 3.0" in out.read_text()
+    # every file the same in both rows: no difference, and no interval around it
+    zero = " | ".join(["+0.0 (+0.0, +0.0)"] * 5)
+    assert f"| vbx_fb 3.0 | {zero} |" in out.read_text()
     # --model: every analysis, the front-half settings' own included, runs that checkpoint
     encoders.clear()
     args = ["--seeds", "0", "--section", "vad", "--settings", settings, "--out", str(out)]
@@ -119,6 +123,15 @@ def test_front_half_settings_get_an_analysis_of_their_own(monkeypatch, tmp_path)
     encoders.clear()
     draws.main(args)
     assert encoders == [("loaded", None)] * 3
+    # --encoder: one more row, the package defaults on that checkpoint, analysed on its own
+    encoders.clear()
+    analysed_with.clear()
+    draws.main(["--seeds", "0", "--settings", "[]", "--encoder", "v9=v9.onnx", "--out", str(out)])
+    assert encoders == [("loaded", None), ("loaded", "v9.onnx")]
+    assert analysed_with == [PipelineConfig()] * 2
+    assert "| encoder v9 | 50.0 (0/1) |" in out.read_text()
+    with pytest.raises(SystemExit):
+        draws.main(["--seeds", "0", "--encoder", "v9.onnx", "--out", str(out)])
 
 
 def test_the_tuning_set_is_a_column_outside_the_mean(monkeypatch, tmp_path):
@@ -149,3 +162,46 @@ def test_the_tuning_set_is_a_column_outside_the_mean(monkeypatch, tmp_path):
     assert "tuning 101" not in out.read_text()  # not among the draws' columns
     draws.main(["--seeds", "0", "--out", str(out), "--settings", "[]"])
     assert "tuning set" not in out.read_text()
+
+
+def _files(*pairs):
+    return {"per_file": [list(p) for p in pairs]}
+
+
+def test_paired_differences_hold_the_files_as_they_are_first_and_average_the_draws():
+    base = {
+        ("ami", 0): _files((1, 10), (3, 10)),
+        ("so762", 0): _files((2, 10), (2, 10)),
+        ("so762", 202): _files((5, 20)),
+        ("so762-8k", 0): _files((4, 8)),
+        ("testother", 0): _files((0, 5), (1, 5)),
+    }
+    cells = {
+        ("ami", 0): _files((2, 10), (3, 10)),  # 5/20 against 4/20: +0.05
+        ("so762", 0): _files((4, 10), (2, 10)),  # +0.1
+        ("so762", 202): _files((5, 20)),  # 0; the domain: mean of +0.1 and 0
+        ("so762-8k", 0): _files((4, 8)),
+        ("testother", 0): _files((0, 5), (1, 5)),
+        (draws.TUNING, 101): _files((9, 10)),  # not a domain: left out
+    }
+    out = draws.paired_differences(base, cells, resamples=50)
+    assert set(out) == {*draws.DOMAINS, "mean"}
+    assert out["ami"][0] == pytest.approx(0.05)
+    assert out["so762"][0] == pytest.approx(0.05)
+    assert out["so762-8k"][0] == 0 and out["testother"][0] == 0
+    assert out["mean"][0] == pytest.approx((0.05 + 0.05) / 4)
+    # the unchanged domains are 0 in every replicate, whichever files are drawn
+    assert not out["so762-8k"].any() and not out["testother"].any()
+    # ami: each replicate is (files drawn of the first) x 0.05: 0, 0.05 or 0.1
+    assert set(np.round(out["ami"], 6)) <= {0.0, 0.05, 0.1}
+    assert len(out["ami"]) == 50
+
+
+def test_a_difference_the_same_in_every_file_has_an_interval_of_one_point():
+    base = {(d, 0): _files((1, 10), (2, 20), (0, 5)) for d in draws.DOMAINS}
+    cells = {(d, 0): _files((2, 10), (4, 20), (0.5, 5)) for d in draws.DOMAINS}  # +10 %
+    out = draws.paired_differences(base, cells, resamples=200)
+    assert np.allclose(out["mean"], 0.1)
+    assert draws.difference_cell(out["ami"]) == "**+10.0 (+10.0, +10.0)**"
+    same = draws.paired_differences(base, base, resamples=200)
+    assert draws.difference_cell(same["ami"]) == "+0.0 (+0.0, +0.0)"
