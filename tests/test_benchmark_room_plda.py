@@ -52,6 +52,8 @@ def test_room_copies_add_the_clean_windows_once_more_under_their_pseudo_speakers
     assert not np.allclose(rooms["plda"]["psi"], clean["plda"]["psi"])
     half = run("half", "--subset", "0.5")
     assert half["plda"]["record"]["recordings"] == 2
-    for bad in (["--subset", "0"], ["--p-room", "2"], ["--rooms", "-1"]):
+    assert len(clean["plda"]["psi"]) == 8  # the calibration's rank
+    assert len(run("narrow", "--rank", "4")["plda"]["psi"]) == 4
+    for bad in (["--subset", "0"], ["--p-room", "2"], ["--rooms", "-1"], ["--rank", "0"]):
         with pytest.raises(SystemExit):
             run("bad", *bad)

@@ -20,10 +20,11 @@ direct-to-reverberant ratio in ``--drr``) with white or brown noise (high-passed
 at an SNR in ``--snr``. A copy's windows are cut where the clean recording's speech is and
 take the pseudo-speaker of their clean twin, so the room and the noise fall within a
 speaker, which is what PLDA learns to discount. ``--subset F`` estimates it on a random
-share F of the recordings instead (a bootstrap of the back end's own data). Everything else
-in the checkpoint stays; its old PLDA (if any) is stored as the telephone-band PLDA
-(``extra["narrowband_plda"]``), so that ``[cluster] narrowband_plda = true`` scores
-telephone-band input exactly as before.
+share F of the recordings instead (a bootstrap of the back end's own data); ``--rank R``
+keeps R dimensions (largest between/within ratio) instead of the calibration's 128.
+Everything else in the checkpoint stays; its old PLDA (if any) is stored as the
+telephone-band PLDA (``extra["narrowband_plda"]``), so that ``[cluster] narrowband_plda =
+true`` scores telephone-band input exactly as before.
 """
 
 from __future__ import annotations
@@ -87,16 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p-room", type=float, default=1.0, help="share of copies in a room")
     parser.add_argument("--subset", type=float, default=1.0, help="share of the recordings")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rank", type=int, default=None, help="PLDA dimensions kept")
     args = parser.parse_args(argv)
     if not 0.0 < args.subset <= 1.0:
         parser.error("--subset must be in (0, 1]")
     if not 0.0 <= args.p_room <= 1.0:
         parser.error("--p-room must be in [0, 1]")
+    if args.rank is not None and args.rank < 1:
+        parser.error("--rank must be >= 1")
     if args.rooms < 0:
         parser.error("--rooms must be >= 0")
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(2)
     config = CalibrationConfig()
+    rank = config.plda_rank if args.rank is None else args.rank
     encoder = load_checkpoint(args.checkpoint)
     windows = EmbedConfig(window=config.window, step=config.step, min_window=config.window)
     paths = list_audio(args.data)
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         for e in [emb, *rooms]:
             x_all.append(e[keep])
             y_all.append(lab[keep])
-    plda = fit_plda(np.concatenate(x_all), np.concatenate(y_all), rank=config.plda_rank)
+    plda = fit_plda(np.concatenate(x_all), np.concatenate(y_all), rank=rank)
     ckpt = read_checkpoint(args.checkpoint)
     model, feature_config = build_from_checkpoint(ckpt)
     extra = dict(ckpt.get("extra", {}))
@@ -146,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "p_room": args.p_room,
         "subset": args.subset,
         "seed": args.seed,
+        "rank": rank,
     }
     if "plda" in extra:
         extra["narrowband_plda"] = extra["plda"]
