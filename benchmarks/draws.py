@@ -221,6 +221,11 @@ def main(argv: list[str] | None = None) -> int:
     defaults = Pipeline(load_config(None), model=args.model)
     analyses = analyse_sets(defaults, sets, log)
     rows = []
+
+    def add_row(name: str, cells: dict) -> None:
+        rows.append((name, cells, summarise(cells)))
+        log(f"{name}: " + " ".join(f"{100 * c['der']:.1f}" for c in rows[-1][2].values()))
+
     for setting in [{}, *settings]:
         pipeline, analysed = defaults, analyses
         if needs_analysis(args.section, setting):
@@ -232,14 +237,12 @@ def main(argv: list[str] | None = None) -> int:
             key: score(pipeline, analysed[key], items, setting, section=args.section)
             for key, items in sets.items()
         }
-        rows.append((label(setting), cells, summarise(cells)))
-        log(f"{rows[-1][0]}: " + " ".join(f"{100 * c['der']:.1f}" for c in rows[-1][2].values()))
+        add_row(label(setting), cells)
     for name, path in encoders:
         pipeline = Pipeline(defaults.config, model=path)
         analysed = analyse_sets(pipeline, sets, log)
         cells = {key: score(pipeline, analysed[key], items, {}) for key, items in sets.items()}
-        rows.append((f"encoder {name}", cells, summarise(cells)))
-        log(f"{rows[-1][0]}: " + " ".join(f"{100 * c['der']:.1f}" for c in rows[-1][2].values()))
+        add_row(f"encoder {name}", cells)
     base = rows[0][2]
     lines = header + [
         der.run_time_line(time.perf_counter() - tic),
