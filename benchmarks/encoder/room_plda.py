@@ -32,22 +32,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.signal import fftconvolve
 
+from benchmarks.plda_data import SOURCES
 from diarize import audio as audio_io
 from diarize.backend import fit_plda, pseudo_labels
 from diarize.calibrate import CalibrationConfig, list_audio
 from diarize.config import EmbedConfig
 from diarize.embed import extract
-from diarize.nn import build_from_checkpoint, load_checkpoint, read_checkpoint, save_encoder
+from diarize.nn import load_checkpoint, save_encoder
 from diarize.train.augment import simulated_rirs
 from diarize.vad import detect_speech
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared/data/train/librispeech"
 SAMPLE_RATE = 16000
 
 
@@ -79,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint")
     parser.add_argument("out")
     parser.add_argument(
-        "--data", nargs="+", default=[str(DATA / "librispeech_train-clean-100")],
+        "--data", nargs="+", default=[str(SOURCES["ls"])],
         help="folders or .lst files (default: the back end's LibriSpeech recordings)",
     )  # fmt: skip
     parser.add_argument("--rooms", type=int, default=0, help="room copies of each recording")
@@ -120,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         emb = extract(x, regions, encoder, windows, SAMPLE_RATE)[1]
         clean.append(emb)
         if len(emb) < config.min_windows:
-            # pseudo_labels drops it; draw nothing, as the runs this script reproduces
+            # pseudo_labels drops it: no copies, and no random draws spent on it
             copies.append([])
             continue
         copies.append(
@@ -137,14 +136,13 @@ def main(argv: list[str] | None = None) -> int:
         for e in [emb, *rooms]:
             x_all.append(e[keep])
             y_all.append(lab[keep])
-    plda = fit_plda(np.concatenate(x_all), np.concatenate(y_all), rank=rank)
-    ckpt = read_checkpoint(args.checkpoint)
-    model, feature_config = build_from_checkpoint(ckpt)
-    extra = dict(ckpt.get("extra", {}))
+    y = np.concatenate(y_all)
+    plda = fit_plda(np.concatenate(x_all), y, rank=rank)
+    extra = dict(encoder.extra)
     record = {
         "recordings": len(paths),
-        "pseudo_speakers": int(max((int(lab.max()) for lab in labels if len(lab)), default=-1) + 1),
-        "windows": int(sum(len(y) for y in y_all)),
+        "pseudo_speakers": len(np.unique(y)),
+        "windows": len(y),
         "rooms": args.rooms,
         "snr_db": list(args.snr),
         "drr_db": list(args.drr),
@@ -156,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     if "plda" in extra:
         extra["narrowband_plda"] = extra["plda"]
     extra["plda"] = {**plda.to_dict(), "record": record}
-    save_encoder(args.out, model, feature_config, ckpt.get("meta", {}), extra)
+    meta = {k: v for k, v in encoder.meta.items() if k != "path"}  # load_checkpoint's own
+    save_encoder(args.out, encoder.model, encoder.feature_config, meta, extra)
     print(json.dumps({"out": args.out, **record}))
     return 0
 
