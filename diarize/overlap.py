@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 OVERLAP_MODEL = "overlap-v2.onnx"
 #: Its front end (the training module defines the same, from the same class).
 OVERLAP_FEATURES = FeatureConfig(cmn_window=3.0)
+#: Its frame grid: frame ``t`` is centred on sample ``FRAME_HOP * t + FRAME_OFFSET``.
+FRAME_HOP = int(round(OVERLAP_FEATURES.frame_shift * OVERLAP_FEATURES.sample_rate))
+FRAME_OFFSET = int(round(OVERLAP_FEATURES.frame_length * OVERLAP_FEATURES.sample_rate)) // 2
 #: Frames per network call (30 s): long recordings are run in pieces with context each side.
 _FRAMES_PER_CALL = 3000
 
@@ -97,8 +100,9 @@ class OverlapDetector:
 def overlap_probability(
     waveform: np.ndarray, regions: np.ndarray, detector: OverlapDetector, sample_rate: int = 16000
 ) -> np.ndarray:
-    """Overlap probability of every 10-ms frame (frame ``t`` centred on sample 160 t + 200),
-    computed inside the speech ``regions`` (with 1 s of audio each side) and 0 elsewhere."""
+    """Overlap probability of every 10-ms frame (frame ``t`` centred on sample
+    ``FRAME_HOP t + FRAME_OFFSET``), computed inside the speech ``regions`` (with 1 s of audio
+    each side) and 0 elsewhere."""
     from diarize.audio import as_float32
     from diarize.features import LogMel
 
@@ -117,24 +121,24 @@ def overlap_probability(
     return probs
 
 
-def overlap_frames(probs: np.ndarray, config: OverlapConfig, hop: int = 160) -> np.ndarray:
+def overlap_frames(probs: np.ndarray, config: OverlapConfig, hop: int = FRAME_HOP) -> np.ndarray:
     """(num_frames,) bool: frames in runs of at least ``min_duration`` seconds where the
     smoothed probability exceeds the threshold."""
     p = np.asarray(probs, dtype=np.float64)
-    width = max(int(round(config.smooth / (hop / 16000))), 1)
+    width = max(int(round(config.smooth * OVERLAP_FEATURES.sample_rate / hop)), 1)
     if width > 1 and len(p) >= width:
         kernel = np.ones(width) / width
         p = np.convolve(p, kernel, mode="same")
     starts, ends = mask_runs(p > config.threshold)
     on = np.zeros(len(p), dtype=bool)
     for s, e in zip(starts, ends, strict=True):
-        if (e - s) * hop >= config.min_duration * 16000:
+        if (e - s) * hop >= config.min_duration * OVERLAP_FEATURES.sample_rate:
             on[s:e] = True
     return on
 
 
 def window_probability(
-    probs: np.ndarray, bounds: np.ndarray, hop: int = 160, offset: int = 200
+    probs: np.ndarray, bounds: np.ndarray, hop: int = FRAME_HOP, offset: int = FRAME_OFFSET
 ) -> np.ndarray:
     """(num_windows,) mean of ``probs`` over the frames (frame ``t`` centred on sample
     ``hop t + offset``) whose centre lies in each window's sample bounds [start, end); 0 for a
@@ -152,8 +156,8 @@ def near_turn_changes(
     segments: list[tuple[int, int, int]],
     num_frames: int,
     window: int,
-    hop: int = 160,
-    offset: int = 200,
+    hop: int = FRAME_HOP,
+    offset: int = FRAME_OFFSET,
 ) -> np.ndarray:
     """(num_frames,) bool: frames whose centre (sample ``hop t + offset``) lies at most
     ``window`` samples from a change of speaker.
@@ -179,8 +183,8 @@ def near_turn_changes(
 def overlap_regions(
     probs: np.ndarray,
     config: OverlapConfig,
-    hop: int = 160,
-    offset: int = 200,
+    hop: int = FRAME_HOP,
+    offset: int = FRAME_OFFSET,
     segments: list[tuple[int, int, int]] | None = None,
     sample_rate: int = 16000,
 ) -> np.ndarray:

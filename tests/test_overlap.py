@@ -10,6 +10,9 @@ import pytest
 from diarize.config import OverlapConfig, PipelineConfig, update_config
 from diarize.errors import ConfigError, ModelError
 from diarize.overlap import (
+    FRAME_HOP,
+    FRAME_OFFSET,
+    OVERLAP_FEATURES,
     OverlapDetector,
     near_turn_changes,
     overlap_model_path,
@@ -111,6 +114,20 @@ def test_long_input_in_pieces_gives_the_one_call_answer(monkeypatch):
     monkeypatch.setattr("diarize.overlap._FRAMES_PER_CALL", 128)
     pieces = detector.logits(feats)
     np.testing.assert_allclose(pieces, whole, rtol=1e-4, atol=1e-4)
+
+
+def test_frame_grid_is_the_front_ends():
+    """Frame t of the detector's front end spans samples [160 t, 160 t + 400)."""
+    from diarize.features import LogMel
+
+    front = LogMel(OVERLAP_FEATURES)
+    assert (FRAME_HOP, FRAME_OFFSET) == (160, 200)
+    assert front.hop_samples == FRAME_HOP and front.win_samples == 2 * FRAME_OFFSET
+    # A click at sample 160 * 7 + 200 lies in frames 6 to 8 and is centred in frame 7.
+    x = np.zeros(SR, dtype=np.float32)
+    x[FRAME_HOP * 7 + FRAME_OFFSET] = 1.0
+    energy = np.exp(front(x[None])[0]).sum(axis=1)
+    assert int(np.argmax(energy)) == 7
 
 
 def test_probabilities_are_zero_outside_speech_regions():
