@@ -338,13 +338,14 @@ class Pipeline:
         cluster_config = self.count_config(config, analysis.narrowband, threshold)
         tic = time.perf_counter()
         clean = clean_windows(analysis, config.cluster.overlap_exclude)
+        every = bool(clean.all())  # then no copy of the embeddings for the mask
         centres = analysis.bounds.mean(axis=1) / sr if len(analysis.bounds) else None
         labels = cluster(
-            analysis.embeddings[clean],
+            analysis.embeddings if every else analysis.embeddings[clean],
             cluster_config,
             default if threshold is None else threshold,
             similarity,
-            centres=centres[clean] if centres is not None else None,
+            centres=centres if every or centres is None else centres[clean],
             min_gap=config.embed.window,
             plda=(
                 self.plda(analysis.narrowband and config.cluster.narrowband_plda)
@@ -352,7 +353,7 @@ class Pipeline:
                 else None
             ),
         )
-        if not clean.all() and len(labels):
+        if not every and len(labels):
             labels = join_nearest(analysis.embeddings, clean, labels)
         self._decide_timings["cluster"] = time.perf_counter() - tic
         tic = time.perf_counter()
