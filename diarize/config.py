@@ -60,7 +60,9 @@ class VADConfig:
     hysteresis: float = 0.15  # a run ends below threshold - hysteresis
     min_speech: float = 0.25  # seconds; shorter speech runs are dropped
     min_silence: float = 0.25  # seconds; shorter pauses are bridged
-    pad: float = 0.2  # seconds added on both sides of each region
+    # seconds added on both sides of each region; 0.25 and 0.3 s lower dev/ami alone and raise
+    # the telephone set (benchmarks/reports/DRAWS-PAD.md, DRAWS-PAD-CHECK.md)
+    pad: float = 0.2
     # Decibels added to the signal the Silero detector hears, after quiet recordings are
     # raised (other detectors adapt to the level themselves). Silero misses speech in loud
     # noise at the level a file is stored at; 3 dB louder won every domain of the
