@@ -13,9 +13,9 @@ every seed) and on the simulated domains of each draw in ``--seeds``; a domain's
 mean of its draws' corpus DERs, and the mean weighs the four domains equally. The front half
 of the pipeline (speech detection, embeddings) runs once per file, so settings of the
 ``cluster`` section (the default) or of anything after it cost little each; a setting of the
-``vad`` or ``embed`` section, or the overlap detector's ``model``, which the front half reads,
-gets a front half of its own (speech probabilities are still computed once per file). The
-first row is always the package defaults (with ``--model``, every row runs that encoder
+``vad``, ``embed`` or ``adapt`` section, or the overlap detector's ``model``, which the front
+half reads, gets a front half of its own (speech probabilities are still computed once per
+file). The first row is always the package defaults (with ``--model``, every row runs that encoder
 checkpoint instead of the shipped one); ``--encoder NAME=PATH`` adds a row of the package
 defaults with another checkpoint (its own front half). Each row after the first is also set
 against the first file by file: its difference on the same files, with a bootstrap interval
@@ -49,7 +49,8 @@ TUNING = "tuning"
 TUNING_8K = "tuning-8k"
 TUNINGS = (TUNING, TUNING_8K)
 #: sections read by the front half (``Pipeline.analyse``): their settings are re-analysed
-FRONT_SECTIONS = ("vad", "embed")
+#: (``adapt``: the encoder is fine-tuned on each recording before its windows are embedded)
+FRONT_SECTIONS = ("vad", "embed", "adapt")
 #: single options of later sections that the front half reads too (the overlap detector's
 #: network runs there)
 FRONT_KEYS = {("overlap", "model")}

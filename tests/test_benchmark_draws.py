@@ -35,6 +35,7 @@ def test_a_domain_is_the_mean_of_its_draws_and_ami_counts_once():
 def test_settings_the_front_half_reads_are_analysed_again():
     assert draws.needs_analysis("vad", {"pad": 0.1})
     assert draws.needs_analysis("embed", {"step": 0.5})
+    assert draws.needs_analysis("adapt", {"enabled": True})  # the embeddings change
     assert draws.needs_analysis("overlap", {"model": "other.onnx", "threshold": 0.5})
     assert not draws.needs_analysis("overlap", {"turn_window": 0.3})
     assert not draws.needs_analysis("cluster", {"vbx_fb": 3.0})
