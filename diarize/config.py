@@ -96,6 +96,10 @@ class VADConfig:
     # DRAWS-FLOOR-QUANTILE.md): better for calls and close microphones than for far ones.
     floor_db: float = 1.5
     floor_quantile: float = 0.005
+    # Decibels above the same floor (0 = off): the padding keeps only the frames whose level,
+    # averaged over 50 ms, is more than this above it (diarize.vad.padding_floor_mask), so
+    # it covers soft onsets and word ends and not the silence of the pauses around them.
+    pad_floor_db: float = 0.0
     # Seconds per block of a long recording: its frames are held against the floor of that
     # block and half a block either side, as the background carving's blocks
     # ([resegment] background_block); 0 (default) = one floor for the recording. On a 37-min

@@ -21,6 +21,7 @@ from diarize.vad import (
     level_floor_mask,
     merge_regions,
     pad_regions,
+    padding_floor_mask,
 )
 
 logger = logging.getLogger(__name__)
@@ -120,13 +121,16 @@ def detect_regions(
     Padding protects the output from clipped word edges, but windows that reach into the
     padding take in silence, noise or the neighbouring talker's last syllable. With
     ``vad.floor_db`` > 0 the output regions then lose what sits at the recording's level
-    floor (:func:`diarize.vad.level_floor_mask`); the windows' regions are not gated.
+    floor (:func:`diarize.vad.level_floor_mask`), and with ``vad.pad_floor_db`` > 0 the
+    padding keeps only frames that rise that far above it (:func:`diarize.vad.padding_floor_mask`);
+    the windows' regions are not gated.
     """
     window_pad = vad.pad if embed.pad is None else embed.pad
     for where, value, unit in (
         ("[vad] pad", vad.pad, "seconds"),
         ("[embed] pad", window_pad, "seconds"),
         ("[vad] floor_db", vad.floor_db, "dB"),
+        ("[vad] pad_floor_db", vad.pad_floor_db, "dB"),
     ):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ConfigError(f"{where} must be a number >= 0 ({unit}), got {value!r}")
@@ -135,10 +139,17 @@ def detect_regions(
     for_windows = (
         output if window_pad == vad.pad else pad_regions(raw, window_pad, len(signal), sample_rate)
     )
-    if vad.floor_db > 0 and len(raw):
-        keep, hop = level_floor_mask(
-            signal, vad.floor_db, sample_rate, vad.floor_quantile, vad.floor_block
-        )
+    if len(raw) and (vad.floor_db > 0 or vad.pad_floor_db > 0):
+        keep = None
+        if vad.floor_db > 0:
+            keep, hop = level_floor_mask(
+                signal, vad.floor_db, sample_rate, vad.floor_quantile, vad.floor_block
+            )
+        if vad.pad_floor_db > 0:
+            loud, hop = padding_floor_mask(
+                signal, raw, vad.pad_floor_db, sample_rate, vad.floor_quantile
+            )
+            keep = loud if keep is None else keep & loud
         piece = to_samples(FLOOR_MIN_PIECE, sample_rate)
         output = gate_regions(output, keep, hop, piece, len(signal))
     return output, for_windows

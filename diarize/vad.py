@@ -39,7 +39,10 @@ level floor (:func:`level_floor_mask`, :func:`gate_regions`; ``VADConfig.floor_d
 ``floor_quantile``): frames whose level, averaged over 0.3 s, is within ``floor_db`` of the
 level the quietest ``floor_quantile`` of the recording stays under, unless the recording has
 no steady background (its 5 % quantile more than 6 dB above its 0.5 %). Noise the detector
-calls speech (babble, steady coloured noise between the turns) sits at that floor.
+calls speech (babble, steady coloured noise between the turns) sits at that floor. With
+``VADConfig.pad_floor_db`` the padding alone is held to a stricter rule
+(:func:`padding_floor_mask`): it keeps only frames whose level, averaged over 50 ms, is more
+than ``pad_floor_db`` above that floor, whether or not the background is steady.
 
 Within one call, long inputs are processed ``VADConfig.chunk`` seconds at a time, and the
 result does not depend on the chunk length: the frame features of one chunk see the samples
@@ -226,6 +229,8 @@ def binarize(
 FLOOR_HOP = 0.01
 FLOOR_SMOOTH = 0.3
 FLOOR_MIN_PIECE = 0.1
+#: padding gate (:func:`padding_floor_mask`): levels averaged over 50 ms
+PAD_SMOOTH = 0.05
 #: the recording must have a steady background: when its 5 % quantile of the averaged
 #: levels is more than 6 dB above its 0.5 % quantile, there is no stretch of background to
 #: speak of (talk without pauses; the quietest frames are dips between words) and nothing
@@ -266,12 +271,11 @@ def level_floor_mask(
     0 = one floor for the recording). A block without a steady background
     (:data:`FLOOR_STEADY_DB`) keeps all its frames.
     """
-    hop = max(1, int(round(FLOOR_HOP * sample_rate)))
-    levels = frame_levels(signal, hop)
+    hop, levels = _floor_levels(signal, sample_rate)
     n = len(levels)
     if n == 0:
         return np.zeros(0, dtype=bool), hop
-    smooth = moving_average(levels[:, None], int(round(FLOOR_SMOOTH / FLOOR_HOP)))[:, 0]
+    smooth = _smooth_levels(levels, FLOOR_SMOOTH)
     size = max(0, int(round(block / FLOOR_HOP))) or n  # 0: one block
     keep = np.ones(n, dtype=bool)
     for b0 in range(0, n, size):
@@ -279,6 +283,41 @@ def level_floor_mask(
         lowest, steady, floor = np.quantile(around, [*FLOOR_STEADY_QUANTILES, quantile])
         if steady - lowest <= FLOOR_STEADY_DB:
             keep[b0 : b0 + size] = smooth[b0 : b0 + size] > floor + floor_db
+    return keep, hop
+
+
+def _floor_levels(signal: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
+    """The frame hop (samples) and level (dB) of each 10-ms frame of ``signal``."""
+    hop = max(1, int(round(FLOOR_HOP * sample_rate)))
+    return hop, frame_levels(signal, hop)
+
+
+def _smooth_levels(levels: np.ndarray, seconds: float) -> np.ndarray:
+    return moving_average(levels[:, None], max(1, int(round(seconds / FLOOR_HOP))))[:, 0]
+
+
+def padding_floor_mask(
+    signal: np.ndarray,
+    speech: Regions,
+    margin_db: float,
+    sample_rate: int = 16000,
+    quantile: float = 0.005,
+) -> tuple[np.ndarray, int]:
+    """Frames that padding may cover: (num_frames,) bool and the frame hop in samples.
+
+    True inside ``speech`` (the detector's own regions, samples) and wherever the level of
+    the 10-ms frames, averaged over :data:`PAD_SMOOTH` seconds, is more than ``margin_db``
+    above the recording's floor (the ``quantile`` of the levels averaged over 0.3 s, as in
+    :func:`level_floor_mask`; one floor for the recording): padding keeps the soft onsets
+    and word ends it is there for, and not the silence of a pause around them.
+    """
+    hop, levels = _floor_levels(signal, sample_rate)
+    if len(levels) == 0:
+        return np.zeros(0, dtype=bool), hop
+    floor = np.quantile(_smooth_levels(levels, FLOOR_SMOOTH), quantile)
+    keep = _smooth_levels(levels, PAD_SMOOTH) > floor + margin_db
+    for start, end in np.asarray(speech, dtype=np.int64).reshape(-1, 2):
+        keep[start // hop : -(-end // hop)] = True
     return keep, hop
 
 

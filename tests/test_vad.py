@@ -20,6 +20,7 @@ from diarize.vad import (
     gate_regions,
     level_floor_mask,
     pad_regions,
+    padding_floor_mask,
     speech_probability,
 )
 
@@ -442,8 +443,10 @@ def test_pad_regions_widens_clips_and_merges():
 def test_detect_regions_pads_output_and_window_regions_from_one_detection():
     # 1 s silence, 2 s voice, 1 s silence: one run near [1 s, 3 s).
     x = with_silence([("silence", 1.0), ("speech", 2.0), ("silence", 1.0)])
-    # (without the level floor gate, which would take the padding off again: next test)
-    vad = VADConfig(method="spectral", **{**PLAIN, "pad": 0.3, "floor_db": 0.0})
+    # (without the level floor gates, which would take the padding off again: tests below)
+    vad = VADConfig(
+        method="spectral", **{**PLAIN, "pad": 0.3, "floor_db": 0.0, "pad_floor_db": 0.0}
+    )
     output, windows = detect_regions(x, vad, EmbedConfig(pad=0.0), SR)
     plain = detect_speech(x, dataclasses.replace(vad, pad=0.0), SR)
     assert windows.tolist() == plain.tolist()
@@ -519,6 +522,50 @@ def test_level_floor_mask_holds_each_block_against_its_own_floor():
     assert not blocks[loud_hiss].any() and not blocks[quiet_hiss].any() and blocks[tone].all()
 
 
+def test_padding_floor_mask_keeps_speech_and_what_rises_above_the_floor():
+    # Hiss at -60 dBFS throughout; a tone at -20 dBFS over [1, 2) s (the detector's speech),
+    # then a soft tone 10 dB above the hiss over [2.0, 2.4) s, then hiss alone until 3.5 s.
+    # Margin 3 dB: the speech and the soft tail are kept (less the 25 ms of the 50-ms
+    # averaging at its far edge), the hiss on either side is not. Margin 20 dB: only the
+    # detector's own speech is kept, whatever its level.
+    rng = np.random.default_rng(0)
+    t = np.arange(int(3.5 * SR)) / SR
+    x = 1e-3 * rng.standard_normal(len(t))
+    x += np.where((t >= 1) & (t < 2), 0.1, 0.0) * np.sqrt(2) * np.sin(2 * np.pi * 440 * t)
+    x += np.where((t >= 2) & (t < 2.4), 3.16e-3, 0.0) * np.sqrt(2) * np.sin(2 * np.pi * 300 * t)
+    speech = np.array([[SR, 2 * SR]])
+    centre = (np.arange(350) + 0.5) * 0.01
+    keep, hop = padding_floor_mask(x.astype(np.float32), speech, 3.0, SR)
+    assert hop == 160 and len(keep) == 350
+    assert keep[(centre > 1.0) & (centre < 2.37)].all()
+    assert not keep[(centre < 0.97) | (centre > 2.43)].any()
+    strict, _ = padding_floor_mask(x.astype(np.float32), speech, 20.0, SR)
+    assert strict[(centre > 1.0) & (centre < 2.0)].all()
+    assert not strict[(centre < 0.99) | (centre > 2.01)].any()
+
+
+def test_detect_regions_gates_the_padding_only():
+    # Voice over [1, 3) s between stretches of faint hiss: padding of 0.3 s adds nothing but
+    # hiss, so with pad_floor_db the output is the detection as it is (to the 10-ms frame),
+    # while the general floor gate alone (floor_db, on 0.3-s averages that smear the voice's
+    # level 0.15 s into the hiss) leaves more than 50 ms of it on both sides.
+    x = with_silence([("silence", 1.0), ("speech", 2.0), ("silence", 1.0)])
+    vad = VADConfig(
+        method="spectral", **{**PLAIN, "pad": 0.3, "floor_db": 1.5, "pad_floor_db": 0.0}
+    )
+    plain = detect_speech(x, dataclasses.replace(vad, pad=0.0), SR)
+    loose, _ = detect_regions(x, vad, EmbedConfig(pad=0.0), SR)
+    gated, windows = detect_regions(
+        x, dataclasses.replace(vad, pad_floor_db=3.0), EmbedConfig(pad=0.0), SR
+    )
+    assert windows.tolist() == plain.tolist()
+    assert gated.shape == plain.shape == (1, 2)
+    assert np.abs(gated - plain).max() <= 160
+    assert (plain[0, 0] - loose[0, 0]) > 0.05 * SR and (loose[0, 1] - plain[0, 1]) > 0.05 * SR
+    with pytest.raises(ConfigError, match=r"\[vad\] pad_floor_db"):
+        detect_regions(x, dataclasses.replace(vad, pad_floor_db=-1.0), EmbedConfig(), SR)
+
+
 def test_floor_quantile_must_be_a_fraction():
     from diarize.config import PipelineConfig, update_config
 
@@ -555,7 +602,9 @@ def test_detect_regions_floor_gate_cuts_the_padding_that_reaches_into_silence():
     # 1 s silence, 2 s voice, 1 s silence with 0.3 s padding: the gate takes the padding
     # back off (the silence sits at the floor) and leaves the windows' regions alone.
     x = with_silence([("silence", 1.0), ("speech", 2.0), ("silence", 1.0)])
-    vad = VADConfig(method="spectral", **{**PLAIN, "pad": 0.3, "floor_db": 0.0})
+    vad = VADConfig(
+        method="spectral", **{**PLAIN, "pad": 0.3, "floor_db": 0.0, "pad_floor_db": 0.0}
+    )
     padded, _ = detect_regions(x, vad, EmbedConfig(pad=0.0), SR)
     gated, windows = detect_regions(
         x, dataclasses.replace(vad, floor_db=10.0), EmbedConfig(pad=0.0), SR
