@@ -129,6 +129,13 @@ VARIANTS = [
     ),
     V("no-pad", "shipped", "speech regions not padded ([vad] pad = 0)", {"vad": {"pad": 0.0}}),
     V("pad-0.1", "shipped", "speech regions padded by 0.1 s", {"vad": {"pad": 0.1}}),
+    V(
+        "pad-0.2-ungated",
+        "shipped",
+        "speech regions padded by 0.2 s without the padding gate ([vad] pad_floor_db = 0; the "
+        "default before 2026-12-06)",
+        {"vad": {"pad": 0.2, "pad_floor_db": 0.0}},
+    ),
     V("pad-0.15", "shipped", "speech regions padded by 0.15 s", {"vad": {"pad": 0.15}}),
     V(
         "no-floor",
@@ -236,10 +243,10 @@ VARIANTS = [
         "previous",
         "previous",
         "previous encoder (encoder-v1) with its defaults (the learned threshold, 0.2 s padding, "
-        "no level floor gate, no low-passed listen, no overlap detector)",
+        "no level floor gates, no low-passed listen, no overlap detector)",
         {
             "cluster": {"count": "threshold", "narrowband_count": "scaled"},
-            "vad": {"pad": 0.2, "floor_db": 0.0, "lowpass_hz": 0.0},
+            "vad": {"pad": 0.2, "floor_db": 0.0, "pad_floor_db": 0.0, "lowpass_hz": 0.0},
             "overlap": {"enabled": False},
         },
     ),
