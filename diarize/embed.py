@@ -139,13 +139,14 @@ def detect_regions(
     for_windows = (
         output if window_pad == vad.pad else pad_regions(raw, window_pad, len(signal), sample_rate)
     )
-    if len(raw) and (vad.floor_db > 0 or vad.pad_floor_db > 0):
+    gate_padding = vad.pad_floor_db > 0 and vad.pad > 0  # no padding: nothing to gate
+    if len(raw) and (vad.floor_db > 0 or gate_padding):
         keep = None
         if vad.floor_db > 0:
             keep, hop = level_floor_mask(
                 signal, vad.floor_db, sample_rate, vad.floor_quantile, vad.floor_block
             )
-        if vad.pad_floor_db > 0:
+        if gate_padding:
             loud, hop = padding_floor_mask(
                 signal, raw, vad.pad_floor_db, sample_rate, vad.floor_quantile
             )

@@ -544,7 +544,7 @@ def test_padding_floor_mask_keeps_speech_and_what_rises_above_the_floor():
     assert not strict[(centre < 0.99) | (centre > 2.01)].any()
 
 
-def test_detect_regions_gates_the_padding_only():
+def test_detect_regions_gates_the_padding_only(monkeypatch):
     # Voice over [1, 3) s between stretches of faint hiss: padding of 0.3 s adds nothing but
     # hiss, so with pad_floor_db the output is the detection as it is (to the 10-ms frame),
     # while the general floor gate alone (floor_db, on 0.3-s averages that smear the voice's
@@ -562,6 +562,12 @@ def test_detect_regions_gates_the_padding_only():
     assert gated.shape == plain.shape == (1, 2)
     assert np.abs(gated - plain).max() <= 160
     assert (plain[0, 0] - loose[0, 0]) > 0.05 * SR and (loose[0, 1] - plain[0, 1]) > 0.05 * SR
+    # Without padding there is nothing to gate: the regions are the detection's, even a
+    # piece shorter than the gates' shortest (0.1 s) that a gate would drop.
+    short = np.array([[SR, SR + 800], [2 * SR, 3 * SR]])
+    monkeypatch.setattr("diarize.embed.speech_regions", lambda *a, **k: short.copy())
+    unpadded = dataclasses.replace(vad, pad=0.0, floor_db=0.0, pad_floor_db=3.0)
+    assert detect_regions(x, unpadded, EmbedConfig(pad=0.0), SR)[0].tolist() == short.tolist()
     with pytest.raises(ConfigError, match=r"\[vad\] pad_floor_db"):
         detect_regions(x, dataclasses.replace(vad, pad_floor_db=-1.0), EmbedConfig(), SR)
 
