@@ -15,7 +15,8 @@ On ``dev/ami`` (12 x 30 s of AMI meetings, reference RTTM + UEM), four rows per 
 
 * ``untuned``: threshold 0.5, no hysteresis, min_speech 0.25 s, min_silence 0.25 s, no pad.
 * ``default``: ``VADConfig(method=...)`` as shipped (its post-processing was set on dev/ami).
-* ``default, no pad``: the same without padding (what the shipped 0.2 s pad buys).
+* ``default, no pad``: the same without padding (what the shipped ``pad`` buys; the
+  pipeline's level gates, ``diarize.embed.detect_regions``, are not applied here).
 * ``dev-tuned``: the best grid point (threshold, hysteresis, min_speech, min_silence, pad)
   chosen and scored on the same files: optimistic.
 * ``leave-one-out``: each file scored with the grid point that is best on the other 11, totals
