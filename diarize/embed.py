@@ -17,6 +17,7 @@ from diarize.types import Embeddings, Regions, Waveform
 from diarize.vad import (
     FLOOR_MIN_PIECE,
     detect_speech,
+    floor_levels,
     gate_regions,
     level_floor_mask,
     merge_regions,
@@ -141,16 +142,16 @@ def detect_regions(
     )
     gate_padding = vad.pad_floor_db > 0 and vad.pad > 0  # no padding: nothing to gate
     if len(raw) and (vad.floor_db > 0 or gate_padding):
-        keep = None
+        hop, levels = floor_levels(signal, sample_rate)  # once, for both gates
+        keep = np.ones(len(levels), dtype=bool)
         if vad.floor_db > 0:
-            keep, hop = level_floor_mask(
-                signal, vad.floor_db, sample_rate, vad.floor_quantile, vad.floor_block
-            )
+            keep &= level_floor_mask(
+                signal, vad.floor_db, sample_rate, vad.floor_quantile, vad.floor_block, levels
+            )[0]
         if gate_padding:
-            loud, hop = padding_floor_mask(
-                signal, raw, vad.pad_floor_db, sample_rate, vad.floor_quantile
-            )
-            keep = loud if keep is None else keep & loud
+            keep &= padding_floor_mask(
+                signal, raw, vad.pad_floor_db, sample_rate, vad.floor_quantile, levels
+            )[0]
         piece = to_samples(FLOOR_MIN_PIECE, sample_rate)
         output = gate_regions(output, keep, hop, piece, len(signal))
     return output, for_windows

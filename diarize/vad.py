@@ -259,6 +259,7 @@ def level_floor_mask(
     sample_rate: int = 16000,
     quantile: float = 0.005,
     block: float = 0.0,
+    levels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Frames louder than the recording's own floor: (num_frames,) bool and the frame hop in
     samples.
@@ -269,9 +270,10 @@ def level_floor_mask(
     The floor is local: frames in one block of ``block`` seconds are compared with the floor
     of that block and half a block either side (a long recording's rooms and levels change;
     0 = one floor for the recording). A block without a steady background
-    (:data:`FLOOR_STEADY_DB`) keeps all its frames.
+    (:data:`FLOOR_STEADY_DB`) keeps all its frames. ``levels``: the frame levels of
+    :func:`floor_levels`, when the caller already has them.
     """
-    hop, levels = _floor_levels(signal, sample_rate)
+    hop, levels = floor_levels(signal, sample_rate, levels)
     n = len(levels)
     if n == 0:
         return np.zeros(0, dtype=bool), hop
@@ -286,10 +288,13 @@ def level_floor_mask(
     return keep, hop
 
 
-def _floor_levels(signal: np.ndarray, sample_rate: int) -> tuple[int, np.ndarray]:
-    """The frame hop (samples) and level (dB) of each 10-ms frame of ``signal``."""
+def floor_levels(
+    signal: np.ndarray, sample_rate: int, levels: np.ndarray | None = None
+) -> tuple[int, np.ndarray]:
+    """The frame hop (samples) and level (dB) of each 10-ms frame of ``signal``, what both
+    level gates read (``levels``, when given, is taken as those levels)."""
     hop = max(1, int(round(FLOOR_HOP * sample_rate)))
-    return hop, frame_levels(signal, hop)
+    return hop, frame_levels(signal, hop) if levels is None else levels
 
 
 def _smooth_levels(levels: np.ndarray, seconds: float) -> np.ndarray:
@@ -302,6 +307,7 @@ def padding_floor_mask(
     margin_db: float,
     sample_rate: int = 16000,
     quantile: float = 0.005,
+    levels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Frames that padding may cover: (num_frames,) bool and the frame hop in samples.
 
@@ -309,9 +315,10 @@ def padding_floor_mask(
     the 10-ms frames, averaged over :data:`PAD_SMOOTH` seconds, is more than ``margin_db``
     above the recording's floor (the ``quantile`` of the levels averaged over 0.3 s, as in
     :func:`level_floor_mask`; one floor for the recording): padding keeps the soft onsets
-    and word ends it is there for, and not the silence of a pause around them.
+    and word ends it is there for, and not the silence of a pause around them. ``levels``:
+    as in :func:`level_floor_mask`.
     """
-    hop, levels = _floor_levels(signal, sample_rate)
+    hop, levels = floor_levels(signal, sample_rate, levels)
     if len(levels) == 0:
         return np.zeros(0, dtype=bool), hop
     floor = np.quantile(_smooth_levels(levels, FLOOR_SMOOTH), quantile)
