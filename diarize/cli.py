@@ -163,8 +163,8 @@ def pipeline_options(command):
             is_flag=True,
             default=False,
             help="Fine-tune a copy of the encoder on each recording first (needs the "
-            "train extra). Measured: it raises DER on three of four benchmark domains "
-            "(dev/ami 36.2 -> 42.9 %; benchmarks/reports/DRAWS-ADAPT.md), so it is off.",
+            "train extra). Measured: it raises DER on three of four benchmark domains, "
+            "dev/ami most (benchmarks/reports/DRAWS-ADAPT.md), so it is off.",
         ),
         click.option("--seed", type=int, default=None, help="Random seed (default 0)."),
     ]
