@@ -21,6 +21,11 @@ defaults with another checkpoint (its own front half). Each row after the first 
 against the first file by file: its difference on the same files, with a bootstrap interval
 over the files (:func:`paired_differences`).
 
+With ``--excerpt SECONDS`` the simulated conversations (and the tuning set) are cut into
+consecutive excerpts of that length, scored each as a recording of its own (written once
+beside their files, references cropped): dev/ami's excerpts are 30 s, the simulated files
+about 2 minutes, and a short recording gives the speaker count less to go on.
+
 DER from pyannote.metrics (``diarize.scoring``), collar 0 with overlap scored; in brackets
 the files given one speaker (or none) of those holding two or more, summed over the draws.
 """
@@ -92,6 +97,45 @@ def draw_sets(seeds, log, tuning: bool = False) -> dict[tuple[str, int], list]:
         for domain, items in found.items():
             sets[(domain, seed)] = items
     return sets
+
+
+def excerpts(items: list, seconds: float) -> list:
+    """``items`` cut into consecutive excerpts of ``seconds`` (the tail shorter than that
+    dropped), each a recording of its own with its cropped reference; written once, as 16-bit
+    WAV with RTTM and UEM, in a folder beside the items' own (``<folder>-cut<seconds>``)."""
+    import soundfile as sf
+
+    from diarize.rttm import format_rttm, write_atomic
+    from diarize.types import Diarization, Turn
+
+    out = []
+    for item in items:
+        folder = item.wav.parent.parent
+        dest = folder.with_name(f"{folder.name}-cut{seconds:g}")
+        for sub in ("wav", "rttm", "uem"):
+            (dest / sub).mkdir(parents=True, exist_ok=True)
+        audio = None
+        for k in range(int(item.duration // seconds)):
+            uri = f"{item.uri}-{k:02d}"
+            start, end = k * seconds, (k + 1) * seconds
+            wav = dest / "wav" / f"{uri}.wav"
+            turns = tuple(
+                Turn(max(t.start, start) - start, min(t.end, end) - start, t.speaker)
+                for t in item.reference.turns
+                if min(t.end, end) > max(t.start, start)
+            )
+            reference = Diarization(uri, turns, seconds)
+            if not wav.exists():
+                if audio is None:
+                    audio, rate = sf.read(str(item.wav), dtype="int16")
+                piece = audio[int(round(start * rate)) : int(round(end * rate))]
+                write_atomic(dest / "rttm" / f"{uri}.rttm", format_rttm(reference))
+                write_atomic(dest / "uem" / f"{uri}.uem", f"{uri} 1 0.000 {seconds:.3f}\n")
+                tmp = wav.with_suffix(".tmp.wav")
+                sf.write(str(tmp), piece, rate, subtype="PCM_16")
+                tmp.replace(wav)
+            out.append(der.Item(uri, wav, reference, [(0.0, seconds)], seconds))
+    return out
 
 
 def summarise(cells: dict[tuple[str, int], dict]) -> dict[str, dict]:
@@ -184,7 +228,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also score each setting on the cross-domain tuning set, as it is and through "
         "the telephone channel (columns of their own, not in the mean)",
     )
+    parser.add_argument(
+        "--excerpt",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="score the simulated conversations and the tuning set cut into excerpts of this "
+        "length (dev/ami as it is: 30-s excerpts already)",
+    )
     args = parser.parse_args(argv)
+    if args.excerpt is not None and not args.excerpt >= 5:
+        parser.error("--excerpt takes at least 5 seconds")
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s]
     except ValueError:
@@ -219,6 +273,11 @@ def main(argv: list[str] | None = None) -> int:
     except der.Unavailable as exc:
         log(str(exc))
         return 1
+    if args.excerpt is not None:
+        sets = {
+            key: items if key[0] == "ami" else excerpts(items, args.excerpt)
+            for key, items in sets.items()
+        }
     defaults = Pipeline(load_config(None), model=args.model)
     analyses = analyse_sets(defaults, sets, log)
     rows = []
@@ -248,7 +307,13 @@ def main(argv: list[str] | None = None) -> int:
     lines = header + [
         der.run_time_line(time.perf_counter() - tic),
         f"- draws: seeds {', '.join(map(str, seeds))} of `benchmarks.crossdomain` "
-        "(dev/ami: the same 12 files at every seed)",
+        "(dev/ami: the same 12 files at every seed)"
+        + (
+            ""
+            if args.excerpt is None
+            else f"; the simulated files cut into {args.excerpt:g}-s excerpts, "
+            f"{sum(len(v) for k, v in sets.items() if k[0] in SIMULATED)} in all"
+        ),
         "",
         "DER (%) from pyannote.metrics, collar 0 with overlap scored; each simulated domain's "
         "figure is the mean of its draws' corpus DERs, the mean weighs the four domains "

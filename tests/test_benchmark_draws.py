@@ -55,6 +55,7 @@ def test_labels():
         (["--seeds", "0,x"], "integers"),
         (["--seeds", "0,101"], "tuning set"),
         (["--settings", '{"vbx_fb": 3}'], "JSON list"),
+        (["--excerpt", "2"], "at least 5 seconds"),
     ],
 )
 def test_bad_arguments_are_refused(capsys, argv, message):
@@ -206,3 +207,34 @@ def test_a_difference_the_same_in_every_file_has_an_interval_of_one_point():
     assert draws.difference_cell(out["ami"]) == "**+10.0 (+10.0, +10.0)**"
     same = draws.paired_differences(base, base, resamples=200)
     assert draws.difference_cell(same["ami"]) == "+0.0 (+0.0, +0.0)"
+
+
+def test_excerpts_cut_the_audio_and_crop_the_reference(tmp_path):
+    sf = pytest.importorskip("soundfile")
+    from benchmarks.der import Item
+    from diarize.rttm import read_rttm, read_uem
+    from diarize.types import Diarization, Turn
+
+    rate = 8000
+    audio = (np.arange(int(10.5 * rate)) % 1000).astype(np.int16)  # 10.5 s: two 5-s pieces
+    (tmp_path / "set" / "wav").mkdir(parents=True)
+    wav = tmp_path / "set" / "wav" / "conv.wav"
+    sf.write(str(wav), audio, rate, subtype="PCM_16")
+    turns = (Turn(1.0, 4.0, "A"), Turn(3.5, 7.0, "B"), Turn(9.0, 10.5, "A"))
+    item = Item("conv", wav, Diarization("conv", turns, 10.5), [(0.0, 10.5)], 10.5)
+
+    cut = draws.excerpts([item], 5.0)
+
+    assert [c.uri for c in cut] == ["conv-00", "conv-01"]  # the last half second dropped
+    assert cut[0].reference.turns == (Turn(1.0, 4.0, "A"), Turn(3.5, 5.0, "B"))
+    assert cut[1].reference.turns == (Turn(0.0, 2.0, "B"), Turn(4.0, 5.0, "A"))
+    assert all(c.uem == [(0.0, 5.0)] and c.duration == 5.0 for c in cut)
+    second, got_rate = sf.read(str(cut[1].wav), dtype="int16")
+    assert got_rate == rate and np.array_equal(second, audio[5 * rate : 10 * rate])
+    folder = tmp_path / "set-cut5"
+    assert read_rttm(folder / "rttm" / "conv-01.rttm")["conv-01"].turns == cut[1].reference.turns
+    assert read_uem(folder / "uem" / "conv-01.uem")["conv-01"] == [(0.0, 5.0)]
+    # made once: a second call reads what is there
+    stamp = cut[1].wav.stat().st_mtime_ns
+    assert draws.excerpts([item], 5.0)[1].reference == cut[1].reference
+    assert cut[1].wav.stat().st_mtime_ns == stamp
