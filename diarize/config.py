@@ -210,8 +210,13 @@ class ClusterConfig:
     # recording the scaled rule's threshold can fall so low that AHC starts VBx from one
     # cluster, which VBx cannot split
     vbx_start_floor: float | None = None
-    # the fewest clusters VBx starts from (1 = whatever the starting threshold gives)
-    vbx_min_start: int = 1
+    # the fewest clusters VBx starts from (the AHC tree cut there when the starting threshold
+    # leaves fewer; 1 = whatever that threshold gives). On a short recording the scaled rule
+    # often starts VBx from one or two clusters, which it can merge but not split: 3 lowers
+    # 30-s excerpts of the simulated conversations on every domain and dev/ami by 1.3, and
+    # leaves whole conversations as they were (DRAWS-MIN-START*.md); it splits 7 more of 159
+    # 30-s excerpts of one voice in rooms and noise (SINGLE-SPEAKER.md).
+    vbx_min_start: int = 3
     # share (0-1) of the recording's own mean embedding removed before VBx's PLDA
     # projection (0 = the back end's global mean only). What every window of a recording
     # shares (room, microphone) moves them all one way, and after length normalisation the

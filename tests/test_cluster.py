@@ -316,7 +316,8 @@ def test_vbx_starts_from_at_least_vbx_min_start_clusters():
     emb = (emb / np.linalg.norm(emb, axis=1, keepdims=True)).astype(np.float32)
     plda = PLDA(mean=np.zeros(8), whiten=np.eye(8), transform=np.eye(8), psi=np.full(8, 4.0))
     cos = cluster_module.cosine_similarity
-    one = cluster_module._vbx_all(emb, ClusterConfig(vbx_init=0.0), -1.0, cos, plda, None, None)
+    alone = ClusterConfig(vbx_init=0.0, vbx_min_start=1)
+    one = cluster_module._vbx_all(emb, alone, -1.0, cos, plda, None, None)
     assert one.max() == 0
     # ... started from the AHC tree cut at two clusters it finds the two groups
     config = ClusterConfig(vbx_init=0.0, vbx_min_start=2)
@@ -327,6 +328,12 @@ def test_vbx_starts_from_at_least_vbx_min_start_clusters():
         emb[:3], ClusterConfig(vbx_min_start=5), -1.0, cos, plda, None, None
     )
     assert len(few) == 3
+    # started from three clusters (the default), one tight group is merged back into one
+    group = emb[:10]
+    merged = cluster_module._vbx_all(
+        group, ClusterConfig(vbx_init=0.0), -1.0, cos, plda, None, None
+    )
+    assert ClusterConfig().vbx_min_start == 3 and merged.max() == 0
 
 
 def test_left_out_windows_join_the_nearest_cluster_and_the_others_keep_theirs():
