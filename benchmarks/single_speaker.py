@@ -111,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         default="0,202,303",
         help="seeds of the one-talker files in rooms and noise (comma-separated; '' = none)",
     )
+    parser.add_argument(
+        "--room-excerpt",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="cut the one-talker files in rooms and noise into excerpts of this length "
+        "(benchmarks.draws --excerpt)",
+    )
     parser.add_argument("--out", default=str(REPORT))
     args = parser.parse_args(argv)
     settings = json.loads(args.settings)
@@ -148,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name} {band} {len(x) / SR:.0f} s: speakers {cells}")
     seeds = [int(x) for x in args.room_seeds.split(",") if x.strip()]
     items = room_items(log, seeds)
+    if args.room_excerpt is not None:
+        from benchmarks.draws import excerpts
+
+        items = excerpts(items, args.room_excerpt)
     one = {"cluster": {"num_speakers": 1}}
     # rooms[band][setting index] -> (count, share) per file, and der.Scores of the setting
     # and of the one-speaker answer with its detector
@@ -206,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
             "## One voice in rooms and noise",
             "",
             f"{len(items)} one-talker files ({minutes:.1f} min; seeds "
-            f"{', '.join(map(str, seeds))}): `benchmarks.crossdomain`'s simulation with one talker "
+            f"{', '.join(map(str, seeds))}"
+            + ("" if args.room_excerpt is None else f"; cut into {args.room_excerpt:g}-s excerpts")
+            + "): `benchmarks.crossdomain`'s simulation with one talker "
             "(image-method rooms, synthetic coloured and babble noise at 5-20 dB SNR), half "
             "held-out speechocean762 voices, half test-other voices. DER from pyannote.metrics, "
             "collar 0, corpus totals; the one-speaker answer keeps the setting's speech detector.",
