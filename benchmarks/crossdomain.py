@@ -138,6 +138,13 @@ VARIANTS = [
     ),
     V("pad-0.15", "shipped", "speech regions padded by 0.15 s", {"vad": {"pad": 0.15}}),
     V(
+        "min-start-1",
+        "shipped",
+        "VBx started from whatever the starting threshold gives ([cluster] vbx_min_start = 1; "
+        "the default before 2026-12-06)",
+        {"cluster": {"vbx_min_start": 1}},
+    ),
+    V(
         "no-floor",
         "shipped",
         "no level floor gate ([vad] floor_db = 0, the default before 2026-12-05)",
