@@ -140,19 +140,26 @@ def main(argv: list[str] | None = None) -> int:
         *(Pipeline(update_config(defaults.config, {args.section: s})) for s in settings),
     ]
     bands = {"16 kHz": lambda x: x, "8 kHz telephone": cd.telephone_at_16k}
+
+    def run_all(signal, uri):
+        """(pipeline, its analysis, its output) of every setting; the front half once for
+        the settings that do not change it."""
+        shared = defaults.analyse(signal, uri=uri)
+        out = []
+        for setting, pipe in zip([{}, *settings], pipelines, strict=True):
+            own = needs_analysis(args.section, setting)
+            analysis = pipe.analyse(signal, uri=uri) if own else shared
+            out.append((pipe, analysis, pipe.decide(analysis)))
+        return out
+
     # results[band][setting index] -> list of (count, share) per recording
     results = {b: [[] for _ in pipelines] for b in bands}
     for name, x in recs.items():
         for band, channel in bands.items():
-            signal = channel(x)
-            shared = defaults.analyse(signal, uri=name)
-            cells = []
-            for k, (setting, pipe) in enumerate(zip([{}, *settings], pipelines, strict=True)):
-                own = needs_analysis(args.section, setting)
-                analysis = pipe.analyse(signal, uri=name) if own else shared
-                out = pipe.decide(analysis)
+            runs = run_all(channel(x), name)
+            for k, (_, _, out) in enumerate(runs):
                 results[band][k].append((out.num_speakers, split_share(out.turns)))
-                cells.append(out.num_speakers)
+            cells = [out.num_speakers for _, _, out in runs]
             log(f"{name} {band} {len(x) / SR:.0f} s: speakers {cells}")
     seeds = [int(x) for x in args.room_seeds.split(",") if x.strip()]
     items = room_items(log, seeds)
@@ -167,18 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     for item in items:
         x = cd.item_waveform(item).astype(np.float32) / 32768.0
         for band, channel in bands.items():
-            signal = channel(x)
-            shared = defaults.analyse(signal, uri=item.uri)
-            cells = []
-            for k, (setting, pipe) in enumerate(zip([{}, *settings], pipelines, strict=True)):
-                own = needs_analysis(args.section, setting)
-                analysis = pipe.analyse(signal, uri=item.uri) if own else shared
-                out = pipe.decide(analysis)
+            runs = run_all(channel(x), item.uri)
+            for k, (pipe, analysis, out) in enumerate(runs):
                 counts, scores, single = rooms[band][k]
                 counts.append((out.num_speakers, split_share(out.turns)))
                 scores.add(item, out, 0.0, 0.0)
                 single.add(item, pipe.decide(analysis, update_config(pipe.config, one)), 0.0, 0.0)
-                cells.append(out.num_speakers)
+            cells = [out.num_speakers for _, _, out in runs]
             log(f"{item.uri} {band}: speakers {cells}")
     given = argv if argv is not None else sys.argv[1:]
     cmd = " ".join(["python -m benchmarks.single_speaker", *given])
