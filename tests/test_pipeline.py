@@ -228,6 +228,21 @@ def test_the_shipped_defaults_tell_two_different_voices_apart(band, model, count
     assert len(owner["A"]) == len(owner["B"]) == 1 and owner["A"] != owner["B"]
 
 
+@pytest.mark.parametrize("band", ["wide", "telephone"])
+def test_the_shipped_defaults_keep_one_voice_one(band):
+    """One synthetic voice (110 Hz) in six turns with pauses, the companion of the test
+    above: the shipped model with its default count (VBx) must give one speaker, at 16 kHz
+    and through an 8-kHz channel."""
+    from diarize import audio
+
+    x, _ = conversation(pattern=("A",) * 6, turn=4.0)
+    if band == "telephone":
+        x = audio.resample(audio.resample(x, SR, 8000), 8000, SR)
+    pipe = Pipeline(SYNTH_CONFIG)
+    d = pipe.decide(pipe.analyse(x, uri="one"))
+    assert d.num_speakers == 1
+
+
 def test_telephone_band_input_is_counted_by_the_scaled_rule_unless_told_otherwise(
     tiny_encoder, two_voices
 ):
