@@ -102,6 +102,16 @@ def split_share(turns) -> float:
     return 0.0 if total <= 0 else 1.0 - max(per.values()) / total
 
 
+def count_cells(rows: list[tuple[int, float]]) -> str:
+    """Table cells of one setting from its (speakers, :func:`split_share`) per recording:
+    recordings given more than one speaker, the mean count, the mean share."""
+    counts = np.array([c for c, _ in rows])
+    shares = np.array([s for _, s in rows])
+    return (
+        f"{(counts > 1).sum()} / {len(counts)} | {counts.mean():.2f} | {100 * shares.mean():.1f} %"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--section", default="cluster", help="config section the settings change")
@@ -125,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if not isinstance(settings, list) or not all(isinstance(s, dict) for s in settings):
         parser.error("--settings takes a JSON list of objects")
     from benchmarks.draws import label, needs_analysis
+    from diarize import audio as audio_io
     from diarize.config import load_config, update_config
     from diarize.pipeline import Pipeline
 
@@ -172,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     # and of the one-speaker answer with its detector
     rooms = {b: [([], der.Scores(), der.Scores()) for _ in pipelines] for b in bands}
     for item in items:
-        x = cd.item_waveform(item).astype(np.float32) / 32768.0
+        x = audio_io.as_float32(cd.item_waveform(item))
         for band, channel in bands.items():
             runs = run_all(channel(x), item.uri)
             for k, (pipe, analysis, out) in enumerate(runs):
@@ -207,12 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             "|---|---|---|---|",
         ]
         for setting, rows in zip([{}, *settings], results[band], strict=True):
-            counts = np.array([c for c, _ in rows])
-            shares = np.array([s for _, s in rows])
-            lines.append(
-                f"| {label(setting)} | {(counts > 1).sum()} / {len(counts)} | "
-                f"{counts.mean():.2f} | {100 * shares.mean():.1f} % |"
-            )
+            lines.append(f"| {label(setting)} | {count_cells(rows)} |")
         lines.append("")
     if items:
         minutes = sum(it.duration for it in items) / 60
@@ -237,12 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                 "|---|---|---|---|---|---|---|---|---|",
             ]
             for setting, (rows, scores, single) in zip([{}, *settings], rooms[band], strict=True):
-                counts = np.array([c for c, _ in rows])
-                shares = np.array([s for _, s in rows])
                 got, alone = scores.summary(), single.summary()
                 lines.append(
-                    f"| {label(setting)} | {(counts > 1).sum()} / {len(counts)} | "
-                    f"{counts.mean():.2f} | {100 * shares.mean():.1f} % | "
+                    f"| {label(setting)} | {count_cells(rows)} | "
                     f"**{100 * got['der']:.1f}** | {100 * got['missed']:.1f} | "
                     f"{100 * got['false_alarm']:.1f} | {100 * got['confusion']:.1f} | "
                     f"{100 * alone['der']:.1f} |"

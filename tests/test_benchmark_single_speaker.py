@@ -24,3 +24,8 @@ def test_the_telephone_channel_keeps_the_length_at_16_khz():
     x = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
     y = telephone_at_16k(x)
     assert y.dtype == np.float32 and abs(len(y) - len(x)) <= 2
+
+
+def test_count_cells():
+    rows = [(1, 0.0), (2, 0.25), (3, 0.5), (1, 0.05)]
+    assert single_speaker.count_cells(rows) == "2 / 4 | 1.75 | 20.0 %"
