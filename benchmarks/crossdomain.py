@@ -310,7 +310,7 @@ def held_out_speakers(log) -> Path | None:
     return folder
 
 
-def _simulated(name: str, config, source: Path, log) -> Path:
+def synthetic_set(name: str, config, source: Path, log) -> Path:
     """The simulated set under scratch/bench/ (made once): synthetic noise and rooms only."""
     folder = der.ensure_simulated(name, config, log, source=source, recorded=False)
     assert folder is not None  # the callers checked that the source is there
@@ -377,7 +377,7 @@ def domain_sets(
             log(f"[ami] skipped: {ami} not found")
     held = held_out_speakers(log) if {"so762", "so762-8k"} & set(wanted) else None
     if held is not None:
-        folder = _simulated(f"so762{tag}", simulation("so762", seed), held, log)
+        folder = synthetic_set(f"so762{tag}", simulation("so762", seed), held, log)
         if "so762" in wanted:
             sets["so762"] = load_set(folder)
             notes["so762"] = _describe(folder, f"{HELD_SPEAKERS} held-out speechocean762 voices")
@@ -387,7 +387,7 @@ def domain_sets(
             notes["so762-8k"] = "the so762 files through 300-3400 Hz, 8 kHz, G.711 mu-law"
     if "testother" in wanted:
         if TESTOTHER.is_dir():
-            folder = _simulated(f"testother{tag}", simulation("testother", seed), TESTOTHER, log)
+            folder = synthetic_set(f"testother{tag}", simulation("testother", seed), TESTOTHER, log)
             sets["testother"] = load_set(folder)
             notes["testother"] = _describe(folder, "the 10 LibriSpeech test-other voices")
         else:
@@ -404,10 +404,10 @@ def _tuning_folders(log) -> list[Path]:
     folders = []
     held = held_out_speakers(log)
     if held is not None:
-        folders.append(_simulated("so762-tune", simulation("so762", SEED_TUNING, 3), held, log))
+        folders.append(synthetic_set("so762-tune", simulation("so762", SEED_TUNING, 3), held, log))
     if TESTOTHER.is_dir():
         folders.append(
-            _simulated("testother-tune", simulation("testother", SEED_TUNING, 3), TESTOTHER, log)
+            synthetic_set("testother-tune", simulation("testother", SEED_TUNING, 3), TESTOTHER, log)
         )
     return folders
 

@@ -88,7 +88,7 @@ def room_items(log, seeds) -> list[der.Item]:
                 overlap=(0.0, 0.0),
                 prefix=f"one{domain}",
             )
-            items += der.load_set(cd._simulated(f"one{domain}-seed{seed}", config, source, log))
+            items += der.load_set(cd.synthetic_set(f"one{domain}-seed{seed}", config, source, log))
     return items
 
 

@@ -30,7 +30,7 @@ def test_other_draws_live_in_folders_of_their_own(monkeypatch, tmp_path):
         folder.mkdir(exist_ok=True)
         return folder
 
-    monkeypatch.setattr(cd, "_simulated", fake)
+    monkeypatch.setattr(cd, "synthetic_set", fake)
     monkeypatch.setattr(cd, "held_out_speakers", lambda log: tmp_path / "held")
     monkeypatch.setattr(cd, "TESTOTHER", tmp_path)
     monkeypatch.setattr(cd, "load_set", lambda folder: [])
