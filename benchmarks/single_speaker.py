@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.draws import excerpts
 
         items = excerpts(items, args.room_excerpt)
-    one = {"cluster": {"num_speakers": 1}}
+    # each setting's config with the count given as one: the one-speaker answer
+    alone = [update_config(p.config, {"cluster": {"num_speakers": 1}}) for p in pipelines]
     # rooms[band][setting index] -> (count, share) per file, and der.Scores of the setting
     # and of the one-speaker answer with its detector
     rooms = {b: [([], der.Scores(), der.Scores()) for _ in pipelines] for b in bands}
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                 counts, scores, single = rooms[band][k]
                 counts.append((out.num_speakers, split_share(out.turns)))
                 scores.add(item, out, 0.0, 0.0)
-                single.add(item, pipe.decide(analysis, update_config(pipe.config, one)), 0.0, 0.0)
+                single.add(item, pipe.decide(analysis, alone[k]), 0.0, 0.0)
             cells = [out.num_speakers for _, _, out in runs]
             log(f"{item.uri} {band}: speakers {cells}")
     given = argv if argv is not None else sys.argv[1:]
