@@ -66,6 +66,7 @@ from diarize.audio import resample
 from diarize.config import VADConfig
 from diarize.errors import ConfigError, ModelError
 from diarize.features import moving_average
+from diarize.filters import StreamingFilter
 from diarize.types import Regions
 
 logger = logging.getLogger(__name__)
@@ -699,20 +700,16 @@ class _ChunkedFilter:
     """A 6th-order Butterworth filter (``btype`` "lowpass" or "highpass") run over a signal
     chunk by chunk, in order: :meth:`through` filters the samples not filtered yet, up to
     ``end``, and returns them after the last ``keep`` filtered samples before them (zeros
-    before the signal), as one float32 array."""
+    before the signal), as one float32 array (:class:`diarize.filters.StreamingFilter`)."""
 
     def __init__(self, cutoff_hz: float, sample_rate: int, keep: int, btype: str = "lowpass"):
-        from scipy.signal import butter
-
-        self.sos = butter(6, cutoff_hz, btype, fs=sample_rate, output="sos")
-        self.state = np.zeros((self.sos.shape[0], 2))
+        self.filter = StreamingFilter(6, cutoff_hz, btype, sample_rate)
+        self.sos = self.filter.sos
         self.tail = np.zeros(keep, dtype=np.float32)
         self.done = 0
 
     def through(self, waveform: np.ndarray, end: int) -> np.ndarray:
-        from scipy.signal import sosfilt
-
-        new, self.state = sosfilt(self.sos, _to_float(waveform[self.done : end]), zi=self.state)
+        new = self.filter(_to_float(waveform[self.done : end]))
         out = np.concatenate([self.tail, new.astype(np.float32)])
         self.tail = out[len(out) - len(self.tail) :]
         self.done = max(self.done, end)
