@@ -5,8 +5,8 @@ more than diarizing a short recording.
 prototype, pre-warped cut-off, bilinear transform); :class:`StreamingFilter` runs it causally
 over a signal that arrives in pieces, as ``sosfilt`` with its state carried would. It
 convolves with the filter's impulse response, cut where it has decayed below 1e-13 of its
-peak (256 taps for a 6th-order filter at 6 kHz of 16 kHz: the rest is below 1e-20), by FFT
-in blocks: the output equals the recursive filter's to float64 rounding.
+peak (about 160 taps for a 6th-order filter at 6 kHz of 16 kHz), by FFT in blocks: the
+output equals the recursive filter's to about 1e-12.
 """
 
 from __future__ import annotations
