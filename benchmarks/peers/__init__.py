@@ -139,6 +139,37 @@ def load_set(name: str, folder: Path) -> DataSet:
     return DataSet(name, folder, tuple(uris), durations)
 
 
+def peer_format(name: str, folder: Path, dest: Path) -> Path:
+    """``folder`` itself when every wav it lists is 16 kHz mono 16-bit WAV, as every peer
+    wants; else a copy of it under ``dest`` whose wav files are (``diarize.audio.load``:
+    down-mixed, resampled to 16 kHz, written as 16-bit PCM), references and UEM as they are.
+    A copy already there is reused."""
+    import soundfile as sf
+
+    from diarize.audio import load, to_pcm16
+    from diarize.rttm import write_atomic
+
+    try:
+        load_set(name, folder)
+        return folder
+    except ValueError:
+        pass
+    for sub in ("rttm", "uem"):
+        if (folder / sub).is_dir():
+            shutil.copytree(folder / sub, dest / sub, dirs_exist_ok=True)
+    if (folder / "all.lst").exists():
+        write_atomic(dest / "all.lst", (folder / "all.lst").read_text(encoding="utf-8"))
+    (dest / "wav").mkdir(parents=True, exist_ok=True)
+    for wav in sorted((folder / "wav").glob("*.wav")):
+        out = dest / "wav" / wav.name
+        if out.exists():
+            continue
+        tmp = out.with_suffix(".tmp.wav")
+        sf.write(str(tmp), to_pcm16(load(wav, 16000)), 16000, subtype="PCM_16")
+        tmp.replace(out)
+    return dest
+
+
 def default_sets() -> list[tuple[str, Path]]:
     return [("dev/ami", DATA / "dev" / "ami")]
 
@@ -646,9 +677,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
     sets = []
+    notes: list[str] = []
     for name, folder in args.sets or default_sets():
         try:
-            ds = load_set(name, folder)
+            converted = peer_format(name, folder, WORK / "sets" / name.replace("/", "_"))
+            if converted != folder:
+                note = f"`{name}`: the files of `{folder}` at 16 kHz in `{converted}`"
+                notes.append(note + " (`diarize.audio.load`, then 16-bit PCM), for every tool")
+                log(f"[{name}] converted to 16 kHz mono 16-bit WAV: {converted}")
+            ds = load_set(name, converted)
         except (FileNotFoundError, ValueError) as exc:
             log(f"[{name}] skipped: {exc}")
             continue
@@ -659,7 +696,6 @@ def main(argv: list[str] | None = None) -> int:
     if not sets:
         log("nothing to run: no data set found")
         return 1
-    notes: list[str] = []
     tools = [probe(t) for t in make_tools(args)]
     for tool in tools:
         if tool.name == "sherpa-onnx" and not tool.skipped:
