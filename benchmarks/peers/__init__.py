@@ -682,7 +682,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             converted = peer_format(name, folder, WORK / "sets" / name.replace("/", "_"))
             if converted != folder:
-                note = f"`{name}`: the files of `{folder}` at 16 kHz in `{converted}`"
+                shown = converted.relative_to(ROOT) if converted.is_relative_to(ROOT) else converted
+                note = f"`{name}`: the files of `{folder}` at 16 kHz in `{shown}`"
                 notes.append(note + " (`diarize.audio.load`, then 16-bit PCM), for every tool")
                 log(f"[{name}] converted to 16 kHz mono 16-bit WAV: {converted}")
             ds = load_set(name, converted)
