@@ -374,6 +374,56 @@ def high_band_ratio(
     return float(high / max(low, 1e-20))
 
 
+def native_rate(path: str | Path) -> int | None:
+    """The sample rate ``path`` is stored at, read from its header (soundfile) or its first
+    audio stream (PyAV) without decoding; None when neither can tell."""
+    path = Path(path)
+    try:
+        import soundfile as sf
+
+        return int(sf.info(str(path)).samplerate)
+    except Exception:  # LibsndfileError, RuntimeError, ...
+        pass
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            streams = [s for s in container.streams if s.type == "audio"]
+            rate = int(streams[0].rate or streams[0].codec_context.sample_rate or 0)
+            return rate or None
+    except Exception:  # no PyAV, not audio, no audio stream
+        return None
+
+
+def through_rate(
+    waveform: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE, chunk: float = 60.0
+) -> np.ndarray:
+    """``waveform`` (at ``sample_rate``) resampled to ``rate`` and back with :func:`resample`,
+    in pieces of about ``chunk`` seconds (each with context either side, so the pieces join
+    as one pass over the whole signal would); int16 in, int16 out, else float32.
+
+    Telephone audio stored at 16 kHz holds whatever the resampler that made the file left
+    above 4 kHz; passed through 8 kHz again it holds what this package's resampler leaves,
+    as a file stored at 8 kHz does once read."""
+    if rate >= sample_rate:
+        return waveform
+    g = math.gcd(int(rate), int(sample_rate))
+    unit = int(sample_rate) // g  # pieces start on samples that map to whole samples at rate
+    margin = unit * max(1, -(-512 // unit))
+    step = unit * max(1, int(chunk * sample_rate) // unit)
+    n = len(waveform)
+    out = np.empty(n, dtype=np.int16 if waveform.dtype == np.int16 else np.float32)
+    for start in range(0, n, step):
+        end = min(start + step, n)
+        lo, hi = max(0, start - margin), min(n, end + margin)
+        piece = resample(
+            resample(as_float32(waveform[lo:hi]), sample_rate, rate), rate, sample_rate
+        )
+        piece = piece[start - lo : start - lo + end - start]
+        out[start:end] = to_pcm16(piece) if out.dtype == np.int16 else piece
+    return out
+
+
 def is_narrowband(
     waveform: np.ndarray, regions: np.ndarray, sample_rate: int = SAMPLE_RATE
 ) -> bool:

@@ -244,6 +244,23 @@ class Pipeline:
                 raise AudioError(f"expected a mono (num_samples,) waveform, got {waveform.shape}")
             uri = uri if uri is not None else "audio"
             name = uri
+        # Telephone-band audio stored above the telephone rate: the speech detector hears it
+        # through that rate (below), whatever resampler made the file.
+        rate = config.vad.narrowband_rate
+        through = False
+        if rate:
+            stored = audio_io.native_rate(path) if isinstance(audio, (str, Path)) else None
+            through = (stored or self.sample_rate) > rate and audio_io.is_narrowband(
+                waveform, np.array([[0, len(waveform)]]), self.sample_rate
+            )
+            if through:
+                logger.info(
+                    "%s: telephone-band audio stored at %s Hz; the speech detector hears it "
+                    "through %d Hz",
+                    name,
+                    stored or self.sample_rate,
+                    rate,
+                )
         # A file read here is ours to scale; an array the caller passed in is not.
         waveform, gain_db = audio_io.raise_quiet(waveform, in_place=isinstance(audio, (str, Path)))
         if gain_db:
@@ -258,7 +275,9 @@ class Pipeline:
                 f"({shortest:.2f} s)"
             )
         tic = time.perf_counter()
-        regions, window_regions = detect_regions(waveform, config.vad, config.embed, sr)
+        heard = audio_io.through_rate(waveform, rate, sr) if through else waveform
+        regions, window_regions = detect_regions(heard, config.vad, config.embed, sr)
+        del heard
         timings["vad"] = time.perf_counter() - tic
         bounds = np.zeros((0, 2), dtype=np.int64)
         embeddings = np.zeros((0, self.encoder.dim), dtype=np.float32)

@@ -237,3 +237,29 @@ def test_quiet_recordings_are_raised_to_the_target_level():
     # Digital silence: nothing to scale.
     silence = np.zeros(16000, np.float32)
     assert audio.raise_quiet(silence) == (silence, 0.0)
+
+
+def test_through_rate_keeps_the_telephone_band_and_joins_its_pieces():
+    # Through 8 kHz and back: a 1 kHz tone comes out as it went in, a 6 kHz one is gone;
+    # read in pieces of 0.5 s it is the same signal, sample for sample, as in one piece.
+    t = np.arange(3 * audio.SAMPLE_RATE) / audio.SAMPLE_RATE
+    low = 0.5 * np.sin(2 * np.pi * 1000 * t)
+    x = (low + 0.3 * np.sin(2 * np.pi * 6000 * t)).astype(np.float32)
+    out = audio.through_rate(x, 8000)
+    assert out.dtype == np.float32 and len(out) == len(x)
+    mid = slice(audio.SAMPLE_RATE // 2, -audio.SAMPLE_RATE // 2)
+    np.testing.assert_allclose(out[mid], low[mid], atol=0.01)
+    pcm = audio.to_pcm16(x)
+    whole = audio.through_rate(pcm, 8000)
+    assert whole.dtype == np.int16
+    np.testing.assert_array_equal(audio.through_rate(pcm, 8000, chunk=0.5), whole)
+    np.testing.assert_array_equal(audio.to_pcm16(audio.as_float32(whole)), whole)
+    assert audio.through_rate(x, 16000) is x  # nothing to do at the rate itself
+
+
+def test_native_rate(tmp_path):
+    for rate in (8000, 16000, 44100):
+        sf.write(tmp_path / f"{rate}.wav", np.zeros(rate), rate, subtype="PCM_16")
+        assert audio.native_rate(tmp_path / f"{rate}.wav") == rate
+    (tmp_path / "text.wav").write_text("not audio")
+    assert audio.native_rate(tmp_path / "text.wav") is None

@@ -427,3 +427,42 @@ def test_telephone_band_input_is_embedded_with_the_narrowband_statistics():
     a = pipe.analyse(narrow, config=off)
     np.testing.assert_allclose(a.embeddings, encoder.embed_windows(narrow, a.bounds), atol=1e-5)
     assert not np.allclose(a.embeddings, variant.embed_windows(narrow, a.bounds), atol=1e-3)
+
+
+def test_narrowband_rate_makes_the_detector_hear_16k_telephone_audio_through_8k(
+    tmp_path, monkeypatch
+):
+    """The speech detector hears a telephone-band recording stored at 16 kHz through 8 kHz
+    (whatever resampler made the file, it then hears what a file stored at 8 kHz gives); a
+    wideband one and one stored at 8 kHz are heard as they are, with ``[vad] narrowband_rate``
+    at 8000; at 0, the default, nothing is; the embeddings are those of the signal as stored."""
+    from diarize import audio
+
+    x, _ = conversation(pattern=("A", "B"), turn=3.0)
+    narrow = audio.resample(x, SR, 8000)
+    sf.write(tmp_path / "wide.wav", x, SR, subtype="PCM_16")
+    sf.write(tmp_path / "tel16.wav", audio.resample(narrow, 8000, SR), SR, subtype="PCM_16")
+    sf.write(tmp_path / "tel8.wav", narrow, 8000, subtype="PCM_16")
+    calls = []
+    real = audio.through_rate
+
+    def spy(waveform, rate, sample_rate=SR, chunk=60.0):
+        calls.append(rate)
+        return real(waveform, rate, sample_rate, chunk)
+
+    monkeypatch.setattr(audio, "through_rate", spy)
+    pipe = Pipeline(update_config(SYNTH_CONFIG, {"vad": {"narrowband_rate": 8000}}))
+    for name, wanted in (("wide", []), ("tel8", []), ("tel16", [8000])):
+        calls.clear()
+        analysis = pipe.analyse(tmp_path / f"{name}.wav")
+        assert calls == wanted, name
+        assert analysis.narrowband == name.startswith("tel")
+    stored = audio.load(tmp_path / "tel16.wav", SR)
+    np.testing.assert_allclose(
+        analysis.embeddings,
+        pipe.encoder.narrowband().embed_windows(stored, analysis.bounds),
+        atol=1e-5,
+    )
+    calls.clear()
+    Pipeline(SYNTH_CONFIG, pipe.encoder).analyse(tmp_path / "tel16.wav")  # off by default
+    assert calls == []
