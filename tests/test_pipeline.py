@@ -466,3 +466,5 @@ def test_narrowband_rate_makes_the_detector_hear_16k_telephone_audio_through_8k(
     calls.clear()
     Pipeline(SYNTH_CONFIG, pipe.encoder).analyse(tmp_path / "tel16.wav")  # off by default
     assert calls == []
+    with pytest.raises(ConfigError, match="narrowband_rate"):
+        update_config(SYNTH_CONFIG, {"vad": {"narrowband_rate": -8000}})
