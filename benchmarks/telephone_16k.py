@@ -11,9 +11,10 @@ this package's own (a short windowed sinc, as torchaudio's) leaves the images of
 -40 dB, and the speech detector hears that band. For each seed's telephone domain of
 ``benchmarks.crossdomain`` (8 conversations through the telephone channel, stored at
 8 kHz), the same files are written at 16 kHz by scipy's ``resample_poly`` and by FFmpeg's
-resampler (PyAV), and each copy is diarized as stored (the default, ``[vad]
-narrowband_rate = 0``) and with the speech detector hearing it through 8 kHz
-(``narrowband_rate = 8000``); the 8-kHz files are the baseline. Copies are written once,
+resampler (PyAV), and each copy is diarized as stored (``[vad] narrowband_rate = 0``) and
+with the speech detector hearing it through 8 kHz (``narrowband_rate = 8000``, the default,
+which does so where the round trip adds the images a file stored at 8 kHz holds once read);
+the 8-kHz files are the baseline. Copies are written once,
 under ``scratch/telephone16k/``.
 """
 
@@ -147,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(map(str, seeds))
         + "; 8 conversations of 2-6 held-out speechocean762 voices each, through 300-3400 Hz, "
         "8 kHz, G.711 mu-law) as stored, and the same files written at 16 kHz by other "
-        "resamplers, diarized with the package defaults (as stored) and with `[vad] "
-        "narrowband_rate = 8000` (heard through 8 kHz). DER (%) from pyannote.metrics, collar "
+        "resamplers, diarized as stored (`[vad] narrowband_rate = 0`) and with the package "
+        "defaults (`narrowband_rate = 8000`: heard through 8 kHz where the round trip adds "
+        "images). DER (%) from pyannote.metrics, collar "
         "0, overlap scored, corpus DER per seed; miss / false alarm / confusion are the means "
         "over the seeds.",
         "",

@@ -111,17 +111,18 @@ class VADConfig:
     # concatenation of 15 conversations at different levels, blocks of 150 s cut more false
     # alarm (14.8 -> 14.2 %) but DER rose 32.8 -> 33.0 (benchmarks/reports/LONG.md).
     floor_block: float = 0.0
-    # Hz (0 = off, the default); > 0: the speech detector hears telephone-band input
-    # (nothing above 4 kHz over the whole recording) stored at a higher rate through this
-    # rate (resampled to it and back, diarize.audio.through_rate), as it hears a file stored
-    # at it: what lies above 4 kHz then no longer depends on the resampler that made the
-    # file. The five draws of the crossdomain telephone domain (38.97 % stored at 8 kHz),
-    # written at 16 kHz by scipy's resample_poly, score 44.06 as stored and 39.07 with 8000;
-    # by FFmpeg's resampler 42.98 and 37.83 (lower at every draw; missed speech 23 -> 15 %,
-    # benchmarks/reports/TELEPHONE-16K.md). Not the default: one voice in rooms through the
-    # telephone channel, at 16 kHz by this package's own resampler, loses (DER 29.9 ->
-    # 33.3 %, 14 of 48 split against 10; SINGLE-SPEAKER.md, last section).
-    narrowband_rate: int = 0
+    # Hz (0 = off): the speech detector hears telephone-band input (nothing above 4 kHz over
+    # the whole recording) stored at a higher rate through this rate (resampled to it and
+    # back, diarize.audio.through_rate), as it hears a file stored at this rate once read,
+    # when a sharp resampler made the file: when the round trip adds the images of its top
+    # band that such a file then holds (diarize.audio.IMAGE_GAIN_DB). The five draws of the
+    # crossdomain telephone domain (38.97 % stored at 8 kHz), written at 16 kHz by scipy's
+    # resample_poly, score 44.06 heard as stored and 39.07 through 8 kHz; by FFmpeg's
+    # resampler 42.98 and 37.83 (lower at every draw; missed speech 23 -> 15 %;
+    # benchmarks/reports/TELEPHONE-16K.md). Files this package's resampler made hold the
+    # images already and are heard as they are: heard through 8 kHz a second time, one voice
+    # in rooms lost 29.9 -> 33.3 % (SINGLE-SPEAKER.md, its last two sections).
+    narrowband_rate: int = 8000
     # Seconds of audio analysed at once (bounds memory): the detector runs on pieces this
     # long, each with 5 s of context either side; regions near a cut can differ slightly
     # from one pass over the whole recording.

@@ -244,8 +244,8 @@ class Pipeline:
                 raise AudioError(f"expected a mono (num_samples,) waveform, got {waveform.shape}")
             uri = uri if uri is not None else "audio"
             name = uri
-        # Telephone-band audio stored above the telephone rate: the speech detector hears it
-        # through that rate (below), whatever resampler made the file.
+        # Telephone-band audio stored above the telephone rate: the speech detector may hear
+        # it through that rate (below, where the resampler that made the file was sharp).
         rate = config.vad.narrowband_rate
         through = False
         if rate:
@@ -253,14 +253,6 @@ class Pipeline:
             through = (stored or self.sample_rate) > rate and audio_io.is_narrowband(
                 waveform, np.array([[0, len(waveform)]]), self.sample_rate
             )
-            if through:
-                logger.info(
-                    "%s: telephone-band audio stored at %s Hz; the speech detector hears it "
-                    "through %d Hz",
-                    name,
-                    stored or self.sample_rate,
-                    rate,
-                )
         # A file read here is ours to scale; an array the caller passed in is not.
         waveform, gain_db = audio_io.raise_quiet(waveform, in_place=isinstance(audio, (str, Path)))
         if gain_db:
@@ -275,7 +267,19 @@ class Pipeline:
                 f"({shortest:.2f} s)"
             )
         tic = time.perf_counter()
-        heard = audio_io.through_rate(waveform, rate, sr) if through else waveform
+        heard = waveform
+        if through:
+            candidate = audio_io.through_rate(waveform, rate, sr)
+            if audio_io.image_gain_db(waveform, candidate, rate, sr) > audio_io.IMAGE_GAIN_DB:
+                heard = candidate
+                logger.info(
+                    "%s: telephone-band audio stored above %d Hz by a sharp resampler; the "
+                    "speech detector hears it through %d Hz",
+                    name,
+                    rate,
+                    rate,
+                )
+            del candidate
         regions, window_regions = detect_regions(heard, config.vad, config.embed, sr)
         del heard
         timings["vad"] = time.perf_counter() - tic

@@ -429,20 +429,28 @@ def test_telephone_band_input_is_embedded_with_the_narrowband_statistics():
     assert not np.allclose(a.embeddings, variant.embed_windows(narrow, a.bounds), atol=1e-3)
 
 
-def test_narrowband_rate_makes_the_detector_hear_16k_telephone_audio_through_8k(
-    tmp_path, monkeypatch
-):
-    """The speech detector hears a telephone-band recording stored at 16 kHz through 8 kHz
-    (whatever resampler made the file, it then hears what a file stored at 8 kHz gives); a
-    wideband one and one stored at 8 kHz are heard as they are, with ``[vad] narrowband_rate``
-    at 8000; at 0, the default, nothing is; the embeddings are those of the signal as stored."""
+def test_telephone_audio_upsampled_by_a_sharp_resampler_is_heard_through_8k(tmp_path, monkeypatch):
+    """A telephone-band recording stored at 16 kHz by a sharp resampler (here an ideal one:
+    the 8-kHz spectrum zero-padded) is heard by the speech detector through 8 kHz, as it
+    hears a file stored at 8 kHz once read; one this package's resampler made (which holds
+    those images already), a wideband one and one stored at 8 kHz are heard as they are, as
+    everything is with ``[vad] narrowband_rate = 0``; the embeddings are those of the signal
+    as stored."""
     from diarize import audio
 
     x, _ = conversation(pattern=("A", "B"), turn=3.0)
     narrow = audio.resample(x, SR, 8000)
+    spectrum = np.zeros(len(narrow) + 1, dtype=complex)
+    spectrum[: len(narrow) // 2 + 1] = np.fft.rfft(narrow)
+    sharp = 2 * np.fft.irfft(spectrum, 2 * len(narrow))
+    own = audio.resample(narrow, 8000, SR)
     sf.write(tmp_path / "wide.wav", x, SR, subtype="PCM_16")
-    sf.write(tmp_path / "tel16.wav", audio.resample(narrow, 8000, SR), SR, subtype="PCM_16")
+    sf.write(tmp_path / "tel16-own.wav", own, SR, subtype="PCM_16")
+    sf.write(tmp_path / "tel16-sharp.wav", sharp, SR, subtype="PCM_16")
     sf.write(tmp_path / "tel8.wav", narrow, 8000, subtype="PCM_16")
+    for signal, added in ((own, False), (sharp, True)):  # the round trip adds images or not
+        gain = audio.image_gain_db(signal, audio.through_rate(signal, 8000), 8000)
+        assert (gain > audio.IMAGE_GAIN_DB) == added, gain
     calls = []
     real = audio.through_rate
 
@@ -451,20 +459,28 @@ def test_narrowband_rate_makes_the_detector_hear_16k_telephone_audio_through_8k(
         return real(waveform, rate, sample_rate, chunk)
 
     monkeypatch.setattr(audio, "through_rate", spy)
-    pipe = Pipeline(update_config(SYNTH_CONFIG, {"vad": {"narrowband_rate": 8000}}))
-    for name, wanted in (("wide", []), ("tel8", []), ("tel16", [8000])):
+    pipe = Pipeline(SYNTH_CONFIG)  # narrowband_rate 8000 by default
+    # through_rate is called for both 16-kHz telephone files, its result heard for one
+    for name, wanted in (("wide", []), ("tel8", []), ("tel16-own", [8000])):
         calls.clear()
         analysis = pipe.analyse(tmp_path / f"{name}.wav")
         assert calls == wanted, name
         assert analysis.narrowband == name.startswith("tel")
-    stored = audio.load(tmp_path / "tel16.wav", SR)
+    as_stored = Pipeline(update_config(SYNTH_CONFIG, {"vad": {"narrowband_rate": 0}}), pipe.encoder)
+    np.testing.assert_array_equal(
+        analysis.regions, as_stored.analyse(tmp_path / "tel16-own.wav").regions
+    )
+    calls.clear()
+    sharp_analysis = pipe.analyse(tmp_path / "tel16-sharp.wav")
+    assert calls == [8000]
+    stored = audio.load(tmp_path / "tel16-sharp.wav", SR)
     np.testing.assert_allclose(
-        analysis.embeddings,
-        pipe.encoder.narrowband().embed_windows(stored, analysis.bounds),
+        sharp_analysis.embeddings,
+        pipe.encoder.narrowband().embed_windows(stored, sharp_analysis.bounds),
         atol=1e-5,
     )
     calls.clear()
-    Pipeline(SYNTH_CONFIG, pipe.encoder).analyse(tmp_path / "tel16.wav")  # off by default
+    as_stored.analyse(tmp_path / "tel16-sharp.wav")
     assert calls == []
     with pytest.raises(ConfigError, match="narrowband_rate"):
         update_config(SYNTH_CONFIG, {"vad": {"narrowband_rate": -8000}})
