@@ -60,7 +60,7 @@ def upsample_ffmpeg(x: np.ndarray, rate: int) -> np.ndarray:
 RESAMPLERS = {"scipy resample_poly": upsample_scipy, "FFmpeg (PyAV)": upsample_ffmpeg}
 
 
-def copy_at_16k(items: list, name: str, upsample, folder: Path) -> list:
+def copy_at_16k(items: list, upsample, folder: Path) -> list:
     """``items`` written at 16 kHz by ``upsample`` into ``folder`` (once), as new items."""
     import soundfile as sf
 
@@ -113,9 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     as_stored = Pipeline(
         update_config(default.config, {"vad": {"narrowband_rate": 0}}), default.encoder
     )
-    through = Pipeline(
-        update_config(default.config, {"vad": {"narrowband_rate": 8000}}), default.encoder
-    )
     rows: dict[str, list[dict]] = {}
     for seed in seeds:
         found, _ = cd.domain_sets(["so762-8k"], log, seed)
@@ -129,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name, upsample in resamplers.items():
             tag = "scipy" if name.startswith("scipy") else "ffmpeg"
-            copy = copy_at_16k(items, name, upsample, WORK / f"seed{seed}-{tag}")
+            copy = copy_at_16k(items, upsample, WORK / f"seed{seed}-{tag}")
             rows.setdefault(f"{name} to 16 kHz, as stored", []).append(score(as_stored, copy))
             rows.setdefault(f"{name} to 16 kHz, heard through 8 kHz", []).append(
-                score(through, copy)
+                score(default, copy)
             )
         log(
             f"[seed {seed}] " + ", ".join(f"{k}: {100 * v[-1]['der']:.1f}" for k, v in rows.items())

@@ -36,8 +36,8 @@ def test_copy_at_16k_writes_each_file_once(tmp_path):
         calls.append(rate)
         return np.repeat(x, 2)
 
-    (copy,) = copy_at_16k([item], "test", upsample, tmp_path / "out")
+    (copy,) = copy_at_16k([item], upsample, tmp_path / "out")
     assert copy.wav == tmp_path / "out" / "wav" / "a.wav" and copy.uem == item.uem
     assert sf.info(str(copy.wav)).samplerate == 16000 and sf.info(str(copy.wav)).frames == 16000
-    copy_at_16k([item], "test", upsample, tmp_path / "out")
+    copy_at_16k([item], upsample, tmp_path / "out")
     assert calls == [8000]  # the second call found the copy
