@@ -105,6 +105,7 @@ def excerpts(items: list, seconds: float) -> list:
     WAV with RTTM and UEM, in a folder beside the items' own (``<folder>-cut<seconds>``)."""
     import soundfile as sf
 
+    from diarize.audio import write_wav
     from diarize.rttm import format_rttm, write_atomic
     from diarize.types import Diarization, Turn
 
@@ -131,9 +132,7 @@ def excerpts(items: list, seconds: float) -> list:
                 piece = audio[int(round(start * rate)) : int(round(end * rate))]
                 write_atomic(dest / "rttm" / f"{uri}.rttm", format_rttm(reference))
                 write_atomic(dest / "uem" / f"{uri}.uem", f"{uri} 1 0.000 {seconds:.3f}\n")
-                tmp = wav.with_suffix(".tmp.wav")
-                sf.write(str(tmp), piece, rate, subtype="PCM_16")
-                tmp.replace(wav)
+                write_wav(wav, piece, rate)
             out.append(der.Item(uri, wav, reference, [(0.0, seconds)], seconds))
     return out
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from diarize.audio import write_wav
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / "scratch" / "speed"
 DATA = ROOT.parent / "shared" / "data"
@@ -80,9 +82,7 @@ def telephone_input(path: Path) -> Path:
     out = path.with_name(path.stem + "_telephone.wav")
     if not out.exists():
         x, rate = sf.read(str(path), dtype="float32")
-        tmp = out.with_suffix(".tmp.wav")
-        sf.write(str(tmp), telephone_channel(x, rate), 8000, subtype="PCM_16")
-        os.replace(tmp, out)
+        write_wav(out, telephone_channel(x, rate), 8000)
     return out
 
 

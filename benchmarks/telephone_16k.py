@@ -64,6 +64,8 @@ def copy_at_16k(items: list, upsample, folder: Path) -> list:
     """``items`` written at 16 kHz by ``upsample`` into ``folder`` (once), as new items."""
     import soundfile as sf
 
+    from diarize.audio import write_wav
+
     (folder / "wav").mkdir(parents=True, exist_ok=True)
     out = []
     for item in items:
@@ -71,9 +73,7 @@ def copy_at_16k(items: list, upsample, folder: Path) -> list:
         if not wav.exists():
             x, rate = sf.read(str(item.wav), dtype="float64")
             y = np.clip(upsample(x, rate), -1.0, 1.0)
-            tmp = wav.with_suffix(".tmp.wav")
-            sf.write(str(tmp), y, 16000, subtype="PCM_16")
-            tmp.replace(wav)
+            write_wav(wav, y, 16000)
         out.append(der.Item(item.uri, wav, item.reference, item.uem, item.duration))
     return out
 

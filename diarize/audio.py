@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,6 +224,30 @@ def _soundfile_frames(path: Path) -> tuple[int, int] | None:
 def to_pcm16(x: np.ndarray) -> np.ndarray:
     """float in [-1, 1] -> int16 (rounded, clipped)."""
     return np.clip(np.rint(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> Path:
+    """Write ``samples`` to ``path`` as a 16-bit PCM WAV file, atomically.
+
+    ``samples`` is a mono ``(num_samples,)`` array, int16, or float within [-1, 1]
+    (converted by libsndfile; clip first what may exceed it). The file is written as
+    ``.NAME.PID.tmp`` in the same folder and renamed over ``path``: a run that dies leaves no
+    partial WAV behind, and its leftover matches no ``*.wav`` pattern.
+    """
+    path = Path(path)
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise ValueError(f"expected a mono (num_samples,) array, got shape {samples.shape}")
+    import soundfile as sf
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        sf.write(str(tmp), samples, int(sample_rate), subtype="PCM_16", format="WAV")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def as_float32(x: np.ndarray) -> Waveform:

@@ -47,6 +47,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import fftconvolve, resample_poly
 
+from diarize.audio import write_wav
 from diarize.errors import AudioError, ConfigError
 from diarize.rttm import format_rttm, write_atomic
 from diarize.types import Diarization, Turn
@@ -794,9 +795,7 @@ def simulate(
         count = counts[index % len(counts)] if counts else None
         conv = simulate_conversation(uri, sources, config, rng, noises, rirs, count)
         wav = out_dir / "wav" / f"{uri}.wav"
-        tmp = wav.with_name(f".{wav.name}.tmp")
-        sf.write(str(tmp), conv.waveform, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        tmp.replace(wav)
+        write_wav(wav, conv.waveform, SAMPLE_RATE)
         rttm = format_rttm(conv.reference())
         uem = f"{uri} 1 0.000 {conv.duration:.3f}\n"
         write_atomic(out_dir / "rttm" / f"{uri}.rttm", rttm)

@@ -263,3 +263,37 @@ def test_native_rate(tmp_path):
         assert audio.native_rate(tmp_path / f"{rate}.wav") == rate
     (tmp_path / "text.wav").write_text("not audio")
     assert audio.native_rate(tmp_path / "text.wav") is None
+
+
+def test_write_wav_round_trip_and_replace(tmp_path):
+    pcm = np.array([0, 1, -1, 32767, -32768, 1234], dtype=np.int16)
+    path = tmp_path / "x.wav"
+    assert audio.write_wav(path, pcm, 8000) == path
+    back, rate = sf.read(path, dtype="int16")
+    assert rate == 8000 and sf.info(path).subtype == "PCM_16"
+    np.testing.assert_array_equal(back, pcm)
+    # A float signal within [-1, 1] replaces the file; half scale reads back as half scale.
+    audio.write_wav(path, np.full(100, 0.5, dtype=np.float32), 16000)
+    back, rate = sf.read(path, dtype="float32")
+    assert rate == 16000 and len(back) == 100
+    np.testing.assert_allclose(back, 0.5, atol=1 / 32768)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]  # no temporary left
+
+
+def test_write_wav_failure_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "x.wav"
+    audio.write_wav(path, np.zeros(10, dtype=np.int16), 16000)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="mono"):
+        audio.write_wav(path, np.zeros((10, 2), dtype=np.int16), 16000)
+
+    def broken(file, *args, **kwargs):
+        with open(file, "wb") as fh:
+            fh.write(b"RIFF")  # a partial write, then the failure
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(sf, "write", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        audio.write_wav(path, np.ones(10, dtype=np.int16), 16000)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]

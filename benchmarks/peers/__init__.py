@@ -144,9 +144,7 @@ def peer_format(name: str, folder: Path, dest: Path) -> Path:
     wants; else a copy of it under ``dest`` whose wav files are (``diarize.audio.load``:
     down-mixed, resampled to 16 kHz, written as 16-bit PCM), references and UEM as they are.
     A copy already there is reused."""
-    import soundfile as sf
-
-    from diarize.audio import load, to_pcm16
+    from diarize.audio import load, write_wav
     from diarize.rttm import write_atomic
 
     try:
@@ -164,9 +162,7 @@ def peer_format(name: str, folder: Path, dest: Path) -> Path:
         out = dest / "wav" / wav.name
         if out.exists():
             continue
-        tmp = out.with_suffix(".tmp.wav")
-        sf.write(str(tmp), to_pcm16(load(wav, 16000)), 16000, subtype="PCM_16")
-        tmp.replace(out)
+        write_wav(out, load(wav, 16000, dtype="int16"), 16000)
     return dest
 
 
