@@ -487,6 +487,18 @@ def image_gain_db(
     return float(10.0 * np.log10(max(power[1], 1e-30) / max(power[0], 1e-30)))
 
 
+def heard_through(waveform: np.ndarray, rate: int, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """``waveform`` (telephone-band audio stored at ``sample_rate``, above ``rate``) as the
+    speech detector should hear it: passed through ``rate`` (:func:`through_rate`) when that
+    round trip adds the images of the band below half of ``rate`` by more than
+    :data:`IMAGE_GAIN_DB` (a sharp resampler made the file), else ``waveform`` itself, the
+    same object. The decision is the file's as a whole."""
+    candidate = through_rate(waveform, rate, sample_rate)
+    if image_gain_db(waveform, candidate, rate, sample_rate) > IMAGE_GAIN_DB:
+        return candidate
+    return waveform
+
+
 def is_narrowband(
     waveform: np.ndarray, regions: np.ndarray, sample_rate: int = SAMPLE_RATE
 ) -> bool:

@@ -267,19 +267,15 @@ class Pipeline:
                 f"({shortest:.2f} s)"
             )
         tic = time.perf_counter()
-        heard = waveform
-        if through:
-            candidate = audio_io.through_rate(waveform, rate, sr)
-            if audio_io.image_gain_db(waveform, candidate, rate, sr) > audio_io.IMAGE_GAIN_DB:
-                heard = candidate
-                logger.info(
-                    "%s: telephone-band audio stored above %d Hz by a sharp resampler; the "
-                    "speech detector hears it through %d Hz",
-                    name,
-                    rate,
-                    rate,
-                )
-            del candidate
+        heard = audio_io.heard_through(waveform, rate, sr) if through else waveform
+        if heard is not waveform:
+            logger.info(
+                "%s: telephone-band audio stored above %d Hz by a sharp resampler; the speech "
+                "detector hears it through %d Hz",
+                name,
+                rate,
+                rate,
+            )
         regions, window_regions = detect_regions(heard, config.vad, config.embed, sr)
         del heard
         timings["vad"] = time.perf_counter() - tic

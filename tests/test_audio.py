@@ -297,3 +297,20 @@ def test_write_wav_failure_keeps_the_old_file(tmp_path, monkeypatch):
         audio.write_wav(path, np.ones(10, dtype=np.int16), 16000)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.wav"]
+
+
+def test_heard_through_only_where_the_round_trip_adds_images():
+    """Band-limited noise at 8 kHz, brought to 16 kHz by an ideal (sharp) resampler, holds
+    nothing at 4.2-5 kHz; passed through 8 kHz by this package's resampler it gains the
+    images of its 3-4 kHz band there, so it is heard through 8 kHz. The same noise brought up
+    by this package's resampler holds those images already: heard as it is."""
+    rng = np.random.default_rng(0)
+    narrow = audio.resample(rng.standard_normal(8000 * 4).astype(np.float32) * 0.1, 16000, 8000)
+    spectrum = np.zeros(len(narrow) + 1, dtype=complex)
+    spectrum[: len(narrow) // 2 + 1] = np.fft.rfft(narrow)
+    sharp = (2 * np.fft.irfft(spectrum, 2 * len(narrow))).astype(np.float32)
+    own = audio.resample(narrow, 8000, 16000)
+    heard = audio.heard_through(sharp, 8000)
+    assert heard is not sharp
+    np.testing.assert_array_equal(heard, audio.through_rate(sharp, 8000))
+    assert audio.heard_through(own, 8000) is own
