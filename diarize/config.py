@@ -258,6 +258,10 @@ class ResegmentConfig:
     frame_step: float = 0.02  # seconds per resegmentation frame
     switch_penalty: float = 8.0  # log-domain cost of a speaker change
     min_duration: float = 0.2  # seconds; shortest turn kept
+    # Seconds: a pause between two turns of the same speaker shorter than this is bridged in
+    # the output (whoever else talks in it), as references drawn from word timings hold a
+    # talker's short pauses; 0 = turns only touching or overlapping are joined.
+    min_pause: float = 0.0
     temperature: float = 0.1  # scales similarities into log-likelihoods
     # Seconds around each speech region within which a speaker must own a window to be a
     # candidate there (the speakers of one part of a long recording are not those of

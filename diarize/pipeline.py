@@ -437,7 +437,7 @@ class Pipeline:
             segments = list(segments) + second_speakers(
                 segments, found_overlaps, int(round(config.overlap.max_distance * sr))
             )
-        turns = to_turns(segments, sr)
+        turns = to_turns(segments, sr, config.resegment.min_pause)
         self._decide_timings["resegment"] = time.perf_counter() - tic
         wanted = config.cluster.num_speakers or config.cluster.min_speakers
         found = len({t.speaker for t in turns})

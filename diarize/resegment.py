@@ -274,14 +274,18 @@ def _restore_missing(
                 path[lo:hi] = k
 
 
-def to_turns(segments: list[tuple[int, int, int]], sample_rate: int = 16000) -> tuple[Turn, ...]:
-    """Merge touching or overlapping segments of each speaker; name speakers SPEAKER_00, ...
-    in order of first appearance. Turns of different speakers may overlap."""
+def to_turns(
+    segments: list[tuple[int, int, int]], sample_rate: int = 16000, min_pause: float = 0.0
+) -> tuple[Turn, ...]:
+    """Merge touching or overlapping segments of each speaker, and those less than
+    ``min_pause`` seconds apart; name speakers SPEAKER_00, ... in order of first appearance.
+    Turns of different speakers may overlap."""
+    bridge = int(round(min_pause * sample_rate))
     merged: list[list[int]] = []
     last: dict[int, list[int]] = {}
     for start, end, spk in sorted(segments):
         prev = last.get(spk)
-        if prev is not None and start <= prev[1]:
+        if prev is not None and start - prev[1] < max(bridge, 1):
             prev[1] = max(prev[1], end)
         else:
             last[spk] = [start, end, spk]

@@ -317,3 +317,28 @@ def test_background_models_are_local_to_blocks():
     assert [spk for *_, spk in local] == [0, 1]
     for (a, b, _), (ref_a, ref_b) in zip(local, ((1700, 2300), (5700, 6300)), strict=True):
         assert abs(a / HOP - ref_a) <= 10 and abs(b / HOP - ref_b) <= 10
+
+
+def test_to_turns_bridges_pauses_shorter_than_min_pause():
+    # Speaker 0: [0, 10), [13, 20), [25, 30) samples at 10 Hz: pauses of 0.3 s and 0.5 s.
+    # Speaker 1 talks inside the first pause; it does not stop the bridge.
+    segs = [(0, 10, 0), (13, 20, 0), (11, 12, 1), (25, 30, 0)]
+
+    def spans(min_pause):
+        turns = to_turns(segs, sample_rate=10, min_pause=min_pause)
+        return [(t.start, t.end, t.speaker) for t in turns]
+
+    separate = [
+        (0.0, 1.0, "SPEAKER_00"),
+        (1.1, 1.2, "SPEAKER_01"),
+        (1.3, 2.0, "SPEAKER_00"),
+        (2.5, 3.0, "SPEAKER_00"),
+    ]
+    assert spans(0.0) == separate
+    assert spans(0.3) == separate  # a pause of exactly min_pause stays
+    assert spans(0.4) == [
+        (0.0, 2.0, "SPEAKER_00"),
+        (1.1, 1.2, "SPEAKER_01"),
+        (2.5, 3.0, "SPEAKER_00"),
+    ]
+    assert spans(0.6) == [(0.0, 3.0, "SPEAKER_00"), (1.1, 1.2, "SPEAKER_01")]
