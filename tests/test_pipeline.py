@@ -484,3 +484,16 @@ def test_telephone_audio_upsampled_by_a_sharp_resampler_is_heard_through_8k(tmp_
     assert calls == []
     with pytest.raises(ConfigError, match="narrowband_rate"):
         update_config(SYNTH_CONFIG, {"vad": {"narrowband_rate": -8000}})
+
+
+def test_min_pause_bridges_one_speakers_pauses_in_the_output(pipeline):
+    """One voice, two turns 1.5 s apart: two turns as found, one turn once pauses under 2 s
+    are bridged; the speech either side is kept as it was."""
+    x, truth = conversation(pattern=("A", "A"), pause=1.5)
+    apart = pipeline(x, uri="one", num_speakers=1)
+    assert len(apart.turns) >= 2
+    gaps = [b.start - a.end for a, b in zip(apart.turns[:-1], apart.turns[1:], strict=True)]
+    assert max(gaps) > 0.5  # the pause between the two turns is there
+    joined_config = update_config(SYNTH_CONFIG, {"resegment": {"min_pause": 2.0}})
+    joined = Pipeline(joined_config, encoder=pipeline.encoder)(x, uri="one", num_speakers=1)
+    assert [(t.start, t.end) for t in joined.turns] == [(apart.turns[0].start, apart.turns[-1].end)]
