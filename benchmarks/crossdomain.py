@@ -117,6 +117,13 @@ VARIANTS = [
         "shipped without the background carving ([resegment] background = false)",
         {"resegment": {"background": False}},
     ),
+    V(
+        "no-min-pause",
+        "shipped",
+        "a speaker's pauses under 0.2 s not bridged in the output ([resegment] min_pause = 0; "
+        "the default before 2026-12-06)",
+        {"resegment": {"min_pause": 0.0}},
+    ),
     V("window-1.25", "shipped", "1.25 s embedding windows", {"embed": {"window": 1.25}}),
     V("window-2", "shipped", "2 s embedding windows", {"embed": {"window": 2.0}}),
     V("window-2.5", "shipped", "2.5 s embedding windows", {"embed": {"window": 2.5}}),
