@@ -240,6 +240,14 @@ VARIANTS = [
         overlaps="reference",
     ),
     V(
+        "oracle-labels",
+        "shipped",
+        "every window given the reference speaker who talks most within 0.75 s of its centre "
+        "(a perfect encoder and clustering); detector, resegmentation, overlap and output as "
+        "shipped",
+        labels="reference",
+    ),
+    V(
         "oracle-overlap-turns",
         "shipped",
         "the reference's overlap frames as the detector's probabilities (a perfect detector) "
@@ -622,7 +630,9 @@ def main(argv: list[str] | None = None) -> int:
                 pipeline = Pipeline(config, encoder=enc)
                 value = thr if thr is not None else pipeline.scorer(config)[1]
                 log(f"[{domain}] {v.name}")
-                scores = der.run_set(pipeline, items, v.oracle, log, v.name, v.speech, v.overlaps)
+                scores = der.run_set(
+                    pipeline, items, v.oracle, log, v.name, v.speech, v.overlaps, v.labels
+                )
                 s = scores.summary()
                 rows.setdefault(v.name, {})[domain] = s
                 label = der.threshold_label(v, value, source)

@@ -85,6 +85,9 @@ class Variant:
     # "reference": the reference's overlap regions replace the overlap detector's;
     # "reference-frames": its probabilities (1 in the overlap, 0 elsewhere)
     overlaps: str = "detected"
+    # "reference": each window is given the reference speaker who talks most around it in
+    # place of the clustering's label (a perfect encoder and clustering)
+    labels: str = "clustered"
 
 
 V, TUNED, FIXED = Variant, "tuned", DEFAULT_COSINE_THRESHOLD
@@ -502,6 +505,48 @@ def reference_overlap_probabilities(item: Item, sample_rate: int = 16000):
     return _attribute_replaced(overlap_module, "overlap_probability", lambda original: perfect)
 
 
+def window_reference_labels(item: Item, centres: np.ndarray, half_width: float) -> np.ndarray:
+    """(num_windows,) int64: for each window centre (seconds), the index (in sorted name
+    order) of the reference speaker who talks most within ``half_width`` seconds of it; a
+    window with no reference speech there takes the label of the nearest window that has
+    some; all 0 when none has any. Labels are renumbered 0 .. k-1 in order of value."""
+    centres = np.asarray(centres, dtype=np.float64)
+    names = sorted(item.reference.speakers)
+    talk = np.zeros((len(centres), len(names)))
+    for turn in item.reference.turns:
+        k = names.index(turn.speaker)
+        lo, hi = centres - half_width, centres + half_width
+        talk[:, k] += np.clip(np.minimum(hi, turn.end) - np.maximum(lo, turn.start), 0.0, None)
+    if not len(centres) or not names or not (talk.max(axis=1) > 0).any():
+        return np.zeros(len(centres), dtype=np.int64)
+    labels = talk.argmax(axis=1)
+    heard = np.flatnonzero(talk.max(axis=1) > 0)
+    for i in np.flatnonzero(talk.max(axis=1) <= 0):
+        labels[i] = labels[heard[np.argmin(np.abs(centres[heard] - centres[i]))]]
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def reference_labels(item: Item, half_width: float = 0.75):
+    """While active, the pipeline's clustering gives every window
+    :func:`window_reference_labels` (``half_width``: half the default 1.5-s window): a perfect
+    encoder and clustering, with the speech detector, resegmentation, overlap and output
+    rules as they are. Needs the window centres the pipeline passes to ``cluster`` (every
+    window clustered: ``[cluster] overlap_exclude`` off, as by default)."""
+    import diarize.pipeline as pipeline_module
+
+    def perfect(embeddings, *args, centres=None, **kwargs):
+        if not len(embeddings):
+            return np.zeros(0, dtype=np.int64)
+        if centres is None or len(centres) != len(embeddings):
+            raise ValueError(
+                f"oracle labels need the centre of every clustered window "
+                f"({0 if centres is None else len(centres)} centres, {len(embeddings)} windows)"
+            )
+        return window_reference_labels(item, centres, half_width)
+
+    return _attribute_replaced(pipeline_module, "cluster", lambda original: perfect)
+
+
 # --- scoring ----------------------------------------------------------------------------------
 
 
@@ -636,11 +681,14 @@ def run_set(
     label: str,
     speech: str = "detected",
     overlaps: str = "detected",
+    labels: str = "clustered",
 ) -> Scores:
     """Diarize every file with ``pipeline`` (timed) and score it; with ``speech`` =
     "reference" the reference's speech regions replace the detector's, with ``overlaps`` =
     "reference" the reference's overlap regions replace the overlap detector's (which the
-    pipeline's configuration must enable), with "reference-frames" its probabilities."""
+    pipeline's configuration must enable), with "reference-frames" its probabilities; with
+    ``labels`` = "reference" every window gets the reference speaker around it
+    (:func:`reference_labels`) instead of the clustering's label."""
     scores = Scores()
     # Warm-up on a short excerpt so one-off costs (JIT, lazy loads) are not billed to file 1.
     import soundfile as sf
@@ -656,8 +704,9 @@ def run_set(
             "reference": reference_overlaps,
             "reference-frames": reference_overlap_probabilities,
         }.get(overlaps, lambda _: contextlib.nullcontext())(item)
+        labelled = reference_labels(item) if labels == "reference" else contextlib.nullcontext()
         try:
-            with regions, overlapped:
+            with regions, overlapped, labelled:
                 hyp = pipeline(item.wav, uri=item.uri, num_speakers=num or None)
         except DiarizeError as exc:
             scores.failures.append(f"{item.uri}: {exc}")
@@ -1023,7 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
             pipeline = Pipeline(config, encoder=enc)
             value = thr if thr is not None else pipeline.scorer(config)[1]
             log(f"[{set_name}] {v.name}: {v.what}")
-            scores = run_set(pipeline, items, v.oracle, log, v.name, v.speech, v.overlaps)
+            scores = run_set(pipeline, items, v.oracle, log, v.name, v.speech, v.overlaps, v.labels)
             s = scores.summary()
             results.setdefault(set_name, []).append((v, threshold_label(v, value, source), s))
             details[f"{set_name}/{v.name}"] = {"summary": s, "files": scores.files}

@@ -7,11 +7,13 @@ from benchmarks.der import (
     Item,
     Scores,
     overlap_regions,
+    reference_labels,
     reference_overlap_probabilities,
     reference_overlaps,
     reference_speech,
     reference_speech_regions,
     reference_stats,
+    window_reference_labels,
 )
 from benchmarks.encoders import ConstantEncoder, MfccStats
 from diarize.config import PipelineConfig, update_config
@@ -193,3 +195,38 @@ def test_a_carving_pick_that_raises_any_domain_is_not_a_default():
     # the same DERs, or a higher mean: not a default
     assert "does not lower the mean" in verdict(current, current)
     assert "does not lower the mean" in verdict({"a": 0.380, "b": 0.330}, current)
+
+
+def test_window_reference_labels_by_hand():
+    # A talks 0-4 s, B 3-10 s, nobody 10-14 s, A again 14-20 s.
+    item = _item(_d("w", (0.0, 4.0, "A"), (3.0, 10.0, "B"), (14.0, 20.0, "A")))
+    centres = np.array([1.0, 3.6, 3.2, 8.0, 12.0, 13.5, 19.0])
+    labels = window_reference_labels(item, centres, 0.75)
+    # Within 0.75 s of each centre: 1.0 A alone; 3.6 A 1.15 s, B 1.35 s; 3.2 A 1.5, B 0.95;
+    # 8.0 B alone; 12.0 nobody, and the nearest window with speech is 13.5's (1.5 s away, A
+    # 0.25 s); 19.0 A alone. A is label 0, B label 1.
+    assert labels.tolist() == [0, 1, 0, 1, 0, 0, 0]
+    assert window_reference_labels(_item(_d("e")), centres, 0.75).tolist() == [0] * 7
+
+
+def test_reference_labels_replace_the_clustering_while_active(two_voices, tiny_encoder):
+    """With the reference's labels a random encoder separates the two synthetic voices as
+    the reference does; outside the context the clustering is back."""
+    waveform, turns = two_voices
+    ref = Diarization("c", tuple(Turn(s, e, w) for s, e, w in turns), len(waveform) / SR)
+    item = Item("c", None, ref, [(0.0, ref.duration)], ref.duration)
+    pipeline = Pipeline(update_config(SYNTH_CONFIG, {"overlap": {"enabled": False}}), tiny_encoder)
+    with reference_labels(item):
+        out = pipeline(waveform, uri="c")
+    assert out.num_speakers == 2
+    owner = {}
+    for s, e, who in turns:
+        mid = (s + e) / 2
+        owner.setdefault(who, {t.speaker for t in out.turns if t.start <= mid < t.end})
+    assert len(owner["A"]) == len(owner["B"]) == 1 and owner["A"] != owner["B"]
+    import diarize.pipeline as pipeline_module
+
+    clustering = pipeline_module.cluster
+    with reference_labels(item):
+        assert pipeline_module.cluster is not clustering
+    assert pipeline_module.cluster is clustering  # the real clustering again
