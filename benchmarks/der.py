@@ -782,7 +782,17 @@ def machine() -> str:
     )
 
 
+def measured_code(path: str) -> bool:
+    """Whether a change to ``path`` (relative to the repository) can change what a benchmark
+    measures: the package, the models, and the benchmarks' own code (not their reports)."""
+    if path.startswith("benchmarks/reports/"):
+        return False
+    return path.startswith(("diarize/", "models/", "benchmarks/"))
+
+
 def git_state() -> str:
+    """The commit, and the files of :func:`measured_code` changed since it."""
+
     def git(*args):
         return subprocess.run(
             ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
@@ -792,7 +802,7 @@ def git_state() -> str:
     dirty = [
         line[3:]
         for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
-        if line[3:].startswith(("diarize/", "models/"))
+        if measured_code(line[3:])
     ]
     return f"`{commit}`" + (f" + uncommitted changes to {', '.join(dirty)}" if dirty else "")
 

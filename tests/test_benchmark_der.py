@@ -6,6 +6,7 @@ import pytest
 from benchmarks.der import (
     Item,
     Scores,
+    measured_code,
     overlap_regions,
     reference_labels,
     reference_overlap_probabilities,
@@ -230,3 +231,12 @@ def test_reference_labels_replace_the_clustering_while_active(two_voices, tiny_e
     with reference_labels(item):
         assert pipeline_module.cluster is not clustering
     assert pipeline_module.cluster is clustering  # the real clustering again
+
+
+def test_report_headers_flag_changes_to_the_code_they_measure_not_to_reports():
+    assert measured_code("diarize/pipeline.py")
+    assert measured_code("models/encoder-v5.npz")
+    assert measured_code("benchmarks/der.py")
+    assert not measured_code("benchmarks/reports/CROSSDOMAIN.md")
+    assert not measured_code("README.md")
+    assert not measured_code("tests/test_pipeline.py")
