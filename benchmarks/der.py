@@ -817,6 +817,8 @@ def _pct(x: float) -> str:
 def threshold_label(variant: Variant, value: float | None, source: str) -> str:
     if variant.oracle:
         return "oracle count"
+    if variant.labels == "reference":
+        return "reference labels"
     if variant.overrides.get("cluster", {}).get("num_speakers") == 1:
         return "1 speaker"
     if variant.overrides.get("cluster", {}).get("count") == "eigengap":

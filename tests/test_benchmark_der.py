@@ -6,6 +6,7 @@ import pytest
 from benchmarks.der import (
     Item,
     Scores,
+    Variant,
     measured_code,
     overlap_regions,
     reference_labels,
@@ -14,6 +15,7 @@ from benchmarks.der import (
     reference_speech,
     reference_speech_regions,
     reference_stats,
+    threshold_label,
     window_reference_labels,
 )
 from benchmarks.encoders import ConstantEncoder, MfccStats
@@ -240,3 +242,11 @@ def test_report_headers_flag_changes_to_the_code_they_measure_not_to_reports():
     assert not measured_code("benchmarks/reports/CROSSDOMAIN.md")
     assert not measured_code("README.md")
     assert not measured_code("tests/test_pipeline.py")
+
+
+def test_the_oracle_labels_row_says_so_in_its_threshold_column():
+    row = Variant("oracle-labels", "shipped", "perfect labels", labels="reference")
+    assert threshold_label(row, 0.5, "learned") == "reference labels"
+    assert threshold_label(Variant("shipped", "shipped", "as shipped"), 0.5, "learned") == (
+        "0.500 (learned)"
+    )
