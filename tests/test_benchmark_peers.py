@@ -115,21 +115,22 @@ def test_a_set_at_another_rate_is_copied_at_16k(tmp_path):
     from benchmarks.peers import peer_format
 
     ok = make_set(tmp_path / "ok")
-    assert peer_format("t", ok, tmp_path / "unused") == ok  # nothing to convert
+    assert peer_format("t", ok, tmp_path / "unused").folder == ok  # nothing to convert
     assert not (tmp_path / "unused").exists()
     narrow = make_set(tmp_path / "narrow", rate=8000)
     t = np.arange(20 * 8000) / 8000
     sf.write(narrow / "wav" / "a.wav", 0.5 * np.sin(2 * np.pi * 1000 * t), 8000, subtype="PCM_16")
     (narrow / "all.lst").write_text("a\nb\n")
-    copy = peer_format("t", narrow, tmp_path / "copy")
-    ds = load_set("t", copy)  # 16 kHz mono 16-bit now
+    ds = peer_format("t", narrow, tmp_path / "copy")  # 16 kHz mono 16-bit now
+    copy = ds.folder
+    assert copy == tmp_path / "copy"
     assert ds.uris == ("a", "b") and ds.durations == pytest.approx({"a": 20.0, "b": 20.0})
     assert (copy / "rttm" / "a.rttm").read_text() == (narrow / "rttm" / "a.rttm").read_text()
     x, rate = sf.read(copy / "wav" / "a.wav")
     assert rate == 16000
     mid = x[16000:-16000]  # the 1 kHz tone kept at its level (rms of a 0.5 sine: 0.354)
     assert np.sqrt(np.mean(mid**2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.02)
-    assert peer_format("t", narrow, tmp_path / "copy") == copy  # reused
+    assert peer_format("t", narrow, tmp_path / "copy").folder == copy  # reused
 
 
 def test_summarize_scores_hand_made_hypotheses(tmp_path):

@@ -139,17 +139,16 @@ def load_set(name: str, folder: Path) -> DataSet:
     return DataSet(name, folder, tuple(uris), durations)
 
 
-def peer_format(name: str, folder: Path, dest: Path) -> Path:
-    """``folder`` itself when every wav it lists is 16 kHz mono 16-bit WAV, as every peer
-    wants; else a copy of it under ``dest`` whose wav files are (``diarize.audio.load``:
-    down-mixed, resampled to 16 kHz, written as 16-bit PCM), references and UEM as they are.
-    A copy already there is reused."""
+def peer_format(name: str, folder: Path, dest: Path) -> DataSet:
+    """The set in ``folder`` when every wav it lists is 16 kHz mono 16-bit WAV, as every peer
+    wants; else the set of a copy of it under ``dest`` whose wav files are
+    (``diarize.audio.load``: down-mixed, resampled to 16 kHz, written as 16-bit PCM),
+    references and UEM as they are. A copy already there is reused."""
     from diarize.audio import load, write_wav
     from diarize.rttm import write_atomic
 
     try:
-        load_set(name, folder)
-        return folder
+        return load_set(name, folder)
     except ValueError:
         pass
     for sub in ("rttm", "uem"):
@@ -163,7 +162,7 @@ def peer_format(name: str, folder: Path, dest: Path) -> Path:
         if out.exists():
             continue
         write_wav(out, load(wav, 16000, dtype="int16"), 16000)
-    return dest
+    return load_set(name, dest)
 
 
 def default_sets() -> list[tuple[str, Path]]:
@@ -676,13 +675,13 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     for name, folder in args.sets or default_sets():
         try:
-            converted = peer_format(name, folder, WORK / "sets" / name.replace("/", "_"))
+            ds = peer_format(name, folder, WORK / "sets" / name.replace("/", "_"))
+            converted = ds.folder
             if converted != folder:
                 shown = converted.relative_to(ROOT) if converted.is_relative_to(ROOT) else converted
                 note = f"`{name}`: the files of `{folder}` at 16 kHz in `{shown}`"
                 notes.append(note + " (`diarize.audio.load`, then 16-bit PCM), for every tool")
                 log(f"[{name}] converted to 16 kHz mono 16-bit WAV: {converted}")
-            ds = load_set(name, converted)
         except (FileNotFoundError, ValueError) as exc:
             log(f"[{name}] skipped: {exc}")
             continue
