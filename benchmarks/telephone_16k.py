@@ -78,15 +78,6 @@ def copy_at_16k(items: list, upsample, folder: Path) -> list:
     return out
 
 
-def score(pipeline, items: list) -> dict:
-    scores = der.Scores()
-    for item in items:
-        tic = time.perf_counter()
-        hyp = pipeline(item.wav, uri=item.uri)
-        scores.add(item, hyp, time.perf_counter() - tic, 0.0)
-    return scores.summary()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
@@ -114,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         update_config(default.config, {"vad": {"narrowband_rate": 0}}), default.encoder
     )
     rows: dict[str, list[dict]] = {}
+
+    def score(pipeline, items: list, name: str) -> None:
+        rows.setdefault(name, []).append(der.run_set(pipeline, items, False, log, name).summary())
+
     for seed in seeds:
         found, _ = cd.domain_sets(["so762-8k"], log, seed)
         if "so762-8k" not in found:
@@ -121,16 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         items = found["so762-8k"]
         log(f"[seed {seed}] {len(items)} files at 8 kHz")
-        rows.setdefault("stored at 8 kHz (the crossdomain domain)", []).append(
-            score(default, items)
-        )
+        score(default, items, "stored at 8 kHz (the crossdomain domain)")
         for name, upsample in resamplers.items():
             tag = "scipy" if name.startswith("scipy") else "ffmpeg"
             copy = copy_at_16k(items, upsample, WORK / f"seed{seed}-{tag}")
-            rows.setdefault(f"{name} to 16 kHz, as stored", []).append(score(as_stored, copy))
-            rows.setdefault(f"{name} to 16 kHz, heard through 8 kHz", []).append(
-                score(default, copy)
-            )
+            score(as_stored, copy, f"{name} to 16 kHz, as stored")
+            score(default, copy, f"{name} to 16 kHz, heard through 8 kHz")
         log(
             f"[seed {seed}] " + ", ".join(f"{k}: {100 * v[-1]['der']:.1f}" for k, v in rows.items())
         )
