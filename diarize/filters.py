@@ -70,7 +70,11 @@ def sos_impulse(sos: np.ndarray, num_taps: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _taps(order: int, cutoff_hz: float, btype: str, sample_rate: float) -> np.ndarray:
+def _design(
+    order: int, cutoff_hz: float, btype: str, sample_rate: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The filter's sections (:func:`butter_sos`) and its impulse response cut at
+    :data:`TAIL`, both read-only (cached: every listen of the detector builds one)."""
     sos = butter_sos(order, cutoff_hz, btype, sample_rate)
     n = 512
     while True:
@@ -79,9 +83,10 @@ def _taps(order: int, cutoff_hz: float, btype: str, sample_rate: float) -> np.nd
         above = np.flatnonzero(np.abs(h) > TAIL * peak)
         last = int(above[-1]) + 1 if len(above) else 1
         if last <= n // 2 or n >= MAX_TAPS:
-            out = h[:last].copy()
-            out.flags.writeable = False
-            return out
+            taps = h[:last].copy()
+            for array in (sos, taps):
+                array.flags.writeable = False
+            return sos, taps
         n *= 2
 
 
@@ -110,8 +115,8 @@ class StreamingFilter:
     outputs joined equal one pass over the whole signal."""
 
     def __init__(self, order: int, cutoff_hz: float, btype: str, sample_rate: float):
-        self.sos = butter_sos(order, cutoff_hz, btype, sample_rate)
-        self.taps = _taps(order, float(cutoff_hz), btype, float(sample_rate))
+        sos, self.taps = _design(order, float(cutoff_hz), btype, float(sample_rate))
+        self.sos = sos.copy()  # the caller's own, as butter_sos gives it
         self.history = np.zeros(len(self.taps) - 1)
 
     def __call__(self, piece: np.ndarray) -> np.ndarray:
