@@ -196,6 +196,36 @@ def test_other_talker_is_another_window_at_the_asked_level():
     assert torch.equal(off.talker_mix(x, torch.Generator().manual_seed(0)), x)
 
 
+def test_telephone_channel_keeps_the_band_and_only_the_drawn_rows():
+    # Three sines per row: 100 Hz and 5 kHz lie outside every band the channel draws
+    # (200-400 Hz to 3000-3700 Hz), 1 kHz inside; a second of audio = 1-Hz bins.
+    n = 16000
+    t = torch.arange(n) / 16000.0
+    row = sum(0.2 * torch.sin(2 * math.pi * f * t) for f in (100.0, 1000.0, 5000.0))
+    x = torch.stack([row] * 4)
+    for mulaw in (0.0, 1.0):
+        cfg = AugmentConfig(p_telephone=1.0, p_mulaw=mulaw)
+        aug = Augmenter(cfg, [], [], seed=0, num_simulated_rirs=2, max_rir_samples=100)
+        y = aug.telephone(x, torch.Generator().manual_seed(0))
+        spectrum = torch.fft.rfft(y).abs() / (n / 2)  # a sine of amplitude a -> a
+        assert torch.all(spectrum[:, 1000] > 0.19) and torch.all(spectrum[:, 1000] < 0.21)
+        # mu-law's quantisation noise is spread thin; without it the band edge alone acts
+        limit = 0.01 if mulaw else 1e-4
+        assert torch.all(spectrum[:, 100] < limit) and torch.all(spectrum[:, 5000] < limit)
+    # p_telephone 0.5: the rows not drawn come back unchanged, the drawn ones lose 5 kHz
+    aug = Augmenter(AugmentConfig(p_telephone=0.5), [], [], seed=0, num_simulated_rirs=2)
+    y = aug.telephone(torch.stack([row] * 64), torch.Generator().manual_seed(3))
+    same = torch.all(y == row, dim=1)
+    assert 10 < int(same.sum()) < 54
+    assert torch.all(torch.fft.rfft(y[~same]).abs()[:, 5000] / (n / 2) < 0.01)
+    # off by default: the recipes before it draw the same random numbers as they did
+    off = Augmenter(AugmentConfig(), [], [], seed=0, num_simulated_rirs=2)
+    gen = torch.Generator().manual_seed(0)
+    assert torch.equal(off.telephone(x, gen), x)
+    fresh = torch.Generator().manual_seed(0)
+    assert torch.equal(torch.rand(3, generator=gen), torch.rand(3, generator=fresh))
+
+
 def test_simulated_rooms_have_the_asked_direct_to_reverberant_ratio():
     from diarize.train.augment import simulated_rirs
 
@@ -321,6 +351,8 @@ def test_augmentation_options_are_checked(tmp_path):
         ("p_noise = -0.1", "p_noise must be in"),
         ("talker_db = [15.0, 3.0]", "talker_db must be a range"),
         ("snr_db = [0.0, 5.0, 10.0]", "snr_db must be a range"),
+        ("telephone_high_hz = [3000.0, 9000.0]", "the telephone band needs"),
+        ("telephone_low_hz = [200.0, 3500.0]", "the telephone band needs"),
     ]
     for line, message in cases:
         toml.write_text(f"[train]\nnum_steps = 1\n[train.augment]\n{line}\n")

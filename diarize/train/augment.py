@@ -49,6 +49,13 @@ class AugmentConfig:
     eq_db: float = 3.0
     p_eq: float = 0.5
     p_bandlimit: float = 0.1
+    # share of views passed through a telephone-like channel (after noise, as a call carries
+    # the room's noise too): a band-pass with edges drawn from telephone_low_hz and
+    # telephone_high_hz, then, for a share p_mulaw of them, 8-bit mu-law companding
+    p_telephone: float = 0.0
+    telephone_low_hz: tuple[float, float] = (200.0, 400.0)
+    telephone_high_hz: tuple[float, float] = (3000.0, 3700.0)
+    p_mulaw: float = 0.5
     time_masks: int = 1
     time_mask_frames: int = 10
     freq_masks: int = 1
@@ -64,6 +71,12 @@ class AugmentConfig:
                 raise ConfigError(
                     f"[train.augment] {f.name} must be a range [low, high], got {list(value)}"
                 )
+        low, high = self.telephone_low_hz, self.telephone_high_hz
+        if not 0 <= low[1] < high[0] <= high[1] <= SAMPLE_RATE / 2:
+            raise ConfigError(
+                "[train.augment] the telephone band needs 0 <= telephone_low_hz < "
+                f"telephone_high_hz <= {SAMPLE_RATE // 2} Hz, got {list(low)} and {list(high)}"
+            )
 
 
 def simulated_rirs(
@@ -250,6 +263,40 @@ class Augmenter:
         other = torch.roll(torch.roll(x, shift, 0), roll, 1)
         return _mix_below(x, other, self._uniform(gen, b, *cfg.talker_db), draw)
 
+    def telephone(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """A share ``p_telephone`` of the rows through a telephone-like channel: everything
+        outside a band drawn per row removed (50-Hz raised-cosine edges, in the spectrum of
+        the whole view), then, for a share ``p_mulaw`` of those rows, 8-bit mu-law
+        companding at a level drawn per row (peak at -1 to -12 dB of full scale)."""
+        b, n = x.shape
+        cfg = self.config
+        if cfg.p_telephone <= 0:
+            return x
+        draw = self._bernoulli(gen, b, cfg.p_telephone)
+        if not draw.any():
+            return x
+        low = self._uniform(gen, b, *cfg.telephone_low_hz)[:, None]
+        high = self._uniform(gen, b, *cfg.telephone_high_hz)[:, None]
+        f = torch.fft.rfftfreq(n, 1.0 / SAMPLE_RATE, device=self.device)[None]
+        edge = 50.0
+
+        def ramp(z: torch.Tensor) -> torch.Tensor:  # 0 below -edge/2, 1 above +edge/2
+            return 0.5 - 0.5 * torch.cos(math.pi * ((z / edge) + 0.5).clamp(0.0, 1.0))
+
+        gain = ramp(f - low) * ramp(high - f)
+        out = torch.fft.irfft(torch.fft.rfft(x) * gain, n)
+        if cfg.p_mulaw > 0:
+            mu = 255.0
+            peak = out.abs().amax(dim=1, keepdim=True).clamp(min=1e-6)
+            level = 10 ** (-self._uniform(gen, b, 1.0, 12.0) / 20)[:, None]
+            y = (out / peak * level).clamp(-1.0, 1.0)
+            code = torch.sign(y) * torch.log1p(mu * y.abs()) / math.log1p(mu)
+            code = torch.round(code * 127.5) / 127.5
+            back = torch.sign(code) * ((1 + mu) ** code.abs() - 1) / mu * peak / level
+            companded = self._bernoulli(gen, b, cfg.p_mulaw)[:, None]
+            out = torch.where(companded, back, out)
+        return torch.where(draw[:, None], out, x)
+
     def gain(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         db = self._uniform(gen, x.shape[0], *self.config.gain_db)
         return x * (10 ** (db / 20))[:, None]
@@ -260,6 +307,7 @@ class Augmenter:
         x = self.talker_mix(x, gen)
         x = self.reverb(x, gen)
         x = self.noise_mix(x, gen)
+        x = self.telephone(x, gen)
         return self.gain(x, gen).clamp(-4.0, 4.0)
 
 
