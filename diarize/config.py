@@ -238,7 +238,9 @@ class ClusterConfig:
     # of different voices lie closer and VBx merges them; a smaller vbx_fb weighs the
     # speaker prior less against the windows' evidence, so more speakers stay. 4: the best
     # of Fa 0.6-1.0 / Fb 3-4 on the tuning set through the telephone channel
-    # (benchmarks/reports/DRAWS-VBX-TELEPHONE.md); only telephone-band input changes.
+    # (benchmarks/reports/DRAWS-VBX-TELEPHONE.md); only telephone-band input changes. With
+    # the defaults of 2026-12-06, 3 ties it over ten draws and loses the telephone-band
+    # tuning files (DRAWS-NARROWBAND-FB-CHECK.md).
     narrowband_vbx_fb: float | None = 4.0
     # true: telephone-band input is scored by the model's telephone-band PLDA (extra
     # ["narrowband_plda"]: the back end's steps repeated on its recordings passed through a
