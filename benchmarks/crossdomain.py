@@ -79,6 +79,12 @@ VARIANTS = [
         oracle=True,
     ),
     V(
+        "oracle-max",
+        "shipped",
+        "shipped, the reference's speaker count as an upper bound (--max-speakers)",
+        oracle="max",
+    ),
+    V(
         "oracle-cosine",
         "shipped",
         "shipped, speaker count from the reference, AHC on cosine similarity",

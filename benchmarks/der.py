@@ -79,7 +79,9 @@ class Variant:
     what: str
     overrides: dict = field(default_factory=dict)  # for diarize.config.update_config
     threshold: str | float = "model"  # "model", "tuned" or a number
-    oracle: bool = False  # num_speakers from the reference
+    # True: num_speakers from the reference; "max": the reference's count as max_speakers
+    # (the count left to the clustering below that bound)
+    oracle: bool | str = False
     needs: str | None = None  # "plda" or "adapt": skipped when the model/tree lacks it
     speech: str = "detected"  # "reference": the reference's speech regions replace the detector
     # "reference": the reference's overlap regions replace the overlap detector's;
@@ -676,14 +678,16 @@ def build_config(
 def run_set(
     pipeline,
     items: list[Item],
-    oracle: bool,
+    oracle: bool | str,
     log,
     label: str,
     speech: str = "detected",
     overlaps: str = "detected",
     labels: str = "clustered",
 ) -> Scores:
-    """Diarize every file with ``pipeline`` (timed) and score it; with ``speech`` =
+    """Diarize every file with ``pipeline`` (timed) and score it, given the reference's
+    speaker count when ``oracle`` is true (as ``max_speakers`` when it is "max"); with
+    ``speech`` =
     "reference" the reference's speech regions replace the detector's, with ``overlaps`` =
     "reference" the reference's overlap regions replace the overlap detector's (which the
     pipeline's configuration must enable), with "reference-frames" its probabilities; with
@@ -695,9 +699,10 @@ def run_set(
 
     first, _ = sf.read(str(items[0].wav), dtype="float32", frames=10 * 16000)
     with contextlib.suppress(DiarizeError):
-        pipeline(first, uri="warmup", num_speakers=2 if oracle else None)
+        pipeline(first, uri="warmup", num_speakers=2 if oracle is True else None)
     for item in items:
-        num = item.reference.num_speakers if oracle else None
+        num = (item.reference.num_speakers or None) if oracle else None
+        given = {"max_speakers": num} if oracle == "max" else {"num_speakers": num}
         tic, cpu = time.perf_counter(), time.process_time()
         regions = reference_speech(item) if speech == "reference" else contextlib.nullcontext()
         overlapped = {
@@ -707,7 +712,7 @@ def run_set(
         labelled = reference_labels(item) if labels == "reference" else contextlib.nullcontext()
         try:
             with regions, overlapped, labelled:
-                hyp = pipeline(item.wav, uri=item.uri, num_speakers=num or None)
+                hyp = pipeline(item.wav, uri=item.uri, **given)
         except DiarizeError as exc:
             scores.failures.append(f"{item.uri}: {exc}")
             hyp = Diarization(item.uri, (), item.duration)
@@ -815,6 +820,8 @@ def _pct(x: float) -> str:
 
 
 def threshold_label(variant: Variant, value: float | None, source: str) -> str:
+    if variant.oracle == "max":
+        return "vbx, at most the oracle count"
     if variant.oracle:
         return "oracle count"
     if variant.labels == "reference":

@@ -250,3 +250,39 @@ def test_the_oracle_labels_row_says_so_in_its_threshold_column():
     assert threshold_label(Variant("shipped", "shipped", "as shipped"), 0.5, "learned") == (
         "0.500 (learned)"
     )
+
+
+def test_the_oracle_count_is_given_exactly_or_as_an_upper_bound(tmp_path):
+    import soundfile as sf
+
+    from benchmarks.der import run_set
+
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(SR, dtype=np.float32), SR)
+    ref = Diarization("a", (Turn(0.0, 0.5, "x"), Turn(0.5, 1.0, "y"), Turn(0.2, 0.4, "z")), 1.0)
+    item = Item("a", wav, ref, [(0.0, 1.0)], 1.0)
+
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def __call__(self, audio, uri=None, **given):
+            self.calls.append((uri, given))
+            return Diarization(uri, (Turn(0.0, 1.0, "s"),), 1.0)
+
+    expected = {
+        False: {"num_speakers": None},
+        True: {"num_speakers": 3},
+        "max": {"max_speakers": 3},
+    }
+    for oracle, given in expected.items():
+        pipeline = Recorder()
+        scores = run_set(pipeline, [item], oracle, lambda _: None, "row")
+        # the warm-up call first (on 10 s of the first file), then the file itself
+        assert pipeline.calls[-1] == ("a", given) and len(scores.files) == 1
+    assert threshold_label(Variant("m", "shipped", "bound", oracle="max"), None, "") == (
+        "vbx, at most the oracle count"
+    )
+    assert threshold_label(Variant("c", "shipped", "count", oracle=True), None, "") == (
+        "oracle count"
+    )
