@@ -83,7 +83,8 @@ def pipeline_options(command):
             "-n",
             type=click.IntRange(min=1),
             default=None,
-            help="Exact number of speakers, when known.",
+            help="Exact number of speakers, when known and each of them talks at length (in a "
+            "meeting where some say only a few words, --max-speakers does better).",
         ),
         click.option(
             "--min-speakers",
@@ -95,7 +96,7 @@ def pipeline_options(command):
             "--max-speakers",
             type=click.IntRange(min=1),
             default=None,
-            help="Upper bound on the number of speakers.",
+            help="Upper bound on the number of speakers (the safe way to pass a head count).",
         ),
         click.option(
             "--config",
