@@ -353,6 +353,7 @@ def test_augmentation_options_are_checked(tmp_path):
         ("snr_db = [0.0, 5.0, 10.0]", "snr_db must be a range"),
         ("telephone_high_hz = [3000.0, 9000.0]", "the telephone band needs"),
         ("telephone_low_hz = [200.0, 3500.0]", "the telephone band needs"),
+        ("telephone_low_hz = [-50.0, 300.0]", "the telephone band needs"),
     ]
     for line, message in cases:
         toml.write_text(f"[train]\nnum_steps = 1\n[train.augment]\n{line}\n")

@@ -72,7 +72,7 @@ class AugmentConfig:
                     f"[train.augment] {f.name} must be a range [low, high], got {list(value)}"
                 )
         low, high = self.telephone_low_hz, self.telephone_high_hz
-        if not 0 <= low[1] < high[0] <= high[1] <= SAMPLE_RATE / 2:
+        if not 0 <= low[0] <= low[1] < high[0] <= high[1] <= SAMPLE_RATE / 2:
             raise ConfigError(
                 "[train.augment] the telephone band needs 0 <= telephone_low_hz < "
                 f"telephone_high_hz <= {SAMPLE_RATE // 2} Hz, got {list(low)} and {list(high)}"
