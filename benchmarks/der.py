@@ -687,12 +687,11 @@ def run_set(
 ) -> Scores:
     """Diarize every file with ``pipeline`` (timed) and score it, given the reference's
     speaker count when ``oracle`` is true (as ``max_speakers`` when it is "max"); with
-    ``speech`` =
-    "reference" the reference's speech regions replace the detector's, with ``overlaps`` =
-    "reference" the reference's overlap regions replace the overlap detector's (which the
-    pipeline's configuration must enable), with "reference-frames" its probabilities; with
-    ``labels`` = "reference" every window gets the reference speaker around it
-    (:func:`reference_labels`) instead of the clustering's label."""
+    ``speech`` = "reference" the reference's speech regions replace the detector's, with
+    ``overlaps`` = "reference" the reference's overlap regions replace the overlap detector's
+    (which the pipeline's configuration must enable), with "reference-frames" its
+    probabilities; with ``labels`` = "reference" every window gets the reference speaker
+    around it (:func:`reference_labels`) instead of the clustering's label."""
     scores = Scores()
     # Warm-up on a short excerpt so one-off costs (JIT, lazy loads) are not billed to file 1.
     import soundfile as sf
