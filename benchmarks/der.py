@@ -91,6 +91,20 @@ class Variant:
     # place of the clustering's label (a perfect encoder and clustering)
     labels: str = "clustered"
 
+    def __post_init__(self) -> None:
+        # a misspelt choice would otherwise run as another row silently (any truthy ``oracle``
+        # as the exact count, any ``speech`` other than "reference" as detected)
+        choices = {
+            "oracle": (False, True, "max"),
+            "speech": ("detected", "reference"),
+            "overlaps": ("detected", "reference", "reference-frames"),
+            "labels": ("clustered", "reference"),
+        }
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if not any(type(value) is type(a) and value == a for a in allowed):
+                raise ValueError(f"variant {self.name!r}: {name}={value!r}, not one of {allowed}")
+
 
 V, TUNED, FIXED = Variant, "tuned", DEFAULT_COSINE_THRESHOLD
 NO_RESEG, PLDA = {"resegment": {"enabled": False}}, {"cluster": {"scoring": "plda"}}

@@ -283,6 +283,29 @@ def test_the_oracle_count_is_given_exactly_or_as_an_upper_bound(tmp_path):
         assert pipeline.calls[-1] == ("a", given) and len(scores.files) == 1
 
 
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("oracle", "Max"),
+        ("oracle", 2),
+        ("speech", "refrence"),
+        ("overlaps", "ref"),
+        ("labels", "oracle"),
+    ],
+)
+def test_a_variant_with_a_misspelt_choice_is_refused(field, value):
+    with pytest.raises(ValueError, match=field):
+        Variant("typo", "shipped", "a misspelt choice", **{field: value})
+
+
+def test_every_listed_variant_names_known_choices():
+    # building the tables' rows would have raised; the choices they use are the documented ones
+    from benchmarks.crossdomain import VARIANTS as CROSS
+    from benchmarks.der import VARIANTS
+
+    assert {v.oracle for v in VARIANTS + CROSS} == {False, True, "max"}
+
+
 def test_the_oracle_rows_say_how_the_count_was_given():
     assert threshold_label(Variant("m", "shipped", "bound", oracle="max"), None, "") == (
         "vbx, at most the oracle count"
